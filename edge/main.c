@@ -1,0 +1,5 @@
+/* edge/main.c - placeholder until the daemon lands. */
+int main(void)
+{
+	return 0;
+}
