@@ -1,5 +1,267 @@
-/* edge/main.c - placeholder until the daemon lands. */
-int main(void)
+/*
+ * edge/main.c - the avedge daemon: load the configuration (exit non-zero
+ * on any error before binding anything), take a lock per listening
+ * address, bind every worker's sockets, run the workers, and handle
+ * signals on the main thread until SIGINT/SIGTERM.
+ */
+#include "edge/config.h"
+#include "edge/edge.h"
+#include "edge/log.h"
+#include "edge/net.h"
+#include "edge/worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_WORKERS 256
+
+struct daemon {
+	struct edge_config cfg;
+	struct event_base *base;
+	struct edge_worker *workers[MAX_WORKERS];
+	size_t nworkers;
+	int lock_fds[EDGE_MAX_LISTEN];
+	size_t nlocks;
+};
+
+/* The addresses every worker binds: listening-ip, or all IPv4 and IPv6
+ * addresses when none is given. */
+static int listen_addrs(const struct edge_config *cfg,
+			struct sockaddr_storage *out, size_t *n)
 {
+	*n = 0;
+	if (cfg->listening_ips.n == 0) {
+		edge_addr_parse("0.0.0.0", cfg->listening_port, &out[(*n)++]);
+		edge_addr_parse("::", cfg->listening_port, &out[(*n)++]);
+		return 0;
+	}
+	if (cfg->listening_ips.n > EDGE_MAX_LISTEN) {
+		edge_err("at most %d listening-ip values are supported",
+			 EDGE_MAX_LISTEN);
+		return EINVAL;
+	}
+	for (size_t i = 0; i < cfg->listening_ips.n; i++) {
+		memcpy(&out[*n], &cfg->listening_ips.v[i].addr,
+		       sizeof(out[*n]));
+		struct sockaddr *sa = (struct sockaddr *)&out[*n];
+		if (sa->sa_family == AF_INET)
+			((struct sockaddr_in *)(void *)sa)->sin_port =
+				htons(cfg->listening_port);
+		else
+			((struct sockaddr_in6 *)(void *)sa)->sin6_port =
+				htons(cfg->listening_port);
+		(*n)++;
+	}
 	return 0;
+}
+
+/* lock-dir, or /run/lock/avedge, or a per-user directory under $TMPDIR
+ * (SO_REUSEPORT sharing needs the same user, so per-user locks suffice). */
+static const char *lock_dir(const struct edge_config *cfg, char *buf,
+			    size_t cap)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (cfg->lock_dir)
+		return cfg->lock_dir;
+	if (access("/run/lock", W_OK) == 0)
+		return "/run/lock/avedge";
+	snprintf(buf, cap, "%s/avedge-locks-%u", tmp && *tmp ? tmp : "/tmp",
+		 (unsigned)getuid());
+	return buf;
+}
+
+static int take_locks(struct daemon *d, const struct sockaddr_storage *addrs,
+		      size_t n)
+{
+	char where[EDGE_ADDRSTR_LEN], buf[512];
+	const char *dir = lock_dir(&d->cfg, buf, sizeof(buf));
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sockaddr *sa = (const void *)&addrs[i];
+		int fd = edge_port_lock(dir, sa);
+		if (fd < 0) {
+			edge_err("cannot lock %s in %s: %s%s",
+				 edge_addr_str(sa, where, sizeof(where)),
+				 dir, strerror(-fd),
+				 fd == -EADDRINUSE
+					 ? " (another avedge serves it)"
+					 : "");
+			return -fd;
+		}
+		d->lock_fds[d->nlocks++] = fd;
+	}
+	return 0;
+}
+
+static unsigned worker_count(const struct edge_config *cfg)
+{
+	long n = cfg->threads;
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > MAX_WORKERS ? MAX_WORKERS : (unsigned)n;
+}
+
+static int start_workers(struct daemon *d)
+{
+	struct edge_worker_opts opts;
+	struct sockaddr_storage addrs[EDGE_MAX_LISTEN];
+	size_t naddrs;
+	char where[EDGE_ADDRSTR_LEN];
+	int err;
+
+	memset(&opts, 0, sizeof(opts));
+	if ((err = listen_addrs(&d->cfg, addrs, &naddrs)) != 0)
+		return err;
+	if ((err = take_locks(d, addrs, naddrs)) != 0)
+		return err;
+	for (size_t i = 0; i < naddrs; i++) {
+		if (!d->cfg.no_udp)
+			opts.udp[opts.nudp++] = addrs[i];
+		if (!d->cfg.no_tcp)
+			opts.tcp[opts.ntcp++] = addrs[i];
+	}
+	opts.rcvbuf = (int)d->cfg.socket_rcvbuf;
+	opts.sndbuf = (int)d->cfg.socket_sndbuf;
+	opts.idle_timeout_s = d->cfg.idle_timeout_s;
+
+	unsigned n = worker_count(&d->cfg);
+	for (unsigned i = 0; i < n; i++) {
+		const struct sockaddr *failed = NULL;
+		err = edge_worker_new(&d->workers[i], (int)i, &opts, &failed);
+		if (err) {
+			edge_err("cannot listen on %s: %s",
+				 failed ? edge_addr_str(failed, where,
+							sizeof(where))
+					: "?",
+				 strerror(err));
+			return err;
+		}
+		d->nworkers++;
+	}
+	for (size_t i = 0; i < d->nworkers; i++)
+		if ((err = edge_worker_start(d->workers[i])) != 0)
+			return err;
+	for (size_t i = 0; i < naddrs; i++)
+		edge_info("listening on %s%s%s",
+			  edge_addr_str((const void *)&addrs[i], where,
+					sizeof(where)),
+			  d->cfg.no_udp ? "" : " udp",
+			  d->cfg.no_tcp ? "" : " tcp");
+	edge_info("%zu worker threads", d->nworkers);
+	return 0;
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	edge_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(d->base);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	int err = edge_log_reopen();
+
+	if (err)
+		edge_err("SIGHUP: cannot reopen the log file: %s",
+			 strerror(err));
+	else
+		edge_info("SIGHUP: log file reopened");
+}
+
+static void on_drain(evutil_socket_t sig, short what, void *arg)
+{
+	edge_warn("signal %d: draining is not implemented yet; ignored",
+		  (int)sig);
+}
+
+static void log_capacity(void)
+{
+	long fds = edge_raise_fd_limit();
+
+	/* An allocation holds one relay socket (two for dual-stack) and its
+	 * client may hold a TCP connection: about two descriptors each. */
+	edge_info("file descriptor limit %ld: room for about %ld allocations",
+		  fds, fds > 64 ? (fds - 64) / 2 : 0);
+}
+
+static int run(struct daemon *d)
+{
+	struct event *sigs[5];
+	const int signums[5] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+	event_callback_fn fns[5] = {on_stop, on_stop, on_hup, on_drain,
+				    on_drain};
+	int err;
+
+	d->base = event_base_new();
+	if (!d->base)
+		return ENOMEM;
+	for (int i = 0; i < 5; i++) {
+		sigs[i] = evsignal_new(d->base, signums[i], fns[i], d);
+		evsignal_add(sigs[i], NULL);
+	}
+	log_capacity();
+	err = start_workers(d);
+	if (err == 0) {
+		edge_info("avedge %s ready", edge_version());
+		event_base_dispatch(d->base);
+	}
+	for (size_t i = 0; i < d->nworkers; i++)
+		edge_worker_free(d->workers[i]);
+	for (size_t i = 0; i < d->nlocks; i++)
+		close(d->lock_fds[i]);
+	for (int i = 0; i < 5; i++)
+		event_free(sigs[i]);
+	event_base_free(d->base);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	struct edge_config_err cerr;
+	int err;
+
+	if (edge_config_load(&d.cfg, argc, argv, &cerr) != 0) {
+		fprintf(stderr, "avedge: %s\n", cerr.msg);
+		return 2;
+	}
+	if (d.cfg.help) {
+		edge_config_help(stdout);
+		edge_config_free(&d.cfg);
+		return 0;
+	}
+	if (d.cfg.version) {
+		printf("avedge %s\n", edge_version());
+		edge_config_free(&d.cfg);
+		return 0;
+	}
+	if ((err = edge_log_open(d.cfg.log_file, d.cfg.log_level,
+				 d.cfg.log_format, d.cfg.syslog)) != 0) {
+		fprintf(stderr, "avedge: cannot open log-file %s: %s\n",
+			d.cfg.log_file, strerror(err));
+		edge_config_free(&d.cfg);
+		return 1;
+	}
+	for (size_t i = 0; i < d.cfg.warnings.n; i++)
+		edge_warn("%s", d.cfg.warnings.v[i]);
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	err = run(&d);
+	edge_info("stopped");
+	edge_config_free(&d.cfg);
+	edge_log_close();
+	libevent_global_shutdown();
+	return err ? 1 : 0;
 }

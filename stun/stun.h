@@ -75,6 +75,12 @@ enum stun_attr_type {
 	STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
 	STUN_ATTR_RESERVATION_TOKEN = 0x0022,
 	STUN_ATTR_CONNECTION_ID = 0x002A,
+	/* ICE (RFC 8445 s16.1): known so that a Binding request from an ICE
+	 * agent does not list them as unknown. */
+	STUN_ATTR_PRIORITY = 0x0024,
+	STUN_ATTR_USE_CANDIDATE = 0x0025,
+	STUN_ATTR_ICE_CONTROLLED = 0x8029,
+	STUN_ATTR_ICE_CONTROLLING = 0x802A,
 	STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY = 0x8000,
 	STUN_ATTR_ADDRESS_ERROR_CODE = 0x8001,
 	STUN_ATTR_PASSWORD_ALGORITHMS = 0x8002,
@@ -116,12 +122,14 @@ enum stun_reason {
 	STUN_ERR_LENGTH_MISMATCH, /* length field disagrees with the datagram */
 	STUN_ERR_ATTR_TRUNCATED,  /* attribute runs past the message end */
 	STUN_ERR_TOO_MANY_ATTRS,  /* more than STUN_MAX_ATTRS attributes */
-	STUN_ERR_AFTER_INTEGRITY, /* disallowed attribute after MI / MI-SHA256
-	                           */
+	STUN_ERR_AFTER_INTEGRITY, /* not produced by stun_msg_parse(): what
+	                           * follows MI / MI-SHA256 is ignored per
+	                           * s14.5/14.6; kept for callers */
 	STUN_ERR_AFTER_FINGERPRINT, /* anything after FINGERPRINT */
 	STUN_ERR_FINGERPRINT,       /* FINGERPRINT present but wrong */
 	STUN_ERR_BAD_ATTR,          /* a known attribute with a bad value */
-	STUN_ERR_NO_COOKIE,      /* not RFC 8489 (allowed for RFC 3489 only) */
+	STUN_ERR_NO_COOKIE, /* not RFC 8489: parse sets m->rfc3489 instead;
+	                     * for callers that refuse RFC 3489 */
 	STUN_ERR_CHANNEL_NUMBER, /* ChannelData channel out of range */
 	STUN_ERR_CHANNEL_LENGTH, /* ChannelData length past the buffer */
 };
@@ -150,12 +158,16 @@ struct stun_msg {
 	uint16_t method;    /* enum stun_method */
 	uint8_t cls;        /* enum stun_class */
 	bool rfc3489;       /* no magic cookie: an RFC 3489 client */
-	const uint8_t *tid; /* 12 bytes (16 with the cookie for RFC 3489) */
+	const uint8_t *tid; /* buf+8, 12 bytes; for RFC 3489 buf+4, 16 bytes
+	                     * (its transaction id includes the cookie slot) */
 	size_t nattrs;
 	struct stun_attr attrs[STUN_MAX_ATTRS];
-	/* Offsets (from buf) of the integrity attributes, 0 if absent. */
+	/* Offsets (from buf) of the integrity attributes' headers (the first
+	 * of each that counts), 0 if absent. */
 	size_t mi_off, mi256_off, fp_off;
-	uint16_t unknown[8]; /* unknown comprehension-required types seen */
+	/* Unknown comprehension-required types seen before MI, each once, at
+	 * most 8 (more are dropped): the UNKNOWN-ATTRIBUTES of a 420. */
+	uint16_t unknown[8];
 	size_t nunknown;
 };
 
@@ -185,7 +197,11 @@ enum stun_kind stun_demux(const uint8_t *buf, size_t len);
  * more than avail: read more), EAGAIN when fewer than 4 bytes are there,
  * EBADMSG when the bytes cannot start a frame. ChannelData on a stream is
  * padded to 4 bytes (RFC 8656 s12.5): *frame_len includes the padding.
- * max_len bounds a frame; a larger one is EBADMSG (why = ..._LENGTH...).
+ * max_len bounds a frame; a larger one is EBADMSG (why =
+ * STUN_ERR_LENGTH_MISMATCH for STUN, STUN_ERR_CHANNEL_LENGTH for
+ * ChannelData). A first byte that is neither (top bits set, channel not in
+ * 0x4000-0x4FFF) is EBADMSG with STUN_ERR_CHANNEL_NUMBER; a STUN length not
+ * a multiple of 4 is STUN_ERR_LENGTH_ALIGN.
  */
 int stun_frame_len(const uint8_t *buf, size_t avail, size_t max_len,
                    size_t *frame_len, enum stun_reason *why);
@@ -196,19 +212,24 @@ struct stun_chandata {
 	uint16_t len;
 	const uint8_t *data;
 };
-/* Parse ChannelData from a datagram (padding optional) or frame. */
+/* Parse ChannelData from a datagram (padding optional) or frame: len may
+ * exceed 4 + cd->len by the padding (up to 3 bytes), no more. EBADMSG with
+ * STUN_ERR_SHORT (< 4 bytes), STUN_ERR_CHANNEL_NUMBER or
+ * STUN_ERR_CHANNEL_LENGTH. */
 int stun_chandata_parse(struct stun_chandata *cd, const uint8_t *buf,
                         size_t len, enum stun_reason *why);
 /* Write the 4-byte ChannelData header; returns bytes to send including
- * padding when pad is true (stream transports), or 0 if cap is too small.
- * The payload must already be at out+4 (or is copied there if data is not
- * out+4 and not NULL). */
+ * padding when pad is true (stream transports, padding zeroed), or 0 if
+ * cap is too small or the channel is out of range. The payload must
+ * already be at out+4 (or is copied there if data is not out+4 and not
+ * NULL; overlap is allowed). */
 size_t stun_chandata_build(uint8_t *out, size_t cap, uint16_t channel,
                            const uint8_t *data, uint16_t len, bool pad);
 
 /* --- attribute values ------------------------------------------------ */
 
-/* Address attributes, IPv4 or IPv6, in a sockaddr_storage. */
+/* Value decoders: 0, ENOENT (absent), EBADMSG (malformed value) or EINVAL.
+ * Address attributes, IPv4 or IPv6, in a sockaddr_storage. */
 int stun_attr_get_addr(const struct stun_attr *a, struct sockaddr_storage *ss);
 /* XOR-coded: the transaction id comes from the message. */
 int stun_attr_get_xor_addr(const struct stun_attr *a, const struct stun_msg *m,
@@ -221,11 +242,19 @@ int stun_msg_get_u32(const struct stun_msg *m, uint16_t type, uint32_t *v);
 int stun_msg_get_error(const struct stun_msg *m, uint16_t *code,
                        const char **reason, size_t *reason_len);
 
-/* Short reason phrases for the codes we send (<= 20 bytes: responses to
- * unauthenticated senders stay small). */
+/* Short reason phrases for the codes we send (at most STUN_REASON_MAX
+ * bytes: responses to unauthenticated senders stay small); "Error" for a
+ * code without a phrase of its own. Never NULL. */
+#define STUN_REASON_MAX 24
 const char *stun_error_reason(uint16_t code);
 
 /* --- building -------------------------------------------------------- */
+
+/* The builder keeps the header length field equal to what has been
+ * written, so each integrity attribute covers the message so far with the
+ * length ending at itself (s14.5, s14.6, s14.7). The caller orders them:
+ * MESSAGE-INTEGRITY, then MESSAGE-INTEGRITY-SHA256, then FINGERPRINT last.
+ * Nothing is allocated; b->buf is the caller's. */
 
 struct stun_builder {
 	uint8_t *buf;
@@ -266,7 +295,8 @@ size_t stun_build_finish(struct stun_builder *b);
 /* --- integrity, fingerprint and keys ---------------------------------- */
 
 /* Check the MESSAGE-INTEGRITY (HMAC-SHA1) of a parsed message: 0 when it
- * verifies, ENOENT when absent, EACCES when wrong. */
+ * verifies, ENOENT when absent, EACCES when wrong (or when OpenSSL cannot
+ * compute the HMAC: fails closed). */
 int stun_check_integrity(const struct stun_msg *m, const uint8_t *key,
                          size_t key_len);
 /* MESSAGE-INTEGRITY-SHA256, truncated values (16..32 bytes, multiple of 4,
@@ -292,15 +322,16 @@ int stun_opaque_string(const char *in, size_t len);
  * Long-term key (RFC 8489 s9.2.2): MD5 or SHA-256 of
  * username ":" OpaqueString(realm) ":" OpaqueString(password).
  * Writes 16 (MD5) or 32 (SHA-256) bytes to key and the length to *key_len.
- * Returns 0, EILSEQ / EINVAL (from OpaqueString) or EINVAL for an unknown
- * algorithm.
+ * Returns 0, EILSEQ / EINVAL (from OpaqueString), EINVAL for an unknown
+ * algorithm, or ENOMEM when OpenSSL fails.
  */
 int stun_long_term_key(enum stun_pw_alg alg, const char *user, size_t user_len,
                        const char *realm, size_t realm_len,
                        const char *password, size_t password_len,
                        uint8_t key[STUN_KEY_MAX], size_t *key_len);
 
-/* USERHASH (RFC 8489 s14.4): SHA-256(username ":" realm), 32 bytes. */
+/* USERHASH (RFC 8489 s14.4): SHA-256(username ":" realm), 32 bytes; the
+ * caller passes both already prepared. All zero if OpenSSL fails. */
 void stun_userhash(const char *user, size_t user_len, const char *realm,
                    size_t realm_len, uint8_t out[32]);
 

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# tests/run-all.sh - install what is needed, build, and run every test:
+# format check, -Werror build, Check unit tests, integration tests against
+# the real daemon with clients we did not write, the unit suite under
+# ASan+UBSan, a bounded libFuzzer run over the parsers, and a valgrind leak
+# check of the daemon. Prints the time of each stage and, last, one line
+# "N passed, N failed". Exit 0 only when every stage passed.
+#   FUZZ_SECONDS   length of the fuzz run (default 60)
+#   STAGES         space-separated subset of stages to run (default: all)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=$(nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+ALL_STAGES="deps format build unit integration sanitize fuzz"
+STAGES=${STAGES:-$ALL_STAGES}
+passed=0
+failed=0
+failed_names=()
+
+stage() { # stage NAME COMMAND...
+	local name=$1 t0 t1 rc
+	shift
+	case " $STAGES " in *" $name "*) ;; *) return 0 ;; esac
+	echo "=== stage $name: start $(date -u +%H:%M:%S)"
+	t0=$(date +%s)
+	"$@"
+	rc=$?
+	t1=$(date +%s)
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "=== stage $name: ok in $((t1 - t0)) s"
+	else
+		failed=$((failed + 1))
+		failed_names+=("$name")
+		echo "=== stage $name: FAILED (exit $rc) in $((t1 - t0)) s"
+	fi
+}
+
+deps() { bash deploy/install-deps.sh; }
+
+format() {
+	local files bad
+	files=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+	# shellcheck disable=SC2086
+	bad=$(clang-format --dry-run $files 2>&1 | grep -c 'warning:' || true)
+	if [ "$bad" != 0 ]; then
+		# shellcheck disable=SC2086
+		clang-format --dry-run $files 2>&1 | head -20
+		echo "clang-format: $bad lines need formatting (run clang-format -i)"
+		return 1
+	fi
+}
+
+build() {
+	cmake -S . -B build -DAVEDGE_WERROR=ON >/dev/null &&
+		cmake --build build -j"$JOBS"
+}
+
+unit() {
+	(cd build && ctest --output-on-failure -j"$JOBS")
+}
+
+integration() {
+	AVEDGE_BUILD="$ROOT/build" python3 -m unittest discover -v \
+		-s tests/integration -p 'test_*.py'
+}
+
+sanitize() {
+	CC=clang cmake -S . -B build-asan -DAVEDGE_WERROR=ON \
+		-DAVEDGE_SANITIZE=ON >/dev/null &&
+		cmake --build build-asan -j"$JOBS" &&
+		(cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
+			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			CK_TIMEOUT_MULTIPLIER=4 ctest --output-on-failure -j"$JOBS")
+}
+
+fuzz() {
+	CC=clang cmake -S . -B build-fuzz -DAVEDGE_FUZZ=ON -DAVEDGE_TESTS=OFF \
+		>/dev/null &&
+		cmake --build build-fuzz -j"$JOBS" --target fuzz_stun &&
+		bash tests/fuzz/run.sh build-fuzz "$FUZZ_SECONDS"
+}
+
+stage deps deps
+stage format format
+stage build build
+stage unit unit
+stage integration integration
+stage sanitize sanitize
+stage fuzz fuzz
+
+if [ $failed -ne 0 ]; then
+	echo "failed stages: ${failed_names[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
