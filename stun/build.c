@@ -31,7 +31,8 @@ static uint8_t *reserve(struct stun_builder *b, uint16_t type, size_t len)
 		return NULL;
 	}
 	size_t need = 4 + stun_pad4(len);
-	if (need > b->cap - b->len || b->len - STUN_HEADER_LEN + need > 0xFFFF) {
+	if (need > b->cap - b->len ||
+	    b->len - STUN_HEADER_LEN + need > 0xFFFF) {
 		set_err(b, ENOSPC);
 		return NULL;
 	}
@@ -59,9 +60,10 @@ void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap,
 		return;
 	}
 	/* s5: M11..M7 C1 M6..M4 C0 M3..M0 */
-	uint16_t type = (uint16_t)((method & 0x000F) | ((method & 0x0070) << 1) |
-	                           ((method & 0x0F80) << 2) |
-	                           ((cls & 1) << 4) | ((cls & 2) << 7));
+	uint16_t type =
+	        (uint16_t)((method & 0x000F) | ((method & 0x0070) << 1) |
+	                   ((method & 0x0F80) << 2) | ((cls & 1) << 4) |
+	                   ((cls & 2) << 7));
 	stun_put16(buf, type);
 	stun_put16(buf + 2, 0);
 	stun_put32(buf + 4, STUN_MAGIC_COOKIE);
@@ -122,7 +124,7 @@ static void put_addr(struct stun_builder *b, uint16_t type,
 		set_err(b, EINVAL);
 		return;
 	}
-	if (xor && !b->err) {
+	if (xor&&!b->err) {
 		port ^= (uint16_t)(STUN_MAGIC_COOKIE >> 16);
 		for (size_t i = 0; i < n; i++)
 			val[4 + i] ^= b->buf[4 + i]; /* cookie || tid */
@@ -144,8 +146,7 @@ void stun_build_xor_addr(struct stun_builder *b, uint16_t type,
 	put_addr(b, type, sa, true);
 }
 
-void stun_build_error(struct stun_builder *b, uint16_t code,
-                      const char *reason)
+void stun_build_error(struct stun_builder *b, uint16_t code, const char *reason)
 {
 	if (!b)
 		return;
@@ -170,8 +171,7 @@ void stun_build_error(struct stun_builder *b, uint16_t code,
 	memcpy(v + 4, reason, rlen);
 }
 
-void stun_build_unknown(struct stun_builder *b, const uint16_t *types,
-                        size_t n)
+void stun_build_unknown(struct stun_builder *b, const uint16_t *types, size_t n)
 {
 	if (!b)
 		return;
@@ -213,8 +213,8 @@ void stun_build_integrity(struct stun_builder *b, const uint8_t *key,
 void stun_build_integrity_sha256(struct stun_builder *b, const uint8_t *key,
                                  size_t key_len)
 {
-	put_mac(b, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, STUN_MAC_SHA256, 32,
-	        key, key_len);
+	put_mac(b, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, STUN_MAC_SHA256, 32, key,
+	        key_len);
 }
 
 void stun_build_fingerprint(struct stun_builder *b)

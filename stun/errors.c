@@ -15,22 +15,22 @@ struct phrase {
 };
 
 static const struct phrase phrases[] = {
-	{300, "Try Alternate"},
-	{400, "Bad Request"},
-	{401, "Unauthorized"},
-	{403, "Forbidden"},
-	{420, "Unknown Attribute"},
-	{437, "Allocation Mismatch"},
-	{438, "Stale Nonce"},
-	{440, "Family not Supported"},  /* Address Family not Supported */
-	{441, "Wrong Credentials"},
-	{442, "Unsupported Transport"}, /* ... Transport Protocol */
-	{443, "Peer Family Mismatch"},  /* Peer Address Family Mismatch */
-	{446, "Connection Exists"},     /* Connection Already Exists */
-	{447, "Connection Failed"},     /* Connection Timeout or Failure */
-	{486, "Allocation Quota Reached"},
-	{500, "Server Error"},
-	{508, "Insufficient Capacity"},
+        {300, "Try Alternate"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {420, "Unknown Attribute"},
+        {437, "Allocation Mismatch"},
+        {438, "Stale Nonce"},
+        {440, "Family not Supported"}, /* Address Family not Supported */
+        {441, "Wrong Credentials"},
+        {442, "Unsupported Transport"}, /* ... Transport Protocol */
+        {443, "Peer Family Mismatch"},  /* Peer Address Family Mismatch */
+        {446, "Connection Exists"},     /* Connection Already Exists */
+        {447, "Connection Failed"},     /* Connection Timeout or Failure */
+        {486, "Allocation Quota Reached"},
+        {500, "Server Error"},
+        {508, "Insufficient Capacity"},
 };
 
 const char *stun_error_reason(uint16_t code)

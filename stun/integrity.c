@@ -22,10 +22,10 @@
 
 /* CRC-32 (ISO-HDLC, the one zlib uses), reflected, four bits at a time. */
 static const uint32_t crc_nibble[16] = {
-	0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu,
-	0x76DC4190u, 0x6B6B51F4u, 0x4DB26158u, 0x5005713Cu,
-	0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
-	0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu,
+        0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu,
+        0x76DC4190u, 0x6B6B51F4u, 0x4DB26158u, 0x5005713Cu,
+        0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
+        0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu,
 };
 
 uint32_t stun_crc32(const uint8_t *buf, size_t len)
@@ -67,10 +67,10 @@ int stun_hmac(enum stun_mac alg, const uint8_t *key, size_t key_len,
 	char sha1[] = "SHA1", sha256[] = "SHA256";
 	size_t want = alg == STUN_MAC_SHA1 ? 20 : 32;
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(
-			OSSL_MAC_PARAM_DIGEST,
-			alg == STUN_MAC_SHA1 ? sha1 : sha256, 0),
-		OSSL_PARAM_construct_end(),
+	        OSSL_PARAM_construct_utf8_string(
+	                OSSL_MAC_PARAM_DIGEST,
+	                alg == STUN_MAC_SHA1 ? sha1 : sha256, 0),
+	        OSSL_PARAM_construct_end(),
 	};
 	EVP_MAC *mac = hmac_method();
 	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
@@ -148,9 +148,8 @@ int stun_opaque_string(const char *in, size_t len)
 
 /* Digest of a ":" b ":" c (c may be absent): the shape of both the
  * long-term key and USERHASH. */
-static int digest3(const EVP_MD *md, const char *a, size_t a_len,
-                   const char *b, size_t b_len, const char *c, size_t c_len,
-                   uint8_t *out)
+static int digest3(const EVP_MD *md, const char *a, size_t a_len, const char *b,
+                   size_t b_len, const char *c, size_t c_len, uint8_t *out)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok;
@@ -158,8 +157,7 @@ static int digest3(const EVP_MD *md, const char *a, size_t a_len,
 	if (!ctx)
 		return ENOMEM;
 	ok = EVP_DigestInit_ex(ctx, md, NULL) &&
-	     EVP_DigestUpdate(ctx, a, a_len) &&
-	     EVP_DigestUpdate(ctx, ":", 1) &&
+	     EVP_DigestUpdate(ctx, a, a_len) && EVP_DigestUpdate(ctx, ":", 1) &&
 	     EVP_DigestUpdate(ctx, b, b_len);
 	if (ok && c)
 		ok = EVP_DigestUpdate(ctx, ":", 1) &&

@@ -66,8 +66,8 @@ static bool counts(const struct stun_msg *m, uint16_t type)
 }
 
 /* Record one attribute that counts; STUN_OK or why the message fails. */
-static enum stun_reason take_attr(struct stun_msg *m, size_t off,
-                                  uint16_t type, uint16_t alen)
+static enum stun_reason take_attr(struct stun_msg *m, size_t off, uint16_t type,
+                                  uint16_t alen)
 {
 	const uint8_t *v = m->buf + off + 4;
 
@@ -162,7 +162,8 @@ enum stun_kind stun_demux(const uint8_t *buf, size_t len)
 	if (!buf || len == 0)
 		return STUN_KIND_OTHER;
 	if (buf[0] <= 3)
-		return len >= STUN_HEADER_LEN ? STUN_KIND_STUN : STUN_KIND_OTHER;
+		return len >= STUN_HEADER_LEN ? STUN_KIND_STUN
+		                              : STUN_KIND_OTHER;
 	if (buf[0] >= 64 && buf[0] <= 79)
 		return STUN_KIND_CHANNELDATA;
 	return STUN_KIND_OTHER;
@@ -183,7 +184,7 @@ int stun_frame_len(const uint8_t *buf, size_t avail, size_t max_len,
 
 	uint16_t first = stun_get16(buf);
 	size_t n = stun_get16(buf + 2);
-	if ((first & 0xC000) == 0) {
+	if (buf[0] <= 3) { /* RFC 7983: STUN starts with 0..3 */
 		if (n % 4)
 			return fail(why, STUN_ERR_LENGTH_ALIGN);
 		n += STUN_HEADER_LEN;

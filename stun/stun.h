@@ -128,8 +128,8 @@ enum stun_reason {
 	STUN_ERR_AFTER_FINGERPRINT, /* anything after FINGERPRINT */
 	STUN_ERR_FINGERPRINT,       /* FINGERPRINT present but wrong */
 	STUN_ERR_BAD_ATTR,          /* a known attribute with a bad value */
-	STUN_ERR_NO_COOKIE, /* not RFC 8489: parse sets m->rfc3489 instead;
-	                     * for callers that refuse RFC 3489 */
+	STUN_ERR_NO_COOKIE,      /* not RFC 8489: parse sets m->rfc3489 instead;
+	                          * for callers that refuse RFC 3489 */
 	STUN_ERR_CHANNEL_NUMBER, /* ChannelData channel out of range */
 	STUN_ERR_CHANNEL_LENGTH, /* ChannelData length past the buffer */
 };

@@ -6,6 +6,7 @@
  * rebuilt from its attributes: the rebuild must parse and verify, or the
  * target traps. Seeds: tests/fuzz/corpus/stun (tests/fuzz/make-corpus.py).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

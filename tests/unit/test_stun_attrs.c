@@ -10,7 +10,8 @@
 #include "stun/stun.h"
 #include "tests/unit/check_main.h"
 
-static const uint8_t tid[STUN_TID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+static const uint8_t tid[STUN_TID_LEN] = {1, 2, 3, 4,  5,  6,
+                                          7, 8, 9, 10, 11, 12};
 
 enum kind { RAW, ADDR, XADDR, ERRC, UNKN, MI, MI256, FP };
 
@@ -21,45 +22,48 @@ struct rt_row {
 	size_t len;
 };
 
-#define RAWV(t, s) {t, RAW, s, sizeof(s) - 1}
+#define RAWV(t, s)                                                             \
+	{                                                                      \
+		t, RAW, s, sizeof(s) - 1                                       \
+	}
 static const struct rt_row rt_rows[] = {
-	{STUN_ATTR_MAPPED_ADDRESS, ADDR, NULL, 0},
-	RAWV(STUN_ATTR_CHANGE_REQUEST, "\0\0\0\x06"),
-	RAWV(STUN_ATTR_USERNAME, "alice:1700000000"),
-	{STUN_ATTR_MESSAGE_INTEGRITY, MI, NULL, 0},
-	{STUN_ATTR_ERROR_CODE, ERRC, NULL, 0},
-	{STUN_ATTR_UNKNOWN_ATTRIBUTES, UNKN, NULL, 0},
-	RAWV(STUN_ATTR_CHANNEL_NUMBER, "\x40\x01\0\0"),
-	RAWV(STUN_ATTR_LIFETIME, "\0\0\x02\x58"),
-	{STUN_ATTR_XOR_PEER_ADDRESS, XADDR, NULL, 0},
-	RAWV(STUN_ATTR_DATA, "\x80\x00\x12\x34\x56"),
-	RAWV(STUN_ATTR_REALM, "example.org"),
-	RAWV(STUN_ATTR_NONCE, "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA"),
-	{STUN_ATTR_XOR_RELAYED_ADDRESS, XADDR, NULL, 0},
-	RAWV(STUN_ATTR_REQUESTED_ADDRESS_FAMILY, "\x02\0\0\0"),
-	RAWV(STUN_ATTR_EVEN_PORT, "\x80"),
-	RAWV(STUN_ATTR_REQUESTED_TRANSPORT, "\x11\0\0\0"),
-	RAWV(STUN_ATTR_DONT_FRAGMENT, ""),
-	{STUN_ATTR_MESSAGE_INTEGRITY_SHA256, MI256, NULL, 0},
-	RAWV(STUN_ATTR_PASSWORD_ALGORITHM, "\0\x02\0\0"),
-	RAWV(STUN_ATTR_USERHASH, "0123456789abcdef0123456789abcdef"),
-	{STUN_ATTR_XOR_MAPPED_ADDRESS, XADDR, NULL, 0},
-	RAWV(STUN_ATTR_RESERVATION_TOKEN, "\1\2\3\4\5\6\7\x08"),
-	RAWV(STUN_ATTR_CONNECTION_ID, "\xde\xad\xbe\xef"),
-	RAWV(STUN_ATTR_PRIORITY, "\x6e\0\x01\xff"),
-	RAWV(STUN_ATTR_USE_CANDIDATE, ""),
-	RAWV(STUN_ATTR_ICE_CONTROLLED, "\x93\x2f\xf9\xb1\x51\x26\x3b\x36"),
-	RAWV(STUN_ATTR_ICE_CONTROLLING, "\x93\x2f\xf9\xb1\x51\x26\x3b\x37"),
-	RAWV(STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY, "\x02\0\0\0"),
-	RAWV(STUN_ATTR_ADDRESS_ERROR_CODE, "\x02\0\x04\x28no v6"),
-	RAWV(STUN_ATTR_PASSWORD_ALGORITHMS, "\0\x02\0\0\0\x01\0\0"),
-	RAWV(STUN_ATTR_ALTERNATE_DOMAIN, "turn2.example.org"),
-	RAWV(STUN_ATTR_ICMP, "\0\0\x03\x01\0\0\0\0"),
-	RAWV(STUN_ATTR_SOFTWARE, "avedge test"),
-	{STUN_ATTR_ALTERNATE_SERVER, ADDR, NULL, 0},
-	{STUN_ATTR_FINGERPRINT, FP, NULL, 0},
-	{STUN_ATTR_RESPONSE_ORIGIN, ADDR, NULL, 0},
-	{STUN_ATTR_OTHER_ADDRESS, ADDR, NULL, 0},
+        {STUN_ATTR_MAPPED_ADDRESS, ADDR, NULL, 0},
+        RAWV(STUN_ATTR_CHANGE_REQUEST, "\0\0\0\x06"),
+        RAWV(STUN_ATTR_USERNAME, "alice:1700000000"),
+        {STUN_ATTR_MESSAGE_INTEGRITY, MI, NULL, 0},
+        {STUN_ATTR_ERROR_CODE, ERRC, NULL, 0},
+        {STUN_ATTR_UNKNOWN_ATTRIBUTES, UNKN, NULL, 0},
+        RAWV(STUN_ATTR_CHANNEL_NUMBER, "\x40\x01\0\0"),
+        RAWV(STUN_ATTR_LIFETIME, "\0\0\x02\x58"),
+        {STUN_ATTR_XOR_PEER_ADDRESS, XADDR, NULL, 0},
+        RAWV(STUN_ATTR_DATA, "\x80\x00\x12\x34\x56"),
+        RAWV(STUN_ATTR_REALM, "example.org"),
+        RAWV(STUN_ATTR_NONCE, "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA"),
+        {STUN_ATTR_XOR_RELAYED_ADDRESS, XADDR, NULL, 0},
+        RAWV(STUN_ATTR_REQUESTED_ADDRESS_FAMILY, "\x02\0\0\0"),
+        RAWV(STUN_ATTR_EVEN_PORT, "\x80"),
+        RAWV(STUN_ATTR_REQUESTED_TRANSPORT, "\x11\0\0\0"),
+        RAWV(STUN_ATTR_DONT_FRAGMENT, ""),
+        {STUN_ATTR_MESSAGE_INTEGRITY_SHA256, MI256, NULL, 0},
+        RAWV(STUN_ATTR_PASSWORD_ALGORITHM, "\0\x02\0\0"),
+        RAWV(STUN_ATTR_USERHASH, "0123456789abcdef0123456789abcdef"),
+        {STUN_ATTR_XOR_MAPPED_ADDRESS, XADDR, NULL, 0},
+        RAWV(STUN_ATTR_RESERVATION_TOKEN, "\1\2\3\4\5\6\7\x08"),
+        RAWV(STUN_ATTR_CONNECTION_ID, "\xde\xad\xbe\xef"),
+        RAWV(STUN_ATTR_PRIORITY, "\x6e\0\x01\xff"),
+        RAWV(STUN_ATTR_USE_CANDIDATE, ""),
+        RAWV(STUN_ATTR_ICE_CONTROLLED, "\x93\x2f\xf9\xb1\x51\x26\x3b\x36"),
+        RAWV(STUN_ATTR_ICE_CONTROLLING, "\x93\x2f\xf9\xb1\x51\x26\x3b\x37"),
+        RAWV(STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY, "\x02\0\0\0"),
+        RAWV(STUN_ATTR_ADDRESS_ERROR_CODE, "\x02\0\x04\x28no v6"),
+        RAWV(STUN_ATTR_PASSWORD_ALGORITHMS, "\0\x02\0\0\0\x01\0\0"),
+        RAWV(STUN_ATTR_ALTERNATE_DOMAIN, "turn2.example.org"),
+        RAWV(STUN_ATTR_ICMP, "\0\0\x03\x01\0\0\0\0"),
+        RAWV(STUN_ATTR_SOFTWARE, "avedge test"),
+        {STUN_ATTR_ALTERNATE_SERVER, ADDR, NULL, 0},
+        {STUN_ATTR_FINGERPRINT, FP, NULL, 0},
+        {STUN_ATTR_RESPONSE_ORIGIN, ADDR, NULL, 0},
+        {STUN_ATTR_OTHER_ADDRESS, ADDR, NULL, 0},
 };
 #define NROWS(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
@@ -115,10 +119,10 @@ static void rt_addr(uint16_t type, bool xor,
 	ck_assert_int_eq(stun_msg_parse(&m, buf, len, NULL), 0);
 	const struct stun_attr *a = stun_msg_find(&m, type);
 	ck_assert_ptr_nonnull(a);
-	uint16_t port = ntohs(sa->sa_family == AF_INET
-	                              ? ((const struct sockaddr_in *)sa)->sin_port
-	                              : ((const struct sockaddr_in6 *)sa)
-	                                        ->sin6_port);
+	uint16_t port =
+	        ntohs(sa->sa_family == AF_INET
+	                      ? ((const struct sockaddr_in *)sa)->sin_port
+	                      : ((const struct sockaddr_in6 *)sa)->sin6_port);
 	uint16_t wire = (uint16_t)((a->value[2] << 8) | a->value[3]);
 	if (xor) {
 		ck_assert_uint_eq(wire, port ^ 0x2112);
@@ -174,11 +178,13 @@ static void rt_check(const struct stun_msg *m, const struct rt_row *r)
 		if (r->len == 4) {
 			uint32_t v = 0;
 			ck_assert_int_eq(stun_msg_get_u32(m, r->type, &v), 0);
-			ck_assert_uint_eq(v, ntohl(*(const uint32_t *)r->value));
+			ck_assert_uint_eq(v,
+			                  ntohl(*(const uint32_t *)r->value));
 		}
 		break;
 	case ERRC:
-		ck_assert_int_eq(stun_msg_get_error(m, &code, &reason, &rlen), 0);
+		ck_assert_int_eq(stun_msg_get_error(m, &code, &reason, &rlen),
+		                 0);
 		ck_assert_uint_eq(code, 438);
 		ck_assert_uint_eq(rlen, strlen("Stale Nonce"));
 		ck_assert(memcmp(reason, "Stale Nonce", rlen) == 0);
@@ -192,8 +198,8 @@ static void rt_check(const struct stun_msg *m, const struct rt_row *r)
 		break;
 	case MI256:
 		ck_assert_uint_eq(a->len, 32);
-		ck_assert_int_eq(stun_check_integrity_sha256(m, key, sizeof(key)),
-		                 0);
+		ck_assert_int_eq(
+		        stun_check_integrity_sha256(m, key, sizeof(key)), 0);
 		break;
 	case FP:
 		ck_assert_int_eq(stun_check_fingerprint(m), 0);
@@ -237,12 +243,17 @@ END_TEST
 START_TEST(test_stun_method_class_coding)
 {
 	static const uint16_t methods[] = {
-		STUN_METHOD_BINDING,           STUN_METHOD_ALLOCATE,
-		STUN_METHOD_REFRESH,           STUN_METHOD_SEND,
-		STUN_METHOD_DATA,              STUN_METHOD_CREATE_PERMISSION,
-		STUN_METHOD_CHANNEL_BIND,      STUN_METHOD_CONNECT,
-		STUN_METHOD_CONNECTION_BIND,   STUN_METHOD_CONNECTION_ATTEMPT,
-		0xFFF,
+	        STUN_METHOD_BINDING,
+	        STUN_METHOD_ALLOCATE,
+	        STUN_METHOD_REFRESH,
+	        STUN_METHOD_SEND,
+	        STUN_METHOD_DATA,
+	        STUN_METHOD_CREATE_PERMISSION,
+	        STUN_METHOD_CHANNEL_BIND,
+	        STUN_METHOD_CONNECT,
+	        STUN_METHOD_CONNECTION_BIND,
+	        STUN_METHOD_CONNECTION_ATTEMPT,
+	        0xFFF,
 	};
 	uint8_t buf[STUN_HEADER_LEN];
 	struct stun_builder b;
@@ -358,15 +369,13 @@ START_TEST(test_stun_get_errors)
 	size_t len = stun_build_finish(&b);
 	ck_assert_int_eq(stun_msg_parse(&m, buf, len, NULL), 0);
 	ck_assert_int_eq(stun_msg_get_u32(&m, STUN_ATTR_LIFETIME, &v), ENOENT);
-	ck_assert_int_eq(stun_msg_get_u32(&m, STUN_ATTR_USERNAME, &v),
-	                 EBADMSG);
+	ck_assert_int_eq(stun_msg_get_u32(&m, STUN_ATTR_USERNAME, &v), EBADMSG);
 	ck_assert_int_eq(
-		stun_msg_get_xor_addr(&m, STUN_ATTR_XOR_PEER_ADDRESS, &ss),
-		ENOENT);
-	ck_assert_int_eq(stun_attr_get_addr(stun_msg_find(&m,
-	                                                  STUN_ATTR_USERNAME),
-	                                    &ss),
-	                 EBADMSG);
+	        stun_msg_get_xor_addr(&m, STUN_ATTR_XOR_PEER_ADDRESS, &ss),
+	        ENOENT);
+	ck_assert_int_eq(
+	        stun_attr_get_addr(stun_msg_find(&m, STUN_ATTR_USERNAME), &ss),
+	        EBADMSG);
 	ck_assert_int_eq(stun_msg_get_error(&m, &code, NULL, NULL), ENOENT);
 	ck_assert_ptr_null(stun_msg_find(&m, STUN_ATTR_REALM));
 }
@@ -378,14 +387,22 @@ START_TEST(test_stun_error_reasons_are_short)
 		uint16_t code;
 		const char *text;
 	} want[] = {
-		{300, "Try Alternate"},        {400, "Bad Request"},
-		{401, "Unauthorized"},         {403, "Forbidden"},
-		{420, "Unknown Attribute"},    {437, "Allocation Mismatch"},
-		{438, "Stale Nonce"},          {440, "Family not Supported"},
-		{441, "Wrong Credentials"},    {442, "Unsupported Transport"},
-		{443, "Peer Family Mismatch"}, {446, "Connection Exists"},
-		{447, "Connection Failed"},    {486, "Allocation Quota Reached"},
-		{500, "Server Error"},         {508, "Insufficient Capacity"},
+	        {300, "Try Alternate"},
+	        {400, "Bad Request"},
+	        {401, "Unauthorized"},
+	        {403, "Forbidden"},
+	        {420, "Unknown Attribute"},
+	        {437, "Allocation Mismatch"},
+	        {438, "Stale Nonce"},
+	        {440, "Family not Supported"},
+	        {441, "Wrong Credentials"},
+	        {442, "Unsupported Transport"},
+	        {443, "Peer Family Mismatch"},
+	        {446, "Connection Exists"},
+	        {447, "Connection Failed"},
+	        {486, "Allocation Quota Reached"},
+	        {500, "Server Error"},
+	        {508, "Insufficient Capacity"},
 	};
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

@@ -67,12 +67,14 @@ START_TEST(test_stun_chandata_build)
 	ck_assert(memcmp(out + 4, "abcd", 4) == 0);
 	ck_assert_uint_eq(stun_chandata_build(out, 8, 0x4000, out + 4, 4, true),
 	                  8);
-	ck_assert(memcmp(out, "\x40\x00\x00\x04" "abcd", 8) == 0);
+	ck_assert(memcmp(out,
+	                 "\x40\x00\x00\x04"
+	                 "abcd",
+	                 8) == 0);
 	/* overlapping source */
 	memcpy(out + 2, "wxyz", 4);
-	ck_assert_uint_eq(stun_chandata_build(out, 8, 0x4000, out + 2, 4,
-	                                      false),
-	                  8);
+	ck_assert_uint_eq(
+	        stun_chandata_build(out, 8, 0x4000, out + 2, 4, false), 8);
 	ck_assert(memcmp(out + 4, "wxyz", 4) == 0);
 
 	ck_assert_uint_eq(stun_chandata_build(out, 11, 0x4001, NULL, 5, true),

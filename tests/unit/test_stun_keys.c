@@ -68,8 +68,8 @@ START_TEST(test_stun_long_term_key_rejects)
 	ck_assert_int_eq(stun_long_term_key(3, STR("u"), STR("r"), STR("p"),
 	                                    key, &key_len),
 	                 EINVAL);
-	ck_assert_int_eq(stun_long_term_key(STUN_PW_ALG_MD5, STR("u"),
-	                                    STR("r"), "", 0, key, &key_len),
+	ck_assert_int_eq(stun_long_term_key(STUN_PW_ALG_MD5, STR("u"), STR("r"),
+	                                    "", 0, key, &key_len),
 	                 EINVAL);
 	ck_assert_int_eq(stun_long_term_key(STUN_PW_ALG_MD5, STR("u"), "", 0,
 	                                    STR("p"), key, &key_len),
@@ -82,8 +82,8 @@ START_TEST(test_stun_long_term_key_rejects)
 	                                    STR("r"), STR("p\xc3\xa9"), key,
 	                                    &key_len),
 	                 EILSEQ);
-	ck_assert_int_eq(stun_long_term_key(STUN_PW_ALG_MD5, STR("u"),
-	                                    STR("r"), STR("p"), key, NULL),
+	ck_assert_int_eq(stun_long_term_key(STUN_PW_ALG_MD5, STR("u"), STR("r"),
+	                                    STR("p"), key, NULL),
 	                 EINVAL);
 }
 END_TEST

@@ -61,7 +61,7 @@ START_TEST(test_stun_parse_ignores_after_integrity)
 	stun_build_attr(&b, STUN_ATTR_REALM, "r", 1); /* ignored */
 	stun_build_attr(&b, 0x0077, "x", 1);          /* ignored, not 420 */
 	stun_build_integrity_sha256(&b, key, sizeof(key));
-	stun_build_integrity(&b, key, sizeof(key)); /* ignored */
+	stun_build_integrity(&b, key, sizeof(key));   /* ignored */
 	stun_build_attr(&b, STUN_ATTR_NONCE, "n", 1); /* ignored */
 	stun_build_fingerprint(&b);
 	parse_ok(&m, &b);
@@ -185,9 +185,8 @@ START_TEST(test_stun_parse_truncated_mi256)
 	size_t len = build_truncated(buf, sizeof(buf), n);
 
 	ck_assert_int_eq(stun_msg_parse(&m, buf, len, NULL), 0);
-	ck_assert_uint_eq(stun_msg_find(&m, STUN_ATTR_MESSAGE_INTEGRITY_SHA256)
-	                          ->len,
-	                  n);
+	ck_assert_uint_eq(
+	        stun_msg_find(&m, STUN_ATTR_MESSAGE_INTEGRITY_SHA256)->len, n);
 	ck_assert_int_eq(stun_check_integrity_sha256(&m, key, sizeof(key)), 0);
 	buf[len - 1] ^= 1;
 	ck_assert_int_eq(stun_check_integrity_sha256(&m, key, sizeof(key)),
