@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define MAX_SPEC_LEN   128 /* "a - b" with two full IPv6 spellings fits */
-#define MAX_CANDIDATES 4   /* the peer, Teredo server and client: 3 */
+#define MAX_CANDIDATES 4   /* peer, Teredo server+client, ISATAP */
 
 struct key {
 	uint64_t hi, lo;
@@ -59,16 +59,26 @@ struct turn_policy {
  * last IPv6 range is 64:ff9b:1::/48 except its /96 format, whose embedded
  * IPv4 address is checked instead. Documentation ranges stay allowed. */
 static const char *const default_deny[] = {
-	"0.0.0.0/8",      "10.0.0.0/8",
-	"100.64.0.0/10",  "127.0.0.0/8",
-	"169.254.0.0/16", "172.16.0.0/12",
-	"192.0.0.0/24",   "192.168.0.0/16",
-	"198.18.0.0/15",  "224.0.0.0/4",
-	"240.0.0.0/4",    "::/128",
-	"::1/128",        "100::/64",
-	"2001:2::/48",    "fc00::/7",
-	"fe80::/10",      "fec0::/10",
-	"ff00::/8",       "64:ff9b:1:0:0:1:: - 64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/128",
+        "::1/128",
+        "100::/64",
+        "2001:2::/48",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+        "64:ff9b:1:0:0:1:: - 64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
 };
 
 /* ---- 128-bit keys ------------------------------------------------------ */
@@ -410,8 +420,10 @@ static size_t embedded_v4(const uint8_t *b, uint16_t port, struct candidate *c,
 		uint16_t mapped_port = (uint16_t) ~(b[10] << 8 | b[11]);
 		c[n++] = (struct candidate){key_from_v4(be32(b + 4)), port};
 		c[n++] = (struct candidate){key_from_v4(~low), mapped_port};
-	} else if ((b[8] == 0x00 || b[8] == 0x02) && !b[9] && b[10] == 0x5e &&
-	           b[11] == 0xfe) /* ISATAP interface id */
+	}
+	/* ISATAP interface id, under any prefix (6to4 and Teredo included) */
+	if ((b[8] == 0x00 || b[8] == 0x02) && !b[9] && b[10] == 0x5e &&
+	    b[11] == 0xfe)
 		c[n++] = (struct candidate){key_from_v4(low), port};
 	return n;
 }

@@ -8,6 +8,9 @@
 
 #include "stun/stun.h"
 
+#include <netinet/in.h>
+#include <stdbool.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -31,8 +34,203 @@ enum turn_binding_outcome {
  * Writes the response into out (cap bytes); *out_len is 0 when nothing is
  * to be sent. Returns 0, or ENOSPC when cap is too small.
  */
-int turn_binding_respond(const struct stun_msg *req, const struct sockaddr *from,
-			 uint8_t *out, size_t cap, size_t *out_len,
-			 enum turn_binding_outcome *outcome);
+int turn_binding_respond(const struct stun_msg *req,
+                         const struct sockaddr *from, uint8_t *out, size_t cap,
+                         size_t *out_len, enum turn_binding_outcome *outcome);
+
+/* ===================================================================== */
+/* The TURN server core (RFC 8656): one struct turn_server per worker.    */
+/* ===================================================================== */
+
+struct auth_store;
+struct auth_nonces;
+struct turn_policy;
+struct turn_quota;
+struct turn_alloc;
+struct turn_server;
+
+/* A transport address in the compact form the core keeps. */
+union turn_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
+enum turn_transport {
+	TURN_TRANSPORT_UDP = 0,
+	TURN_TRANSPORT_TCP,
+	TURN_TRANSPORT_TLS,
+	TURN_TRANSPORT_DTLS,
+};
+
+/*
+ * The client side of a 5-tuple as edge/ sees it: the client's address,
+ * which of the worker's listening sockets it came in on, and for stream
+ * transports the edge's connection id (0 for UDP). Two requests belong to
+ * the same allocation exactly when all fields match.
+ */
+struct turn_tuple {
+	union turn_addr client;
+	uint32_t listener; /* edge's index of the listening socket */
+	uint32_t conn;     /* stream connection id; 0 for UDP */
+	uint8_t transport; /* enum turn_transport */
+};
+
+/* One relay address the node can allocate on (relay-ip), and what it
+ * advertises (external-ip public address, or itself). */
+struct turn_relay_ip {
+	union turn_addr local;     /* bound; port ignored */
+	union turn_addr advertise; /* in XOR-RELAYED-ADDRESS; port ignored */
+};
+
+#define TURN_MAX_RELAY_IPS 8
+
+/* The immutable configuration of a server core (copied at new). */
+struct turn_server_cfg {
+	struct turn_relay_ip relay_ips[TURN_MAX_RELAY_IPS];
+	size_t nrelay_ips;
+	uint16_t min_port, max_port;     /* relay port range */
+	unsigned worker_index, nworkers; /* each worker owns a share */
+	uint32_t default_lifetime_s;     /* 600 (RFC 8656 s7.2) */
+	uint32_t max_lifetime_s;         /* max-allocate-lifetime, 3600 */
+	uint32_t permission_lifetime_s;  /* 300 (s9) */
+	uint32_t channel_lifetime_s;     /* 600 (s12) */
+	uint64_t max_bps;                /* bytes/s per direction; 0: off */
+	const char *software;            /* SOFTWARE to authenticated clients;
+	                                  * NULL: none */
+	bool no_auth;                    /* accept TURN without credentials
+	                                  * (tests only) */
+	uint8_t seed[16];                /* random: hashes, port choice */
+};
+
+/* What edge/ must do. Pointers borrow the input buffer, the server's
+ * scratch space or the allocation: valid until the next turn_server_*()
+ * call on this server. */
+enum turn_action_kind {
+	TURN_ACT_SEND_CLIENT, /* send data to tuple */
+	TURN_ACT_SEND_PEER,   /* send data from relay socket to peer */
+	TURN_ACT_OPEN_RELAY,  /* bind a UDP relay socket, then answer with
+	                       * turn_server_relay_result(token, ...) */
+	TURN_ACT_CLOSE_RELAY, /* close the relay socket (edge handle) */
+	TURN_ACT_LOG,         /* a lifecycle event for the log (text) */
+};
+
+struct turn_action {
+	enum turn_action_kind kind;
+	const struct turn_tuple *tuple; /* SEND_CLIENT */
+	void *relay;                    /* SEND_PEER, CLOSE_RELAY: the edge's
+	                                 * handle from relay_result */
+	const union turn_addr *peer;    /* SEND_PEER */
+	const uint8_t *data;            /* SEND_*, LOG (NUL-terminated) */
+	size_t len;
+	bool dont_fragment; /* SEND_PEER: set DF for this datagram */
+	/* OPEN_RELAY */
+	struct turn_alloc *alloc; /* pass back as the relay's owner */
+	uint32_t token;           /* pass to turn_server_relay_result() */
+	union turn_addr bind;     /* address and port to bind */
+};
+
+#define TURN_ACTIONS_MAX 64
+#define TURN_SCRATCH_LEN 8192
+
+/* Caller-owned action list. The server appends; the caller runs them in
+ * order (an OPEN_RELAY's relay_result may append more while it does) and
+ * calls turn_actions_reset() before the next input. */
+struct turn_actions {
+	struct turn_action v[TURN_ACTIONS_MAX];
+	size_t n;
+	size_t dropped; /* actions lost to a full list (counted) */
+	uint8_t scratch[TURN_SCRATCH_LEN]; /* responses are built here */
+	size_t used;
+};
+void turn_actions_reset(struct turn_actions *out);
+
+/* Counters of one server core (owner thread writes, anyone reads with
+ * relaxed loads; see edge/worker.h EDGE_COUNT). */
+struct turn_stats {
+	uint64_t allocations, allocations_created, allocations_expired,
+	        allocations_deleted;
+	uint64_t permissions, channels;
+	uint64_t requests[16];        /* by method (index = method & 0xf) */
+	uint64_t responses_error[16]; /* by method */
+	uint64_t auth_challenges, auth_failures, auth_paced, auth_dropped,
+	        stale_nonces;
+	uint64_t relayed_to_peer_pkts, relayed_to_peer_bytes;
+	uint64_t relayed_to_client_pkts, relayed_to_client_bytes;
+	uint64_t drop_no_alloc, drop_no_permission, drop_no_channel,
+	        drop_denied_peer, drop_rate_limit, drop_malformed;
+	uint64_t quota_rejects, port_exhausted;
+};
+
+/*
+ * Create a server core for one worker. store: credentials (borrowed; swap
+ * with turn_server_set_store); nonces: shared nonce keys (borrowed);
+ * policy: peer policy (borrowed); quota: shared allocation quotas
+ * (borrowed, thread-safe; NULL: none). Returns 0, EINVAL or ENOMEM.
+ */
+int turn_server_new(struct turn_server **out, const struct turn_server_cfg *cfg,
+                    const struct auth_store *store,
+                    const struct auth_nonces *nonces,
+                    const struct turn_policy *policy, struct turn_quota *quota,
+                    uint64_t now_ms);
+/* Free the core and every allocation (appending nothing: the caller
+ * closes its relay sockets itself). NULL is fine. */
+void turn_server_free(struct turn_server *s);
+/* A reloaded credential store (SIGHUP); the old one must outlive calls
+ * already running on this server. */
+void turn_server_set_store(struct turn_server *s, const struct auth_store *st);
+
+/*
+ * Bytes from a client on tuple: a STUN message or ChannelData (a whole
+ * datagram, or one whole frame of a stream). buf may be written to in
+ * place (headroom before it is not assumed). now_ms: monotonic clock;
+ * now_s: wall clock seconds (REST credential expiry, nonces).
+ */
+void turn_server_input(struct turn_server *s, const struct turn_tuple *from,
+                       uint8_t *buf, size_t len, uint64_t now_ms,
+                       uint64_t now_s, struct turn_actions *out);
+
+/*
+ * A datagram from a peer on an allocation's relay socket. buf must have
+ * TURN_PEER_HEADROOM writable bytes before it and 4 after it (the Data
+ * indication or ChannelData header is written in place).
+ */
+#define TURN_PEER_HEADROOM 64
+void turn_server_peer_input(struct turn_server *s, struct turn_alloc *alloc,
+                            const union turn_addr *peer, uint8_t *buf,
+                            size_t len, uint64_t now_ms,
+                            struct turn_actions *out);
+
+/*
+ * The outcome of an OPEN_RELAY: err 0 with the edge's handle for the
+ * socket and the address it is bound to; or an errno (EADDRINUSE: the
+ * core tries another port a few times, then answers 508; EMFILE/ENFILE:
+ * 508 at once).
+ */
+void turn_server_relay_result(struct turn_server *s, uint32_t token, int err,
+                              void *relay, uint64_t now_ms, uint64_t now_s,
+                              struct turn_actions *out);
+
+/* A stream connection closed: its allocation ends (RFC 8656 s3.1). */
+void turn_server_conn_closed(struct turn_server *s,
+                             const struct turn_tuple *tuple,
+                             struct turn_actions *out);
+
+/* Expire what is due; call at turn_server_next_deadline(). */
+void turn_server_tick(struct turn_server *s, uint64_t now_ms,
+                      struct turn_actions *out);
+uint64_t turn_server_next_deadline(const struct turn_server *s);
+const struct turn_stats *turn_server_stats(const struct turn_server *s);
+
+/* --- quotas shared by the workers of a node (turn/quota.c) ------------ */
+/* user-quota (allocations per quota key) and total-quota (all); 0 is
+ * unlimited. Thread-safe (a mutex, taken on Allocate and on free only). */
+int turn_quota_new(struct turn_quota **out, uint32_t user_quota,
+                   uint32_t total_quota);
+void turn_quota_free(struct turn_quota *q);
+/* Take one slot for key; false when a quota is reached. */
+bool turn_quota_take(struct turn_quota *q, const char *key, size_t key_len);
+void turn_quota_release(struct turn_quota *q, const char *key, size_t key_len);
+uint32_t turn_quota_total(const struct turn_quota *q);
 
 #endif

@@ -55,8 +55,7 @@ static bool list_empty(const struct turn_timer_link *head)
 	return head->next == head;
 }
 
-static void list_append(struct turn_timer_link *head,
-                        struct turn_timer_link *l)
+static void list_append(struct turn_timer_link *head, struct turn_timer_link *l)
 {
 	l->prev = head->prev;
 	l->next = head;
@@ -120,8 +119,7 @@ static unsigned list_for(const struct turn_wheel *w, uint64_t expires_ms)
 	return (LEVELS - 1) * SLOTS + ((tick >> (BITS * (LEVELS - 1))) & MASK);
 }
 
-static void file_timer(struct turn_wheel *w, struct turn_timer *t,
-                       unsigned id)
+static void file_timer(struct turn_wheel *w, struct turn_timer *t, unsigned id)
 {
 	t->list = (uint16_t)id;
 	list_append(&w->lists[id], &t->link);
