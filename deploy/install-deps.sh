@@ -10,8 +10,10 @@ build_pkgs=(build-essential cmake pkg-config libevent-dev libssl-dev
 # Test clients we did not write (coturn's turnutils_*, stun-client), a real
 # Redis, clang with the libFuzzer/sanitizer runtimes (only a Recommends of
 # clang, so named), and valgrind for the leak check.
+# Debian's Chromium is the browser of the WebRTC interop test
+# (tests/browser, driven by npm playwright-core; never a downloaded browser).
 test_pkgs=(redis-server coturn stun-client clang libclang-rt-14-dev
-  clang-format valgrind iproute2 procps python3 ca-certificates)
+  clang-format valgrind iproute2 procps python3 ca-certificates chromium)
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--runtime" ]; then

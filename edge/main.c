@@ -8,9 +8,12 @@
 #include "edge/edge.h"
 #include "edge/log.h"
 #include "edge/net.h"
+#include "edge/setup.h"
+#include "auth/auth.h"
 #include "edge/worker.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -23,6 +26,13 @@
 
 struct daemon {
 	struct edge_config cfg;
+	int argc;
+	char **argv;
+	struct edge_shared shared;
+	/* SIGHUP: the store being replaced, freed when every worker has
+	 * moved to the new one */
+	struct auth_store *old_store;
+	atomic_int store_pending;
 	struct event_base *base;
 	struct edge_worker *workers[MAX_WORKERS];
 	size_t nworkers;
@@ -124,6 +134,18 @@ static int start_workers(struct daemon *d)
 		return err;
 	if ((err = take_locks(d, addrs, naddrs)) != 0)
 		return err;
+	char why[256] = "";
+	err = edge_setup_shared(&d->cfg, addrs, naddrs, &d->shared, why,
+				sizeof(why));
+	if (err) {
+		edge_err("%s", why);
+		return err;
+	}
+	opts.core = d->shared.core;
+	opts.store = d->shared.store;
+	opts.nonces = d->shared.nonces;
+	opts.policy = d->shared.policy;
+	opts.quota = d->shared.quota;
 	for (size_t i = 0; i < naddrs; i++) {
 		if (!d->cfg.no_udp)
 			opts.udp[opts.nudp++] = addrs[i];
@@ -135,15 +157,23 @@ static int start_workers(struct daemon *d)
 	opts.idle_timeout_s = d->cfg.idle_timeout_s;
 
 	unsigned n = worker_count(&d->cfg);
+	opts.core.nworkers = n;
 	for (unsigned i = 0; i < n; i++) {
 		const struct sockaddr *failed = NULL;
 		err = edge_worker_new(&d->workers[i], (int)i, &opts, &failed);
 		if (err) {
-			edge_err("cannot listen on %s: %s",
-				 failed ? edge_addr_str(failed, where,
-							sizeof(where))
-					: "?",
-				 strerror(err));
+			if (failed)
+				edge_err("cannot listen on %s: %s",
+					 edge_addr_str(failed, where,
+						       sizeof(where)),
+					 strerror(err));
+			else
+				edge_err("cannot start worker %u: %s%s", i,
+					 strerror(err),
+					 err == EINVAL ? " (is the relay port "
+							 "range too small for "
+							 "the threads?)"
+						       : "");
 			return err;
 		}
 		d->nworkers++;
@@ -169,6 +199,53 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+static void store_done(void *arg)
+{
+	struct daemon *d = arg;
+
+	/* Runs on each worker; the last one frees the old store. */
+	if (atomic_fetch_sub(&d->store_pending, 1) == 1) {
+		auth_store_free(d->old_store);
+		d->old_store = NULL;
+	}
+}
+
+/* SIGHUP: re-read the configuration for credentials (users, user-file,
+ * REST secrets) and hand the new store to every worker. A bad file keeps
+ * the old store in force. */
+static void reload_credentials(struct daemon *d)
+{
+	struct edge_config cfg;
+	struct edge_config_err cerr;
+	struct auth_store *st;
+	char why[256] = "";
+
+	if (atomic_load(&d->store_pending) > 0) {
+		edge_warn("SIGHUP: previous reload still in progress");
+		return;
+	}
+	if (edge_config_load(&cfg, d->argc, d->argv, &cerr) != 0) {
+		edge_err("SIGHUP: configuration rejected, old one stays: %s",
+			 cerr.msg);
+		return;
+	}
+	if (edge_build_store(&cfg, &st, why, sizeof(why)) != 0) {
+		edge_err("SIGHUP: credentials rejected, old ones stay: %s",
+			 why);
+		edge_config_free(&cfg);
+		return;
+	}
+	edge_log_set_level(cfg.log_level);
+	edge_config_free(&cfg);
+	d->old_store = d->shared.store;
+	d->shared.store = st;
+	atomic_store(&d->store_pending, (int)d->nworkers);
+	for (size_t i = 0; i < d->nworkers; i++)
+		edge_worker_set_store(d->workers[i], st, store_done, d);
+	edge_info("SIGHUP: %zu users, %zu REST secrets loaded",
+		  auth_store_user_count(st), auth_store_secret_count(st));
+}
+
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	int err = edge_log_reopen();
@@ -178,6 +255,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 			 strerror(err));
 	else
 		edge_info("SIGHUP: log file reopened");
+	reload_credentials(arg);
 }
 
 static void on_drain(evutil_socket_t sig, short what, void *arg)
@@ -224,6 +302,9 @@ static int run(struct daemon *d)
 	for (int i = 0; i < 5; i++)
 		event_free(sigs[i]);
 	event_base_free(d->base);
+	if (atomic_load(&d->store_pending) > 0)
+		auth_store_free(d->old_store); /* workers are gone */
+	edge_shared_free(&d->shared);
 	return err;
 }
 
@@ -233,6 +314,8 @@ int main(int argc, char **argv)
 	struct edge_config_err cerr;
 	int err;
 
+	d.argc = argc;
+	d.argv = argv;
 	if (edge_config_load(&d.cfg, argc, argv, &cerr) != 0) {
 		fprintf(stderr, "avedge: %s\n", cerr.msg);
 		return 2;

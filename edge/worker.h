@@ -1,11 +1,13 @@
 /*
  * edge/worker.h - one worker thread: an event base, its own UDP socket per
- * listening address (SO_REUSEPORT), its own TCP listeners, and the
- * counters of what it did. A worker owns everything it created; nothing on
- * its packet path takes a lock.
+ * listening address (SO_REUSEPORT), its own TCP listeners, its own TURN
+ * server core with the allocations and relay sockets it owns, and the
+ * counters of what it did. Nothing on its packet path takes a lock.
  */
 #ifndef AVEDGE_EDGE_WORKER_H
 #define AVEDGE_EDGE_WORKER_H
+
+#include "turn/turn.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -15,7 +17,12 @@
 
 #define EDGE_MAX_LISTEN 16
 
-/* What every worker listens on. */
+struct auth_store;
+struct auth_nonces;
+struct turn_policy;
+struct turn_quota;
+
+/* What every worker listens on and shares. */
 struct edge_worker_opts {
 	struct sockaddr_storage udp[EDGE_MAX_LISTEN];
 	size_t nudp;
@@ -23,6 +30,11 @@ struct edge_worker_opts {
 	size_t ntcp;
 	int rcvbuf, sndbuf;      /* socket buffer sizes, 0: kernel default */
 	unsigned idle_timeout_s; /* TCP connection without traffic */
+	struct turn_server_cfg core;     /* worker_index set per worker */
+	const struct auth_store *store;  /* shared, read-only */
+	const struct auth_nonces *nonces; /* shared, read-only */
+	const struct turn_policy *policy; /* shared, read-only */
+	struct turn_quota *quota;         /* shared, thread-safe */
 };
 
 /* Counters, written by the owning worker only (relaxed stores) and read
@@ -30,26 +42,9 @@ struct edge_worker_opts {
 struct edge_stats {
 	_Atomic uint64_t udp_rx, udp_tx, udp_send_errors, udp_truncated;
 	_Atomic uint64_t tcp_accepted, tcp_closed, tcp_rx, tcp_tx;
-	_Atomic uint64_t stun_malformed, stun_rfc3489, not_stun;
-	_Atomic uint64_t binding_success, binding_indication, binding_420;
-	_Atomic uint64_t requests_unhandled;
+	_Atomic uint64_t relay_rx, relay_tx, relay_send_errors;
+	_Atomic uint64_t relay_open_failures, actions_dropped;
 };
-#define EDGE_STATS_FIELDS                                                      \
-	X(udp_rx)                                                              \
-	X(udp_tx)                                                              \
-	X(udp_send_errors)                                                     \
-	X(udp_truncated)                                                       \
-	X(tcp_accepted)                                                        \
-	X(tcp_closed)                                                          \
-	X(tcp_rx)                                                              \
-	X(tcp_tx)                                                              \
-	X(stun_malformed)                                                      \
-	X(stun_rfc3489)                                                        \
-	X(not_stun)                                                            \
-	X(binding_success)                                                     \
-	X(binding_indication)                                                  \
-	X(binding_420)                                                         \
-	X(requests_unhandled)
 
 /* Add to a counter of the calling worker: a plain load and store, no
  * locked instruction, since only the owner writes. */
@@ -61,9 +56,9 @@ struct edge_stats {
 
 struct edge_worker;
 
-/* Create a worker's sockets (in the calling thread, so a bind failure is
- * reported before anything runs). 0 or errno; *failed names the address
- * that failed. */
+/* Create a worker's sockets and core (in the calling thread, so a bind
+ * failure is reported before anything runs). 0 or errno; *failed names
+ * the address that failed (NULL for other errors). */
 int edge_worker_new(struct edge_worker **out, int index,
 		    const struct edge_worker_opts *opts,
 		    const struct sockaddr **failed);
@@ -74,5 +69,9 @@ void edge_worker_stop(struct edge_worker *w);
 /* Free a stopped (or never started) worker; NULL is fine. */
 void edge_worker_free(struct edge_worker *w);
 const struct edge_stats *edge_worker_stats(const struct edge_worker *w);
+/* Hand a new credential store to the worker (from any thread); done() is
+ * called on the worker's thread once it no longer uses the old one. */
+void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
+			   void (*done)(void *arg), void *arg);
 
 #endif

@@ -156,7 +156,8 @@ const struct stun_attr *stun_msg_find(const struct stun_msg *m, uint16_t type)
 	return NULL;
 }
 
-/* RFC 7983 s7 / RFC 8656 s12: 0-3 STUN, 64-79 ChannelData. */
+/* RFC 7983 s7 / RFC 8656 s12: 0-3 STUN, 64-79 ChannelData (64-127 with
+ * the RFC 5766 channel range, see STUN_CHANNEL_MAX). */
 enum stun_kind stun_demux(const uint8_t *buf, size_t len)
 {
 	if (!buf || len == 0)
@@ -164,7 +165,7 @@ enum stun_kind stun_demux(const uint8_t *buf, size_t len)
 	if (buf[0] <= 3)
 		return len >= STUN_HEADER_LEN ? STUN_KIND_STUN
 		                              : STUN_KIND_OTHER;
-	if (buf[0] >= 64 && buf[0] <= 79)
+	if (buf[0] >= 64 && buf[0] <= 127)
 		return STUN_KIND_CHANNELDATA;
 	return STUN_KIND_OTHER;
 }

@@ -26,7 +26,11 @@
 #define STUN_MAX_ATTRS       40 /* attributes kept in a parsed view */
 #define STUN_FINGERPRINT_XOR 0x5354554Eu
 #define STUN_CHANNEL_MIN     0x4000
-#define STUN_CHANNEL_MAX     0x4FFF /* RFC 8656 s12: 0x5000-0x7FFF reserved */
+/* RFC 8656 s12 narrows channels to 0x4000-0x4FFF and reserves 0x5000-0x7FFF;
+ * RFC 5766 clients (coturn's turnutils_uclient among them) still pick
+ * numbers up to 0x7FFF, so we accept that range, as coturn does. Nothing
+ * else demultiplexed on a TURN port starts with 0x50-0x7F (RFC 7983). */
+#define STUN_CHANNEL_MAX     0x7FFF
 
 /* Message classes (the C0/C1 bits). */
 enum stun_class {
@@ -200,7 +204,7 @@ enum stun_kind stun_demux(const uint8_t *buf, size_t len);
  * max_len bounds a frame; a larger one is EBADMSG (why =
  * STUN_ERR_LENGTH_MISMATCH for STUN, STUN_ERR_CHANNEL_LENGTH for
  * ChannelData). A first byte that is neither (top bits set, channel not in
- * 0x4000-0x4FFF) is EBADMSG with STUN_ERR_CHANNEL_NUMBER; a STUN length not
+ * 0x4000-0x7FFF) is EBADMSG with STUN_ERR_CHANNEL_NUMBER; a STUN length not
  * a multiple of 4 is STUN_ERR_LENGTH_ALIGN.
  */
 int stun_frame_len(const uint8_t *buf, size_t avail, size_t max_len,

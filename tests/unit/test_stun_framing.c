@@ -25,7 +25,7 @@ START_TEST(test_stun_demux_first_byte)
 		enum stun_kind want = STUN_KIND_OTHER;
 		if (v <= 3)
 			want = STUN_KIND_STUN;
-		else if (v >= 64 && v <= 79)
+		else if (v >= 64 && v <= 127) /* RFC 5766 channel range */
 			want = STUN_KIND_CHANNELDATA;
 		ck_assert_int_eq(stun_demux(b, sizeof(b)), want);
 	}
@@ -79,7 +79,7 @@ START_TEST(test_stun_chandata_build)
 
 	ck_assert_uint_eq(stun_chandata_build(out, 11, 0x4001, NULL, 5, true),
 	                  0);
-	ck_assert_uint_eq(stun_chandata_build(out, 16, 0x5000, NULL, 5, true),
+	ck_assert_uint_eq(stun_chandata_build(out, 16, 0x8000, NULL, 5, true),
 	                  0);
 	ck_assert_uint_eq(stun_chandata_build(out, 16, 0x3FFF, NULL, 5, true),
 	                  0);

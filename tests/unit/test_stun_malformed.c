@@ -239,8 +239,8 @@ struct cd_row {
 static const struct cd_row cd_rows[] = {
         ROW("3 bytes", "\x40\x00\x00", STUN_ERR_SHORT),
         ROW("channel 0x3fff", "\x3f\xff\x00\x00", STUN_ERR_CHANNEL_NUMBER),
-        ROW("channel 0x5000", "\x50\x00\x00\x00", STUN_ERR_CHANNEL_NUMBER),
-        ROW("channel 0x7fff", "\x7f\xff\x00\x00", STUN_ERR_CHANNEL_NUMBER),
+        ROW("channel 0x8000", "\x80\x00\x00\x00", STUN_ERR_CHANNEL_NUMBER),
+        ROW("channel 0xffff", "\xff\xff\x00\x00", STUN_ERR_CHANNEL_NUMBER),
         ROW("channel 0xffff", "\xff\xff\x00\x00", STUN_ERR_CHANNEL_NUMBER),
         ROW("length past the buffer",
             "\x40\x00\x00\x08"
@@ -295,7 +295,7 @@ static const struct frame_row frame_rows[] = {
         {"ChannelData padded to max_len", "\x40\x01\x03\xf9", 1024, STUN_OK,
          1024},
         {"ChannelData empty", "\x4f\xff\x00\x00", 1024, STUN_OK, 4},
-        {"first byte 0x50", "\x50\x00\x00\x00", 1024, STUN_ERR_CHANNEL_NUMBER,
+        {"first byte 0x80", "\x80\x00\x00\x00", 1024, STUN_ERR_CHANNEL_NUMBER,
          0},
         {"first byte 0x80", "\x80\x01\x00\x00", 1024, STUN_ERR_CHANNEL_NUMBER,
          0},

@@ -1,0 +1,324 @@
+/*
+ * edge/setup.c - turn the configuration snapshot into what the workers
+ * share: the credential store (users from the config and the user-file,
+ * REST secrets), the nonce keys, the peer policy, the quotas and the core
+ * configuration (relay addresses, external-ip mapping, lifetimes).
+ */
+#include "edge/setup.h"
+#include "auth/auth.h"
+#include "edge/log.h"
+#include "edge/net.h"
+#include "turn/policy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *read_file(const char *path, size_t *len, int *err)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	*err = 0;
+	if (!fp) {
+		*err = errno;
+		return NULL;
+	}
+	if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 &&
+	    n < 64 * 1024 * 1024 && fseek(fp, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, fp) == (size_t)n) {
+			buf[n] = 0;
+			*len = (size_t)n;
+		} else {
+			free(buf);
+			buf = NULL;
+			*err = EIO;
+		}
+	} else {
+		*err = EFBIG;
+	}
+	fclose(fp);
+	return buf;
+}
+
+static void user_spec(const struct edge_user *u, char *buf, size_t cap)
+{
+	if (u->has_key) {
+		int n = snprintf(buf, cap, "%s:0x", u->name);
+		for (int i = 0; i < 16 && n + 2 < (int)cap; i++, n += 2)
+			snprintf(buf + n, cap - (size_t)n, "%02x", u->key[i]);
+	} else {
+		snprintf(buf, cap, "%s:%s", u->name, u->password);
+	}
+}
+
+int edge_build_store(const struct edge_config *cfg, struct auth_store **out,
+		     char *err, size_t err_len)
+{
+	struct auth_store *st;
+	char why[AUTH_ERR_MAX], spec[1200];
+	int rc;
+
+	*out = NULL;
+	if ((rc = auth_store_new(&st, cfg->realm, why, sizeof(why))) != 0) {
+		snprintf(err, err_len, "realm: %s", why);
+		return rc;
+	}
+	for (size_t i = 0; i < cfg->users.n; i++) {
+		user_spec(&cfg->users.v[i], spec, sizeof(spec));
+		rc = auth_store_add_user(st, spec, why, sizeof(why));
+		if (rc) {
+			snprintf(err, err_len, "user: %s", why);
+			goto fail;
+		}
+	}
+	if (cfg->user_file) {
+		size_t len = 0;
+		char *text = read_file(cfg->user_file, &len, &rc);
+		if (!text) {
+			snprintf(err, err_len, "user-file %s: %s",
+				 cfg->user_file, strerror(rc));
+			goto fail;
+		}
+		rc = auth_store_load_users(st, text, len, why, sizeof(why));
+		free(text);
+		if (rc) {
+			snprintf(err, err_len, "user-file %s: %s",
+				 cfg->user_file, why);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < cfg->static_auth_secrets.n; i++) {
+		rc = auth_store_add_secret(st, cfg->static_auth_secrets.v[i],
+					   why, sizeof(why));
+		if (rc) {
+			snprintf(err, err_len, "static-auth-secret: %s", why);
+			goto fail;
+		}
+	}
+	*out = st;
+	return 0;
+fail:
+	auth_store_free(st);
+	return rc ? rc : EINVAL;
+}
+
+static bool is_wildcard(const struct sockaddr *sa);
+
+/* Protect an own endpoint; a wildcard address stands for every local
+ * address (getifaddrs, loopback included), so remote peers on the same
+ * port number stay reachable. */
+static int protect(struct turn_policy *p, const struct sockaddr *sa)
+{
+	struct ifaddrs *ifa, *i;
+	int rc = 0;
+
+	if (!is_wildcard(sa) || getifaddrs(&ifa) != 0)
+		return turn_policy_protect(p, sa);
+	for (i = ifa; i && !rc; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != sa->sa_family)
+			continue;
+		union turn_addr a;
+		memcpy(&a, i->ifa_addr, edge_addr_len(i->ifa_addr));
+		if (a.sa.sa_family == AF_INET)
+			a.in4.sin_port = htons(edge_addr_port(sa));
+		else
+			a.in6.sin6_port = htons(edge_addr_port(sa));
+		rc = turn_policy_protect(p, &a.sa);
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
+static int build_policy(const struct edge_config *cfg,
+			const struct sockaddr_storage *own, size_t nown,
+			struct turn_policy **out, char *err, size_t err_len)
+{
+	struct turn_policy *p;
+	int rc = turn_policy_new(&p);
+
+	if (rc)
+		return rc;
+	turn_policy_set_allow_loopback(p, cfg->allow_loopback_peers);
+	for (size_t i = 0; i < cfg->allowed_peer_ips.n && !rc; i++)
+		if ((rc = turn_policy_allow(p, cfg->allowed_peer_ips.v[i].text)))
+			snprintf(err, err_len, "allowed-peer-ip %s: invalid",
+				 cfg->allowed_peer_ips.v[i].text);
+	for (size_t i = 0; i < cfg->denied_peer_ips.n && !rc; i++)
+		if ((rc = turn_policy_deny(p, cfg->denied_peer_ips.v[i].text)))
+			snprintf(err, err_len, "denied-peer-ip %s: invalid",
+				 cfg->denied_peer_ips.v[i].text);
+	/* The node's own listening ports (UDP/TCP and TLS) and admin port
+	 * are never relay peers. */
+	for (size_t i = 0; i < nown && !rc; i++)
+		rc = protect(p, (const void *)&own[i]);
+	if (!rc && cfg->admin_listen.text)
+		rc = turn_policy_protect(p, (const void *)&cfg->admin_listen.addr);
+	if (rc) {
+		turn_policy_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+static bool same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)a)
+			       ->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)(const void *)b)
+			       ->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr,
+		      16) == 0;
+}
+
+static bool is_wildcard(const struct sockaddr *sa)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)sa)
+			       ->sin_addr.s_addr == htonl(INADDR_ANY);
+	return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		      &any6, 16) == 0;
+}
+
+static void add_relay_ip(struct turn_server_cfg *core, const struct sockaddr *sa)
+{
+	if (core->nrelay_ips >= TURN_MAX_RELAY_IPS || is_wildcard(sa))
+		return;
+	for (size_t i = 0; i < core->nrelay_ips; i++)
+		if (same_ip(&core->relay_ips[i].local.sa, sa))
+			return;
+	struct turn_relay_ip *r = &core->relay_ips[core->nrelay_ips++];
+	memset(r, 0, sizeof(*r));
+	memcpy(&r->local, sa, edge_addr_len(sa));
+	r->advertise = r->local;
+}
+
+/* relay-ip, else the listening addresses, else the host's first global
+ * IPv4 and IPv6 addresses. */
+static void relay_ips(const struct edge_config *cfg, struct turn_server_cfg *core)
+{
+	struct ifaddrs *ifa, *i;
+
+	for (size_t k = 0; k < cfg->relay_ips.n; k++)
+		add_relay_ip(core, (const void *)&cfg->relay_ips.v[k].addr);
+	if (core->nrelay_ips == 0)
+		for (size_t k = 0; k < cfg->listening_ips.n; k++)
+			add_relay_ip(core,
+				     (const void *)&cfg->listening_ips.v[k].addr);
+	if (core->nrelay_ips > 0 || getifaddrs(&ifa) != 0)
+		return;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+				     i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		const struct sockaddr_in6 *in6 = (const void *)i->ifa_addr;
+		if (i->ifa_addr->sa_family == AF_INET6 &&
+		    (IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr) ||
+		     IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)))
+			continue;
+		const struct sockaddr_in *in4 = (const void *)i->ifa_addr;
+		if (i->ifa_addr->sa_family == AF_INET &&
+		    (ntohl(in4->sin_addr.s_addr) >> 24) == 127)
+			continue;
+		add_relay_ip(core, i->ifa_addr);
+	}
+	freeifaddrs(ifa);
+}
+
+/* external-ip = PUBLIC[/PRIVATE]: advertise PUBLIC for the relay address
+ * PRIVATE, or for every relay address of PUBLIC's family. */
+static void external_ips(const struct edge_config *cfg,
+			 struct turn_server_cfg *core)
+{
+	for (size_t k = 0; k < cfg->external_ips.n; k++) {
+		const struct edge_external_ip *x = &cfg->external_ips.v[k];
+		const struct sockaddr *pub = (const void *)&x->public_addr;
+		for (size_t i = 0; i < core->nrelay_ips; i++) {
+			struct turn_relay_ip *r = &core->relay_ips[i];
+			if (x->has_private
+				    ? same_ip(&r->local.sa,
+					      (const void *)&x->private_addr)
+				    : r->local.sa.sa_family == pub->sa_family)
+				memcpy(&r->advertise, pub, edge_addr_len(pub));
+		}
+	}
+}
+
+int edge_setup_shared(const struct edge_config *cfg,
+		      const struct sockaddr_storage *own, size_t nown,
+		      struct edge_shared *sh, char *err, size_t err_len)
+{
+	struct auth_nonce_key key;
+	struct turn_server_cfg *core = &sh->core;
+	char where[EDGE_ADDRSTR_LEN], adv[EDGE_ADDRSTR_LEN];
+	int rc;
+
+	memset(sh, 0, sizeof(*sh));
+	if ((rc = edge_build_store(cfg, &sh->store, err, err_len)) != 0)
+		return rc;
+	key.id = 1;
+	if (RAND_bytes(key.bytes, sizeof(key.bytes)) != 1 ||
+	    RAND_bytes(core->seed, sizeof(core->seed)) != 1) {
+		snprintf(err, err_len, "no randomness from OpenSSL");
+		return EIO;
+	}
+	if ((rc = auth_nonces_new(&sh->nonces, 0, &key)) != 0 ||
+	    (rc = build_policy(cfg, own, nown, &sh->policy, err, err_len)) !=
+		    0 ||
+	    (rc = turn_quota_new(&sh->quota, cfg->user_quota,
+				 cfg->total_quota)) != 0) {
+		if (!*err)
+			snprintf(err, err_len, "%s", strerror(rc));
+		return rc;
+	}
+	relay_ips(cfg, core);
+	if (core->nrelay_ips == 0) {
+		snprintf(err, err_len,
+			 "no relay address: set relay-ip (or listening-ip)");
+		return EINVAL;
+	}
+	external_ips(cfg, core);
+	core->min_port = cfg->min_port;
+	core->max_port = cfg->max_port;
+	core->default_lifetime_s = 600;
+	core->max_lifetime_s = cfg->max_allocate_lifetime_s;
+	if (core->max_lifetime_s < core->default_lifetime_s)
+		core->default_lifetime_s = core->max_lifetime_s;
+	core->permission_lifetime_s = 300;
+	core->channel_lifetime_s = 600;
+	core->max_bps = cfg->max_bps;
+	core->software = "avedge/" AVEDGE_VERSION;
+	core->no_auth = cfg->no_auth;
+	for (size_t i = 0; i < core->nrelay_ips; i++)
+		edge_info("relay address %s advertised as %s",
+			  edge_addr_str(&core->relay_ips[i].local.sa, where,
+					sizeof(where)),
+			  edge_addr_str(&core->relay_ips[i].advertise.sa, adv,
+					sizeof(adv)));
+	if (cfg->allow_loopback_peers)
+		edge_warn("allow-loopback-peers is set: relaying to loopback "
+			  "is for tests only");
+	return 0;
+}
+
+void edge_shared_free(struct edge_shared *sh)
+{
+	auth_store_free(sh->store);
+	auth_nonces_free(sh->nonces);
+	turn_policy_free(sh->policy);
+	turn_quota_free(sh->quota);
+	memset(sh, 0, sizeof(*sh));
+}

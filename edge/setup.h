@@ -1,0 +1,37 @@
+/*
+ * edge/setup.h - build what the workers share from a configuration
+ * snapshot: credentials, nonce keys, peer policy, quotas and the TURN
+ * core's configuration.
+ */
+#ifndef AVEDGE_EDGE_SETUP_H
+#define AVEDGE_EDGE_SETUP_H
+
+#include "edge/config.h"
+#include "turn/turn.h"
+
+struct auth_store;
+struct auth_nonces;
+struct turn_policy;
+struct turn_quota;
+
+struct edge_shared {
+	struct auth_store *store;
+	struct auth_nonces *nonces;
+	struct turn_policy *policy;
+	struct turn_quota *quota;
+	struct turn_server_cfg core;
+};
+
+/* Build everything; own lists the node's listening endpoints (protected
+ * from relaying). 0 or errno with err naming the key and the problem; on
+ * error the caller still calls edge_shared_free(). */
+int edge_setup_shared(const struct edge_config *cfg,
+		      const struct sockaddr_storage *own, size_t nown,
+		      struct edge_shared *sh, char *err, size_t err_len);
+void edge_shared_free(struct edge_shared *sh);
+
+/* A new credential store from cfg (users, user-file, secrets). */
+int edge_build_store(const struct edge_config *cfg, struct auth_store **out,
+		     char *err, size_t err_len);
+
+#endif

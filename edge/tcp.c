@@ -1,0 +1,226 @@
+/*
+ * edge/tcp.c - STUN/TURN clients over TCP (RFC 8656 s3.1, framing s12.5):
+ * a bufferevent per connection, frames cut with stun_frame_len() (partial
+ * reads, many frames per read), handed whole to the core. Output is capped
+ * with back-pressure: a client that does not read its answers stops being
+ * read. Connections are found by id (turn_tuple.conn) in a hash table.
+ */
+#include "edge/log.h"
+#include "edge/net.h"
+#include "edge/worker_int.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TCP_FRAME_MAX 65560 /* 64 KiB payload + headers */
+#define TCP_OUT_HIGH (256 * 1024)
+#define CONN_BUCKETS 16384
+#define TCP_ACTIVE_TIMEOUT_S 3900 /* longer than any allocation lifetime */
+
+struct tcp_conn {
+	struct tcp_conn *next, *prev; /* all connections of the worker */
+	struct tcp_conn *hnext;       /* hash chain by id */
+	struct edge_worker *w;
+	struct bufferevent *bev;
+	struct turn_tuple tuple;
+	bool active; /* a frame arrived */
+};
+
+int edge_tcp_init(struct edge_worker *w)
+{
+	w->nconn_buckets = CONN_BUCKETS;
+	w->conn_buckets = calloc(CONN_BUCKETS, sizeof(*w->conn_buckets));
+	w->next_conn_id = 1;
+	return w->conn_buckets ? 0 : ENOMEM;
+}
+
+struct tcp_conn *edge_tcp_find(struct edge_worker *w, uint32_t id)
+{
+	struct tcp_conn *c = w->conn_buckets[id & (w->nconn_buckets - 1)];
+
+	while (c && c->tuple.conn != id)
+		c = c->hnext;
+	return c;
+}
+
+static void conn_unlink(struct tcp_conn *c)
+{
+	struct edge_worker *w = c->w;
+	struct tcp_conn **pp =
+		&w->conn_buckets[c->tuple.conn & (w->nconn_buckets - 1)];
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+}
+
+/* Close and free; with notify, the core ends the allocation (s3.1). */
+static void tcp_close(struct tcp_conn *c, bool notify)
+{
+	struct edge_worker *w = c->w;
+
+	EDGE_COUNT(&w->stats, tcp_closed, 1);
+	conn_unlink(c);
+	if (notify) {
+		turn_actions_reset(&w->out);
+		turn_server_conn_closed(w->core, &c->tuple, &w->out);
+		edge_run_actions(w);
+		edge_tx_flush(w);
+	}
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+void edge_tcp_send(struct tcp_conn *c, const uint8_t *data, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	/* Past the cap the datagram-like payload is dropped, as a full UDP
+	 * socket buffer would drop it; STUN answers are tiny. */
+	if (evbuffer_get_length(out) > 4 * TCP_OUT_HIGH)
+		return;
+	evbuffer_add(out, data, len);
+	EDGE_COUNT(&c->w->stats, tcp_tx, 1);
+}
+
+/* Hand every complete frame to the core; false when the connection must
+ * close (bytes that cannot start a STUN or ChannelData frame). */
+static bool tcp_frames(struct tcp_conn *c)
+{
+	struct edge_worker *w = c->w;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t frame_len;
+	enum stun_reason why;
+
+	edge_clock(w);
+	for (;;) {
+		size_t avail = evbuffer_get_length(in);
+		if (avail < 4)
+			return true;
+		uint8_t *head = evbuffer_pullup(in, 4);
+		int r = stun_frame_len(head, avail, TCP_FRAME_MAX, &frame_len,
+				       &why);
+		if (r == EAGAIN)
+			return true;
+		if (r != 0)
+			return false;
+		if (avail < frame_len)
+			return true;
+		uint8_t *frame = evbuffer_pullup(in, (ssize_t)frame_len);
+		EDGE_COUNT(&w->stats, tcp_rx, 1);
+		turn_actions_reset(&w->out);
+		turn_server_input(w->core, &c->tuple, frame, frame_len,
+				  w->now_ms, w->now_s, &w->out);
+		edge_run_actions(w);
+		edge_tx_flush(w); /* payloads borrow the frame: send now */
+		/* The core may have closed this connection: it cannot (it
+		 * has no such action), so c is still valid here. */
+		evbuffer_drain(in, frame_len);
+		if (!c->active) {
+			/* Past the first message the allocation's lifetime
+			 * governs; the idle limit guards only silent
+			 * connections. */
+			struct timeval t = {.tv_sec = TCP_ACTIVE_TIMEOUT_S};
+			c->active = true;
+			bufferevent_set_timeouts(c->bev, &t, NULL);
+		}
+	}
+}
+
+static void tcp_readable(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	if (!tcp_frames(c)) {
+		tcp_close(c, true);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > TCP_OUT_HIGH)
+		bufferevent_disable(bev, EV_READ);
+}
+
+static void tcp_writable(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	bufferevent_enable(bev, EV_READ);
+}
+
+static void tcp_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		tcp_close(arg, true);
+}
+
+void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
+		     struct sockaddr *sa, int salen, void *arg)
+{
+	struct edge_worker *w = arg;
+	struct tcp_conn *c = calloc(1, sizeof(*c));
+	struct timeval idle = {.tv_sec = w->idle_timeout_s};
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->w = w;
+	memcpy(&c->tuple.client, sa,
+	       (size_t)salen < sizeof(c->tuple.client) ? (size_t)salen
+						       : sizeof(c->tuple.client));
+	c->tuple.transport = TURN_TRANSPORT_TCP;
+	c->tuple.listener = 0;
+	for (size_t i = 0; i < w->ntcp; i++)
+		if (w->tcp[i] == l)
+			c->tuple.listener = (uint32_t)(EDGE_MAX_LISTEN + i);
+	do {
+		c->tuple.conn = w->next_conn_id++;
+	} while (c->tuple.conn == 0 || edge_tcp_find(w, c->tuple.conn));
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		close(fd);
+		free(c);
+		return;
+	}
+	EDGE_COUNT(&w->stats, tcp_accepted, 1);
+	size_t b = c->tuple.conn & (w->nconn_buckets - 1);
+	c->hnext = w->conn_buckets[b];
+	w->conn_buckets[b] = c;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	bufferevent_setcb(c->bev, tcp_readable, tcp_writable, tcp_event, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, TCP_OUT_HIGH / 2, 0);
+	if (w->idle_timeout_s > 0)
+		bufferevent_set_timeouts(c->bev, &idle, NULL);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+void edge_tcp_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct edge_worker *w = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)l;
+	edge_warn("worker %d: accept failed: %s", w->index, strerror(err));
+}
+
+void edge_tcp_close_all(struct edge_worker *w)
+{
+	while (w->conns)
+		tcp_close(w->conns, false);
+	free(w->conn_buckets);
+	w->conn_buckets = NULL;
+}

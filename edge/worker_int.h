@@ -1,0 +1,101 @@
+/*
+ * edge/worker_int.h - the inside of a worker, shared by worker.c (life
+ * cycle, UDP listeners), tcp.c (stream clients) and relay.c (relay
+ * sockets, running the core's actions, batched sends).
+ */
+#ifndef AVEDGE_EDGE_WORKER_INT_H
+#define AVEDGE_EDGE_WORKER_INT_H
+
+#include "edge/worker.h"
+#include "turn/turn.h"
+
+#include <event2/event.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#define EDGE_BATCH 32       /* datagrams per recvmmsg / sendmmsg */
+#define EDGE_DGRAM_MAX 4096 /* larger datagrams are truncated, dropped */
+#define EDGE_TX_MAX 64      /* queued sends before a flush */
+#define EDGE_TX_COPY 2048   /* room for a copied response */
+
+struct udp_sock {
+	int fd;
+	struct event *ev;
+	struct edge_worker *w;
+	uint32_t listener; /* index, as in turn_tuple.listener */
+};
+
+/* A queued datagram: payload borrowed (an rx buffer, valid for the batch)
+ * or copied into copy[] (a response built in the core's scratch). */
+struct tx_entry {
+	int fd;
+	bool dont_fragment;
+	union turn_addr to;
+	struct iovec iov;
+};
+
+struct tx_queue {
+	struct tx_entry e[EDGE_TX_MAX];
+	struct mmsghdr msgs[EDGE_TX_MAX];
+	uint8_t copy[EDGE_TX_MAX][EDGE_TX_COPY];
+	unsigned n;
+};
+
+/* An rx slot with headroom for the Data indication / ChannelData header
+ * the core writes in front of a peer's payload, and tailroom for padding. */
+struct rx_slot {
+	uint8_t head[TURN_PEER_HEADROOM];
+	uint8_t buf[EDGE_DGRAM_MAX];
+	uint8_t tail[8];
+};
+
+struct tcp_conn;
+struct edge_relay;
+
+struct edge_worker {
+	int index;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	struct udp_sock udp[EDGE_MAX_LISTEN];
+	size_t nudp;
+	struct evconnlistener *tcp[EDGE_MAX_LISTEN];
+	size_t ntcp;
+	unsigned idle_timeout_s;
+	struct turn_server *core;
+	struct edge_relay *relays; /* all relay sockets, freed at stop */
+	struct event *tick;
+	struct edge_stats stats;
+	/* TCP connections by id (tuple.conn) */
+	struct tcp_conn **conn_buckets;
+	size_t nconn_buckets;
+	struct tcp_conn *conns; /* all, for freeing at stop */
+	uint32_t next_conn_id;
+	/* per-batch clock */
+	uint64_t now_ms, now_s;
+	/* receive batch */
+	struct mmsghdr rx_msgs[EDGE_BATCH];
+	struct iovec rx_iov[EDGE_BATCH];
+	union turn_addr rx_addr[EDGE_BATCH];
+	struct rx_slot rx[EDGE_BATCH];
+	struct tx_queue tx;
+	struct turn_actions out;
+};
+
+/* relay.c */
+void edge_clock(struct edge_worker *w);
+void edge_run_actions(struct edge_worker *w);
+void edge_tx_flush(struct edge_worker *w);
+void edge_relay_close_all(struct edge_worker *w);
+int edge_udp_fd_for(struct edge_worker *w, uint32_t listener);
+
+/* tcp.c */
+void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
+		     struct sockaddr *sa, int salen, void *arg);
+void edge_tcp_accept_error(struct evconnlistener *l, void *arg);
+struct tcp_conn *edge_tcp_find(struct edge_worker *w, uint32_t id);
+void edge_tcp_send(struct tcp_conn *c, const uint8_t *data, size_t len);
+void edge_tcp_close_all(struct edge_worker *w);
+int edge_tcp_init(struct edge_worker *w);
+
+#endif

@@ -1,0 +1,426 @@
+/*
+ * turn/alloc.c - allocations (RFC 8656 s7 Allocate, s8 Refresh): request
+ * checks, lifetimes on the wheel, and the end of an allocation. Relay
+ * sockets are bound by edge/ through OPEN_RELAY (open.c parks the
+ * allocation until turn_server_relay_result()). The server owns the
+ * allocation; a released one waits in the graveyard until the next call,
+ * since actions of this call may still point at it. Pure: time is now_ms.
+ */
+#include "turn/turn_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void on_expire(void *arg, uint64_t now_ms)
+{
+	struct turn_alloc *a = arg;
+	struct turn_server *s = a->s;
+
+	(void)now_ms;
+	if (a->state == ALLOC_PENDING) {
+		turn_alloc_release(a, "relay bind timeout");
+		return;
+	}
+	s->stats.allocations_expired++;
+	turn_alloc_release(a, "expired");
+}
+
+struct turn_alloc *turn_alloc_find(struct turn_server *s,
+                                   const struct turn_tuple *t)
+{
+	uint64_t h = turn_tuple_hash(s->hkey, t);
+
+	for (struct turn_hnode *n = turn_htab_head(&s->allocs, h); n;
+	     n = n->next) {
+		struct turn_alloc *a =
+		        TURN_CONTAINER(n, struct turn_alloc, node);
+		if (n->hash != h || !turn_tuple_equal(&a->tuple, t))
+			continue;
+		/* Not yet ticked past its end: it is over all the same. */
+		if (a->state == ALLOC_ACTIVE && a->expires_ms <= s->now_ms) {
+			s->stats.allocations_expired++;
+			turn_alloc_release(a, "expired");
+			return NULL;
+		}
+		return a;
+	}
+	return NULL;
+}
+
+struct turn_relay *turn_alloc_relay(struct turn_alloc *a, int family)
+{
+	uint8_t f = family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0;
+
+	for (int i = 0; i < 2; i++)
+		if (a->relay[i].family == f && f && a->relay[i].handle)
+			return &a->relay[i];
+	return NULL;
+}
+
+bool turn_alloc_has_family(const struct turn_alloc *a, int family)
+{
+	uint8_t f = family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0;
+
+	return f && (a->relay[0].family == f || a->relay[1].family == f);
+}
+
+void turn_alloc_arm(struct turn_alloc *a, uint32_t lifetime_s)
+{
+	a->lifetime_s = lifetime_s;
+	a->expires_ms = a->s->now_ms + (uint64_t)lifetime_s * 1000;
+	turn_wheel_add(a->s->wheel, &a->timer, a->expires_ms);
+}
+
+/* --- end of an allocation ------------------------------------------------ */
+
+static void close_relays(struct turn_alloc *a)
+{
+	struct turn_server *s = a->s;
+
+	for (int i = 0; i < 2; i++) {
+		struct turn_relay *rl = &a->relay[i];
+		if (rl->handle) {
+			struct turn_action *act =
+			        turn_act_push(s->out, TURN_ACT_CLOSE_RELAY);
+			if (act)
+				act->relay = rl->handle;
+			rl->handle = NULL;
+		}
+		if (rl->port)
+			turn_ports_release(s->ports, rl->port);
+		rl->port = 0;
+	}
+}
+
+static void log_alloc(struct turn_alloc *a, const char *what,
+                      const char *reason)
+{
+	char client[64], relay[64];
+	union turn_addr ra;
+	const struct turn_relay *rl = &a->relay[0];
+
+	turn_addr_str(&a->tuple.client, client, sizeof(client));
+	ra = a->s->cfg.relay_ips[rl->ip_index].advertise;
+	if (ra.sa.sa_family == AF_INET)
+		ra.in4.sin_port = htons(rl->port);
+	else
+		ra.in6.sin6_port = htons(rl->port);
+	turn_addr_str(&ra, relay, sizeof(relay));
+	turn_log(a->s, "allocation %s: user=%s client=%s relay=%s%s%s", what,
+	         a->qkey ? a->qkey : "-", client, relay,
+	         reason ? " reason=" : "", reason ? reason : "");
+}
+
+void turn_alloc_release(struct turn_alloc *a, const char *reason)
+{
+	struct turn_server *s = a->s;
+
+	if (a->state == ALLOC_DEAD)
+		return;
+	if (a->state == ALLOC_ACTIVE) {
+		log_alloc(a, "deleted", reason);
+		if (s->stats.allocations)
+			s->stats.allocations--;
+	}
+	turn_wheel_cancel(&a->timer);
+	while (a->perms)
+		turn_perm_free(a->perms);
+	while (a->chans)
+		turn_chan_free(a->chans);
+	if (a->pend) {
+		if (a->pend->queued)
+			turn_htab_remove(&s->pending, &a->pend->node);
+		if (a->pend->resv_port)
+			turn_ports_release(s->ports, a->pend->resv_port);
+		free(a->pend);
+		a->pend = NULL;
+	}
+	close_relays(a);
+	if (a->quota_taken)
+		turn_quota_release(s->quota, a->qkey, a->qkey_len);
+	a->quota_taken = false;
+	turn_htab_remove(&s->allocs, &a->node);
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		s->all = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	a->state = ALLOC_DEAD;
+	a->prev = NULL;
+	a->next = s->graveyard;
+	s->graveyard = a;
+}
+
+void turn_graveyard_flush(struct turn_server *s)
+{
+	while (s->graveyard) {
+		struct turn_alloc *a = s->graveyard;
+		s->graveyard = a->next;
+		free(a->qkey);
+		free(a);
+	}
+}
+
+/* --- Allocate (s7.2) ----------------------------------------------------- */
+
+/* The success answer (also rebuilt for a retransmission). */
+void turn_alloc_answer(struct turn_alloc *a, const struct turn_signer *sig)
+{
+	struct turn_server *s = a->s;
+	struct stun_builder b;
+
+	if (!turn_resp_begin(s->out, &b, STUN_METHOD_ALLOCATE,
+	                     STUN_CLASS_SUCCESS, a->tid))
+		return;
+	for (int i = 0; i < 2; i++) {
+		const struct turn_relay *rl = &a->relay[i];
+		if (!rl->handle)
+			continue;
+		union turn_addr ra = s->cfg.relay_ips[rl->ip_index].advertise;
+		if (ra.sa.sa_family == AF_INET)
+			ra.in4.sin_port = htons(rl->port);
+		else
+			ra.in6.sin6_port = htons(rl->port);
+		stun_build_xor_addr(&b, STUN_ATTR_XOR_RELAYED_ADDRESS, &ra.sa);
+	}
+	if (a->addr_error) {
+		uint8_t v[4 + STUN_REASON_MAX];
+		const char *why = stun_error_reason(a->addr_error);
+		size_t n = strlen(why);
+		v[0] = STUN_FAMILY_IPV6;
+		v[1] = 0;
+		v[2] = (uint8_t)(a->addr_error / 100);
+		v[3] = (uint8_t)(a->addr_error % 100);
+		memcpy(v + 4, why, n);
+		stun_build_attr(&b, STUN_ATTR_ADDRESS_ERROR_CODE, v, 4 + n);
+	}
+	stun_build_u32(&b, STUN_ATTR_LIFETIME, a->lifetime_s);
+	if (a->has_resv_token)
+		stun_build_attr(&b, STUN_ATTR_RESERVATION_TOKEN, a->resv_token,
+		                8);
+	stun_build_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
+	                    &a->tuple.client.sa);
+	turn_resp_send(s, s->out, &a->tuple, sig, &b);
+}
+
+/* The allocation is bound: answer, log, arm its lifetime. */
+void turn_alloc_complete(struct turn_alloc *a)
+{
+	struct turn_server *s = a->s;
+	struct turn_pending *p = a->pend;
+
+	a->state = ALLOC_ACTIVE;
+	turn_alloc_arm(a, a->lifetime_s);
+	s->stats.allocations++;
+	s->stats.allocations_created++;
+	turn_alloc_answer(a, &p->sig);
+	log_alloc(a, "created", NULL);
+	a->pend = NULL;
+	free(p);
+}
+
+static struct turn_alloc *alloc_new(struct turn_req *r, uint32_t lifetime_s)
+{
+	struct turn_server *s = r->s;
+	struct turn_alloc *a = calloc(1, sizeof(*a));
+	struct turn_pending *p = calloc(1, sizeof(*p));
+
+	if (a)
+		a->qkey = malloc(r->qkey_len + 1);
+	if (!a || !p || !a->qkey) {
+		if (a)
+			free(a->qkey);
+		free(a);
+		free(p);
+		return NULL;
+	}
+	memcpy(a->qkey, r->qkey, r->qkey_len);
+	a->qkey[r->qkey_len] = 0;
+	a->qkey_len = (uint16_t)r->qkey_len;
+	a->s = s;
+	a->tuple = *r->from;
+	a->user_hash = r->user_hash;
+	a->lifetime_s = lifetime_s;
+	memcpy(a->tid, r->m->tid, STUN_TID_LEN);
+	a->pend = p;
+	p->sig = r->sig;
+	for (int i = 0; i < 2; i++) {
+		a->bucket[i].tokens_mb = s->cfg.max_bps * 1000;
+		a->bucket[i].last_ms = s->now_ms;
+	}
+	turn_timer_init(&a->timer, on_expire, a);
+	turn_wheel_add(s->wheel, &a->timer,
+	               s->now_ms + TURN_PENDING_TIMEOUT_S * 1000);
+	turn_htab_insert(&s->allocs, &a->node,
+	                 turn_tuple_hash(s->hkey, r->from));
+	a->next = s->all;
+	if (s->all)
+		s->all->prev = a;
+	s->all = a;
+	return a;
+}
+
+/* Attribute checks of s7.2 steps 3-7; 0 or the error code. */
+struct alloc_args {
+	int family; /* of relay[0] */
+	bool even, reserve, dual;
+	const uint8_t *token;
+};
+
+static uint16_t family_of(const struct stun_attr *a, int *family)
+{
+	if (a->len != 4)
+		return 400;
+	if (a->value[0] == STUN_FAMILY_IPV4)
+		*family = AF_INET;
+	else if (a->value[0] == STUN_FAMILY_IPV6)
+		*family = AF_INET6;
+	else
+		return 440;
+	return 0;
+}
+
+static uint16_t alloc_args(const struct stun_msg *m, struct alloc_args *x)
+{
+	const struct stun_attr *rt, *ev, *tok, *raf, *aaf;
+	int fam = AF_INET;
+	uint16_t code;
+
+	rt = stun_msg_find(m, STUN_ATTR_REQUESTED_TRANSPORT);
+	if (!rt || rt->len != 4)
+		return 400;
+	if (rt->value[0] != STUN_TRANSPORT_UDP)
+		return 442;
+	ev = stun_msg_find(m, STUN_ATTR_EVEN_PORT);
+	tok = stun_msg_find(m, STUN_ATTR_RESERVATION_TOKEN);
+	raf = stun_msg_find(m, STUN_ATTR_REQUESTED_ADDRESS_FAMILY);
+	aaf = stun_msg_find(m, STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY);
+	if ((ev && ev->len != 1) || (tok && tok->len != 8))
+		return 400;
+	if (tok && (ev || raf || aaf))
+		return 400;
+	if (raf && aaf)
+		return 400;
+	if (aaf && (aaf->len != 4 || aaf->value[0] != STUN_FAMILY_IPV6))
+		return 400;
+	if (raf && (code = family_of(raf, &fam)) != 0)
+		return code;
+	x->family = fam;
+	x->even = ev != NULL;
+	x->reserve = ev && (ev->value[0] & 0x80);
+	x->dual = aaf != NULL;
+	x->token = tok ? tok->value : NULL;
+	return 0;
+}
+
+static void existing(struct turn_req *r)
+{
+	struct turn_alloc *a = r->alloc;
+
+	if (a->state == ALLOC_ACTIVE &&
+	    memcmp(a->tid, r->m->tid, STUN_TID_LEN) == 0) {
+		turn_alloc_answer(a, &r->sig); /* a retransmission */
+		return;
+	}
+	turn_resp_error(r, 437);
+}
+
+void turn_alloc_request(struct turn_req *r)
+{
+	struct turn_server *s = r->s;
+	struct alloc_args x = {0};
+	struct turn_resv *resv = NULL;
+	bool zero;
+	uint16_t code;
+	int ip;
+
+	if (r->alloc) {
+		existing(r);
+		return;
+	}
+	if ((code = alloc_args(r->m, &x)) != 0) {
+		turn_resp_error(r, code);
+		return;
+	}
+	uint32_t lifetime = turn_lifetime(s, r->m, &zero);
+	if (zero)
+		lifetime = s->cfg.default_lifetime_s;
+	if (x.token) {
+		resv = turn_resv_take(s, x.token);
+		if (!resv) {
+			turn_resp_error(r, 508);
+			return;
+		}
+		ip = resv->ip_index;
+	} else if ((ip = turn_pick_relay_ip(s, x.family)) < 0) {
+		turn_resp_error(r, 440);
+		return;
+	}
+	if (!turn_quota_take(s->quota, r->qkey, r->qkey_len)) {
+		s->stats.quota_rejects++;
+		if (resv)
+			turn_resv_free(resv);
+		turn_resp_error(r, 486);
+		return;
+	}
+	struct turn_alloc *a = alloc_new(r, lifetime);
+	if (!a) {
+		turn_quota_release(s->quota, r->qkey, r->qkey_len);
+		if (resv)
+			turn_resv_free(resv);
+		turn_resp_error(r, 508);
+		return;
+	}
+	a->quota_taken = s->quota != NULL;
+	a->relay[0].ip_index = (uint8_t)ip;
+	a->relay[0].family =
+	        s->cfg.relay_ips[ip].local.sa.sa_family == AF_INET ? 4 : 6;
+	a->pend->even = x.even;
+	a->pend->reserve = x.reserve;
+	a->pend->want_v6 = x.dual && x.family == AF_INET;
+	if (resv) {
+		/* The reserved port moves to this allocation. */
+		a->relay[0].port = resv->port;
+		a->pend->from_resv = true;
+		resv->port = 0;
+		turn_resv_free(resv);
+	} else if (turn_alloc_take_port(a, 0, x.even, &a->pend->resv_port)) {
+		s->stats.port_exhausted++;
+		turn_resp_error(r, 508);
+		turn_alloc_release(a, "no relay port");
+		return;
+	}
+	turn_alloc_open(a);
+}
+
+/* --- Refresh (s8) -------------------------------------------------------- */
+
+void turn_refresh_request(struct turn_req *r)
+{
+	struct turn_alloc *a = r->alloc;
+	const struct stun_attr *raf;
+	bool zero;
+	int fam;
+
+	raf = stun_msg_find(r->m, STUN_ATTR_REQUESTED_ADDRESS_FAMILY);
+	if (raf) {
+		uint16_t code = family_of(raf, &fam);
+		if (code == 0 && !turn_alloc_has_family(a, fam))
+			code = 443;
+		if (code) {
+			turn_resp_error(r, code);
+			return;
+		}
+	}
+	uint32_t lifetime = turn_lifetime(r->s, r->m, &zero);
+	if (zero) {
+		turn_resp_ok(r, true, 0);
+		r->s->stats.allocations_deleted++;
+		turn_alloc_release(a, "refresh 0");
+		return;
+	}
+	turn_alloc_arm(a, lifetime);
+	turn_resp_ok(r, true, lifetime);
+}

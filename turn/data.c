@@ -1,0 +1,225 @@
+/*
+ * turn/data.c - the data path (RFC 8656 s11 Send and Data indications,
+ * s12 ChannelData): client -> peer and peer -> client. Every lookup is one
+ * hash (tuple, channel number, peer address, permission); nothing is
+ * allocated and no payload is copied: a SEND_PEER points into the client's
+ * buffer, and peer data gets its ChannelData or Data indication header
+ * written in place into the headroom before it (padding after it).
+ * max_bps is a token bucket per allocation and direction (burst: one
+ * second's worth). Pure: time is the now_ms of the call.
+ */
+#include "turn/turn_int.h"
+
+#include <string.h>
+
+/* Take len bytes from the bucket of a direction (0: to peer, 1: to
+ * client); false when over max_bps. */
+static bool bucket_take(struct turn_server *s, struct turn_alloc *a, int dir,
+                        size_t len)
+{
+	uint64_t rate = s->cfg.max_bps;
+	struct turn_bucket *b = &a->bucket[dir];
+
+	if (!rate)
+		return true;
+	uint64_t cap = rate * 1000;
+	if (s->now_ms > b->last_ms) {
+		uint64_t dt = s->now_ms - b->last_ms;
+		if (dt > 1000)
+			dt = 1000; /* a full bucket is one second's worth */
+		b->tokens_mb += dt * rate;
+		if (b->tokens_mb > cap)
+			b->tokens_mb = cap;
+		b->last_ms = s->now_ms;
+	}
+	if (b->tokens_mb < (uint64_t)len * 1000) {
+		s->stats.drop_rate_limit++;
+		return false;
+	}
+	b->tokens_mb -= (uint64_t)len * 1000;
+	return true;
+}
+
+static void send_peer(struct turn_server *s, struct turn_alloc *a,
+                      struct turn_relay *rl, const union turn_addr *peer,
+                      const uint8_t *data, size_t len, bool df)
+{
+	struct turn_action *act = turn_act_push(s->out, TURN_ACT_SEND_PEER);
+
+	if (!act)
+		return;
+	act->relay = rl->handle;
+	act->peer = peer;
+	act->data = data;
+	act->len = len;
+	act->dont_fragment = df;
+	a->bytes[0] += len;
+	s->stats.relayed_to_peer_pkts++;
+	s->stats.relayed_to_peer_bytes += len;
+}
+
+static struct turn_alloc *active_alloc(struct turn_server *s,
+                                       const struct turn_tuple *from)
+{
+	struct turn_alloc *a = turn_alloc_find(s, from);
+
+	if (!a || a->state != ALLOC_ACTIVE) {
+		s->stats.drop_no_alloc++;
+		return NULL;
+	}
+	return a;
+}
+
+void turn_send_indication(struct turn_server *s, const struct turn_tuple *from,
+                          const struct stun_msg *m, struct turn_actions *out)
+{
+	struct sockaddr_storage ss;
+	const struct stun_attr *data;
+	struct turn_alloc *a = active_alloc(s, from);
+	struct turn_relay *rl;
+
+	if (!a)
+		return;
+	data = stun_msg_find(m, STUN_ATTR_DATA);
+	if (!data ||
+	    stun_msg_get_xor_addr(m, STUN_ATTR_XOR_PEER_ADDRESS, &ss) != 0) {
+		s->stats.drop_malformed++;
+		return;
+	}
+	rl = turn_alloc_relay(a, ss.ss_family);
+	if (!rl || !turn_perm_find(s, a, (struct sockaddr *)&ss, s->now_ms)) {
+		s->stats.drop_no_permission++;
+		return;
+	}
+	/* The permission admits the IP; the node's own ports stay closed. */
+	if (turn_policy_check(s->policy, (struct sockaddr *)&ss) !=
+	    TURN_POLICY_ALLOWED) {
+		s->stats.drop_denied_peer++;
+		return;
+	}
+	if (!bucket_take(s, a, 0, data->len))
+		return;
+	union turn_addr *peer = turn_scratch(out, sizeof(*peer));
+	if (!peer) {
+		out->dropped++;
+		return;
+	}
+	turn_addr_copy(peer, (struct sockaddr *)&ss);
+	send_peer(s, a, rl, peer, data->value, data->len,
+	          stun_msg_find(m, STUN_ATTR_DONT_FRAGMENT) != NULL);
+}
+
+void turn_channel_data(struct turn_server *s, const struct turn_tuple *from,
+                       uint8_t *buf, size_t len, struct turn_actions *out)
+{
+	struct stun_chandata cd;
+	enum stun_reason why;
+	struct turn_alloc *a;
+	struct turn_chan *c;
+	struct turn_relay *rl;
+
+	(void)out;
+	if (stun_chandata_parse(&cd, buf, len, &why) != 0) {
+		s->stats.drop_malformed++;
+		return;
+	}
+	if (!(a = active_alloc(s, from)))
+		return;
+	c = turn_chan_by_number(s, a, cd.channel);
+	if (!c || c->expires_ms <= s->now_ms) {
+		s->stats.drop_no_channel++;
+		return;
+	}
+	rl = turn_alloc_relay(a, c->peer.sa.sa_family);
+	if (!rl || !turn_perm_find(s, a, &c->peer.sa, s->now_ms)) {
+		s->stats.drop_no_permission++;
+		return;
+	}
+	if (!bucket_take(s, a, 0, cd.len))
+		return;
+	send_peer(s, a, rl, &c->peer, buf + 4, cd.len, false);
+}
+
+/* --- peer -> client ---------------------------------------------------- */
+
+static void send_client(struct turn_server *s, struct turn_alloc *a,
+                        const uint8_t *data, size_t len, size_t payload)
+{
+	struct turn_action *act = turn_act_push(s->out, TURN_ACT_SEND_CLIENT);
+
+	if (!act)
+		return;
+	act->tuple = &a->tuple;
+	act->data = data;
+	act->len = len;
+	a->bytes[1] += payload;
+	s->stats.relayed_to_client_pkts++;
+	s->stats.relayed_to_client_bytes += payload;
+}
+
+/* Data indication (s11.4) around buf: header, XOR-PEER-ADDRESS and the
+ * DATA attribute header in the headroom, zero padding after. */
+static void data_indication(struct turn_server *s, struct turn_alloc *a,
+                            const union turn_addr *peer, uint8_t *buf,
+                            size_t len)
+{
+	size_t alen = peer->sa.sa_family == AF_INET ? 8 : 20;
+	size_t hdr = STUN_HEADER_LEN + 4 + alen + 4;
+	size_t pad = (4 - (len & 3)) & 3;
+	uint8_t tid[STUN_TID_LEN];
+	struct stun_builder b;
+
+	if (hdr - STUN_HEADER_LEN + len + pad > 0xFFFF)
+		return;
+	for (int i = 0; i < 3; i++) {
+		uint32_t r = turn_rng(s);
+		memcpy(tid + 4 * i, &r, 4);
+	}
+	uint8_t *h = buf - hdr;
+	stun_build_init(&b, h, hdr - 4, STUN_METHOD_DATA, STUN_CLASS_INDICATION,
+	                tid);
+	stun_build_xor_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, &peer->sa);
+	if (b.err || b.len != hdr - 4)
+		return;
+	uint8_t *d = h + hdr - 4;
+	d[0] = (uint8_t)(STUN_ATTR_DATA >> 8);
+	d[1] = (uint8_t)STUN_ATTR_DATA;
+	d[2] = (uint8_t)(len >> 8);
+	d[3] = (uint8_t)len;
+	memset(buf + len, 0, pad);
+	size_t mlen = hdr - STUN_HEADER_LEN + len + pad;
+	h[2] = (uint8_t)(mlen >> 8);
+	h[3] = (uint8_t)mlen;
+	send_client(s, a, h, hdr + len + pad, len);
+}
+
+void turn_peer_data(struct turn_server *s, struct turn_alloc *a,
+                    const union turn_addr *peer, uint8_t *buf, size_t len,
+                    struct turn_actions *out)
+{
+	struct turn_chan *c;
+
+	(void)out;
+	if (a->state != ALLOC_ACTIVE || a->expires_ms <= s->now_ms) {
+		s->stats.drop_no_alloc++;
+		return;
+	}
+	if (!turn_perm_find(s, a, &peer->sa, s->now_ms)) {
+		s->stats.drop_no_permission++;
+		return;
+	}
+	if (!bucket_take(s, a, 1, len))
+		return;
+	c = turn_chan_by_peer(s, a, peer);
+	if (!c || c->expires_ms <= s->now_ms) {
+		data_indication(s, a, peer, buf, len);
+		return;
+	}
+	if (len > 0xFFFF)
+		return;
+	bool pad = a->tuple.transport != TURN_TRANSPORT_UDP;
+	size_t n = stun_chandata_build(buf - 4, len + 8, c->number, buf,
+	                               (uint16_t)len, pad);
+	if (n)
+		send_client(s, a, buf - 4, n, len);
+}

@@ -1,0 +1,267 @@
+/*
+ * turn/open.c - binding the relay sockets of an Allocate (RFC 8656 s7.2):
+ * relay address choice (round robin over relay-ip per family), relay port
+ * choice (turn/ports.h: random, EVEN-PORT pairs, quarantine of ports the
+ * kernel refused), the OPEN_RELAY action and its answer through
+ * turn_server_relay_result(), the IPv6 half of a dual-stack allocation
+ * (ADDITIONAL-ADDRESS-FAMILY, RFC 8656 s7.2 / s18.18), and the relay ports
+ * held for a RESERVATION-TOKEN (s14.6, s14.9) for 30 s.
+ * The allocation is parked (ALLOC_PENDING) while a bind is outstanding; its
+ * struct turn_pending holds the state and is freed on completion. Pure.
+ */
+#include "turn/turn_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int turn_pick_relay_ip(struct turn_server *s, int family)
+{
+	size_t n = s->cfg.nrelay_ips;
+	int fi = family == AF_INET6;
+
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (s->rr[fi] + k) % n;
+		if (s->cfg.relay_ips[i].local.sa.sa_family == family) {
+			s->rr[fi] = (unsigned)(i + 1);
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+int turn_alloc_take_port(struct turn_alloc *a, int slot, bool even,
+                         uint16_t *resv_port)
+{
+	struct turn_server *s = a->s;
+	uint16_t port;
+	int err;
+
+	if (even) {
+		err = turn_ports_take_even_pair(s->ports, turn_rng(s), &port);
+		if (err)
+			return err;
+		if (a->pend->reserve)
+			*resv_port = (uint16_t)(port + 1);
+		else
+			turn_ports_release(s->ports, (uint16_t)(port + 1));
+	} else {
+		err = turn_ports_take(s->ports, turn_rng(s), &port);
+		if (err)
+			return err;
+	}
+	a->relay[slot].port = port;
+	return 0;
+}
+
+void turn_alloc_open(struct turn_alloc *a)
+{
+	struct turn_server *s = a->s;
+	struct turn_pending *p = a->pend;
+	struct turn_relay *rl = &a->relay[p->slot];
+
+	p->alloc = a;
+	p->token = s->next_token++;
+	if (s->next_token == 0)
+		s->next_token = 1;
+	turn_htab_insert(&s->pending, &p->node,
+	                 turn_hash(s->hkey, &p->token, sizeof(p->token)));
+	p->queued = true;
+	struct turn_action *act = turn_act_push(s->out, TURN_ACT_OPEN_RELAY);
+	if (!act)
+		return; /* the pending timeout cleans up */
+	act->alloc = a;
+	act->token = p->token;
+	act->bind = s->cfg.relay_ips[rl->ip_index].local;
+	if (act->bind.sa.sa_family == AF_INET)
+		act->bind.in4.sin_port = htons(rl->port);
+	else
+		act->bind.in6.sin6_port = htons(rl->port);
+}
+
+/* --- reservations -------------------------------------------------------- */
+
+void turn_resv_free(struct turn_resv *r)
+{
+	struct turn_server *s = r->s;
+
+	turn_wheel_cancel(&r->timer);
+	turn_htab_remove(&s->resvs, &r->node);
+	if (r->port)
+		turn_ports_release(s->ports, r->port);
+	free(r);
+}
+
+static void resv_expire(void *arg, uint64_t now_ms)
+{
+	(void)now_ms;
+	turn_resv_free(arg);
+}
+
+void turn_resv_free_all(struct turn_server *s)
+{
+	for (size_t i = 0; i <= s->resvs.mask; i++)
+		while (s->resvs.b[i])
+			turn_resv_free(TURN_CONTAINER(s->resvs.b[i],
+			                              struct turn_resv, node));
+}
+
+struct turn_resv *turn_resv_take(struct turn_server *s, const uint8_t *token)
+{
+	uint64_t h = turn_hash(s->hkey, token, 8);
+
+	for (struct turn_hnode *n = turn_htab_head(&s->resvs, h); n;
+	     n = n->next) {
+		struct turn_resv *r = TURN_CONTAINER(n, struct turn_resv, node);
+		if (n->hash == h && memcmp(r->token, token, 8) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+/* Keep port+1 of an EVEN-PORT allocation with R set for 30 s. */
+static void resv_make(struct turn_alloc *a)
+{
+	struct turn_server *s = a->s;
+	struct turn_pending *p = a->pend;
+	struct turn_resv *r = calloc(1, sizeof(*r));
+	uint64_t seed[2] = {((uint64_t)turn_rng(s) << 32) | turn_rng(s),
+	                    s->now_ms ^ s->next_token};
+
+	if (!r) {
+		turn_ports_release(s->ports, p->resv_port);
+		p->resv_port = 0;
+		return;
+	}
+	uint64_t tok = turn_hash(s->hkey, seed, sizeof(seed));
+	memcpy(r->token, &tok, 8);
+	r->s = s;
+	r->port = p->resv_port;
+	r->ip_index = a->relay[0].ip_index;
+	p->resv_port = 0;
+	turn_htab_insert(&s->resvs, &r->node, turn_hash(s->hkey, r->token, 8));
+	turn_timer_init(&r->timer, resv_expire, r);
+	turn_wheel_add(s->wheel, &r->timer, s->now_ms + TURN_RESV_MS);
+	memcpy(a->resv_token, r->token, 8);
+	a->has_resv_token = true;
+}
+
+/* --- relay results ------------------------------------------------------- */
+
+static void finish(struct turn_alloc *a)
+{
+	if (a->pend->reserve && a->pend->resv_port)
+		resv_make(a);
+	turn_alloc_complete(a);
+}
+
+static void start_v6(struct turn_alloc *a)
+{
+	struct turn_pending *p = a->pend;
+	int ip = turn_pick_relay_ip(a->s, AF_INET6);
+
+	if (ip < 0) {
+		a->addr_error = 440;
+		finish(a);
+		return;
+	}
+	a->relay[1].ip_index = (uint8_t)ip;
+	a->relay[1].family = 6;
+	p->slot = 1;
+	p->tries = 0;
+	if (turn_alloc_take_port(a, 1, false, NULL) != 0) {
+		a->relay[1].family = 0;
+		a->addr_error = 508;
+		finish(a);
+		return;
+	}
+	turn_alloc_open(a);
+}
+
+static void fail(struct turn_alloc *a, uint16_t code)
+{
+	struct turn_server *s = a->s;
+	struct stun_builder b;
+
+	s->stats.port_exhausted++;
+	s->stats.responses_error[STUN_METHOD_ALLOCATE]++;
+	if (turn_resp_begin(s->out, &b, STUN_METHOD_ALLOCATE, STUN_CLASS_ERROR,
+	                    a->tid)) {
+		stun_build_error(&b, code, NULL);
+		turn_resp_send(s, s->out, &a->tuple, &a->pend->sig, &b);
+	}
+	turn_alloc_release(a, "relay bind failed");
+}
+
+/* The bind of the current slot failed with err. */
+static void bind_failed(struct turn_alloc *a, int err)
+{
+	struct turn_server *s = a->s;
+	struct turn_pending *p = a->pend;
+	struct turn_relay *rl = &a->relay[p->slot];
+
+	if (err == EADDRINUSE) {
+		if (turn_ports_quarantine(s->ports, rl->port, s->now_ms) != 0)
+			turn_ports_release(s->ports, rl->port);
+	} else {
+		turn_ports_release(s->ports, rl->port);
+	}
+	rl->port = 0;
+	if (p->slot == 0 && p->resv_port) {
+		turn_ports_release(s->ports, p->resv_port);
+		p->resv_port = 0;
+	}
+	if (err == EADDRINUSE && !p->from_resv &&
+	    ++p->tries < TURN_BIND_TRIES &&
+	    turn_alloc_take_port(a, p->slot, p->slot == 0 && p->even,
+	                         &p->resv_port) == 0) {
+		turn_alloc_open(a);
+		return;
+	}
+	if (p->slot == 1) {
+		rl->family = 0;
+		a->addr_error = 508;
+		finish(a);
+		return;
+	}
+	fail(a, 508);
+}
+
+void turn_alloc_relay_result(struct turn_server *s, uint32_t token, int err,
+                             void *relay)
+{
+	uint64_t h = turn_hash(s->hkey, &token, sizeof(token));
+	struct turn_pending *p = NULL;
+
+	for (struct turn_hnode *n = turn_htab_head(&s->pending, h); n;
+	     n = n->next) {
+		struct turn_pending *q =
+		        TURN_CONTAINER(n, struct turn_pending, node);
+		if (n->hash == h && q->token == token) {
+			p = q;
+			break;
+		}
+	}
+	if (!p) {
+		/* The allocation went away meanwhile: close the socket. */
+		struct turn_action *act;
+		if (!err && relay &&
+		    (act = turn_act_push(s->out, TURN_ACT_CLOSE_RELAY)))
+			act->relay = relay;
+		return;
+	}
+	turn_htab_remove(&s->pending, &p->node);
+	p->queued = false;
+	struct turn_alloc *a = p->alloc;
+	if (!err && !relay)
+		err = EINVAL;
+	if (err) {
+		bind_failed(a, err);
+		return;
+	}
+	a->relay[p->slot].handle = relay;
+	if (p->slot == 0 && p->want_v6)
+		start_v6(a);
+	else
+		finish(a);
+}

@@ -1,0 +1,315 @@
+/*
+ * turn/turn_int.h - internals shared by the files of the TURN server core
+ * (server.c dispatch and auth, alloc.c, perm.c, chan.c, data.c, table.c).
+ * Not a public interface: edge/ uses turn/turn.h only.
+ *
+ * Ownership: the server owns every allocation; an allocation owns its
+ * permissions, channels and pending Allocate state. Objects sit in
+ * server-wide intrusive hash tables (so a lookup is one hash, no
+ * per-allocation bucket arrays) and on the server's timer wheel. A freed
+ * allocation goes to a graveyard freed at the start of the next public call
+ * (actions may point at its tuple or be its OPEN_RELAY owner until then).
+ * Pure: time comes in as now_ms / now_s.
+ */
+#ifndef AVEDGE_TURN_INT_H
+#define AVEDGE_TURN_INT_H
+
+#include "auth/auth.h"
+#include "turn/policy.h"
+#include "turn/ports.h"
+#include "turn/turn.h"
+#include "turn/wheel.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* --- table.c: intrusive chained hash tables and a keyed hash ---------- */
+
+struct turn_hnode {
+	struct turn_hnode *next;
+	uint64_t hash;
+};
+
+struct turn_htab {
+	struct turn_hnode **b;
+	size_t mask; /* buckets - 1 */
+	size_t n;
+};
+
+int turn_htab_init(struct turn_htab *t, size_t nbuckets);
+void turn_htab_destroy(struct turn_htab *t);
+/* Insert (grows the bucket array when full; if that fails the table just
+ * gets longer chains). */
+void turn_htab_insert(struct turn_htab *t, struct turn_hnode *n, uint64_t hash);
+void turn_htab_remove(struct turn_htab *t, struct turn_hnode *n);
+static inline struct turn_hnode *turn_htab_head(const struct turn_htab *t,
+                                                uint64_t hash)
+{
+	return t->b[hash & t->mask];
+}
+
+#define TURN_CONTAINER(ptr, type, member)                                      \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* Keyed hash of len bytes (seeded per server: chains cannot be aimed). */
+uint64_t turn_hash(const uint64_t key[2], const void *data, size_t len);
+
+/* An IP address (and port) in a fixed, comparable form. */
+struct turn_ipkey {
+	uint8_t ip[16]; /* IPv4 in the first 4 bytes, rest zero */
+	uint16_t port;  /* host order; 0 when keyed by IP only */
+	uint8_t family; /* AF_INET / AF_INET6 */
+	uint8_t pad;
+};
+/* Fill k from an AF_INET/AF_INET6 address; false for another family. */
+bool turn_ipkey_set(struct turn_ipkey *k, const struct sockaddr *sa,
+                    bool with_port);
+bool turn_addr_equal(const union turn_addr *a, const union turn_addr *b);
+bool turn_tuple_equal(const struct turn_tuple *a, const struct turn_tuple *b);
+uint64_t turn_tuple_hash(const uint64_t key[2], const struct turn_tuple *t);
+/* Copy an address of family AF_INET/AF_INET6 (zeroing the rest). */
+void turn_addr_copy(union turn_addr *dst, const struct sockaddr *src);
+/* "1.2.3.4:5" / "[::1]:5" into buf. */
+void turn_addr_str(const union turn_addr *a, char *buf, size_t cap);
+
+/* --- objects ------------------------------------------------------------ */
+
+enum { ALLOC_PENDING = 0, ALLOC_ACTIVE, ALLOC_DEAD };
+
+/* A relay socket of an allocation. */
+struct turn_relay {
+	void *handle;     /* the edge's, NULL until bound */
+	uint16_t port;    /* 0: none taken */
+	uint8_t ip_index; /* into cfg.relay_ips */
+	uint8_t family;   /* 4 or 6; 0 = this slot is unused */
+};
+
+/* A token bucket (max_bps), in milli-bytes so slow rates keep fractions. */
+struct turn_bucket {
+	uint64_t tokens_mb;
+	uint64_t last_ms;
+};
+
+/* How to sign a response (from the request's authentication). */
+struct turn_signer {
+	uint8_t key[STUN_KEY_MAX];
+	uint8_t key_len;
+	bool authed;      /* SOFTWARE + integrity */
+	bool sha256;      /* MESSAGE-INTEGRITY-SHA256, else MESSAGE-INTEGRITY */
+	bool fingerprint; /* the request had FINGERPRINT */
+};
+
+/* The Allocate waiting for OPEN_RELAY results (alloc.c). */
+struct turn_pending {
+	struct turn_hnode node; /* s->pending by token, while queued */
+	struct turn_alloc *alloc;
+	uint32_t token;
+	bool queued;
+	uint8_t slot;  /* relay slot being opened */
+	uint8_t tries; /* binds of this slot refused with EADDRINUSE */
+	bool even, reserve, from_resv, want_v6;
+	uint16_t resv_port; /* P+1 held for a RESERVATION-TOKEN */
+	uint8_t resv_token[8];
+	struct turn_signer sig;
+};
+
+struct turn_perm;
+struct turn_chan;
+
+struct turn_alloc {
+	struct turn_hnode node;         /* s->allocs by tuple */
+	struct turn_alloc *next, *prev; /* s->all, or the graveyard */
+	struct turn_server *s;
+	struct turn_tuple tuple;
+	struct turn_relay relay[2]; /* [1]: IPv6 half of a dual-stack one */
+	struct turn_timer timer;
+	uint64_t expires_ms;
+	uint64_t user_hash;
+	char *qkey; /* quota key (user or REST id), NUL-terminated */
+	uint32_t lifetime_s;
+	uint16_t qkey_len;
+	uint16_t addr_error; /* ADDRESS-ERROR-CODE for the IPv6 half */
+	uint8_t state;
+	bool quota_taken, has_resv_token;
+	uint8_t tid[STUN_TID_LEN]; /* of the Allocate that created it */
+	uint8_t resv_token[8];
+	struct turn_perm *perms;
+	struct turn_chan *chans;
+	uint32_t nperms, nchans;
+	struct turn_bucket bucket[2]; /* 0: to peer, 1: to client */
+	uint64_t bytes[2];
+	struct turn_pending *pend;
+};
+
+struct turn_perm {
+	struct turn_hnode node; /* s->perms by (alloc, ip) */
+	struct turn_alloc *alloc;
+	struct turn_perm *next, *prev;
+	struct turn_timer timer;
+	uint64_t expires_ms;
+	struct turn_ipkey ip;
+};
+
+struct turn_chan {
+	struct turn_hnode num_node;  /* s->chans_num by (alloc, number) */
+	struct turn_hnode peer_node; /* s->chans_peer by (alloc, ip+port) */
+	struct turn_alloc *alloc;
+	struct turn_chan *next, *prev;
+	struct turn_timer timer;
+	uint64_t expires_ms;
+	union turn_addr peer;
+	uint16_t number;
+};
+
+/* A relay port held for a RESERVATION-TOKEN (EVEN-PORT R bit, s14.6). */
+struct turn_resv {
+	struct turn_hnode node; /* s->resvs by token */
+	struct turn_server *s;
+	struct turn_timer timer;
+	uint8_t token[8];
+	uint16_t port;
+	uint8_t ip_index;
+};
+
+#define TURN_RESV_MS           30000
+#define TURN_MAX_PERMS         1024 /* per allocation */
+#define TURN_BIND_TRIES        3    /* binds per relay slot before 508 */
+#define TURN_PENDING_TIMEOUT_S 30
+
+struct turn_server {
+	struct turn_server_cfg cfg;
+	const struct auth_store *store;
+	const struct auth_nonces *nonces;
+	const struct turn_policy *policy;
+	struct turn_quota *quota;
+	struct auth_ratelimit *rl;
+	struct auth_backoff *backoff;
+	struct turn_wheel *wheel;
+	struct turn_ports *ports;
+	struct turn_htab allocs, pending, perms, chans_num, chans_peer, resvs;
+	struct turn_alloc *all;       /* live allocations (pending too) */
+	struct turn_alloc *graveyard; /* freed at the next call */
+	struct turn_actions *out;     /* of the running call (timers) */
+	uint64_t now_ms, now_s;
+	uint64_t hkey[2];
+	uint64_t rng[4];
+	uint32_t next_token;
+	unsigned rr[2]; /* round robin over relay ips, per family */
+	struct auth_result ares;
+	struct turn_stats stats;
+};
+
+/* One request being handled (server.c builds it). */
+struct turn_req {
+	struct turn_server *s;
+	const struct turn_tuple *from;
+	const struct stun_msg *m;
+	struct turn_actions *out;
+	struct turn_alloc *alloc; /* on this tuple, or NULL */
+	struct turn_signer sig;
+	uint64_t user_hash;
+	const char *qkey;
+	size_t qkey_len;
+	const char *user; /* for logs */
+};
+
+/* --- reply.c: actions, responses --------------------------------------- */
+
+#define TURN_RESP_CAP 512 /* bytes of scratch reserved for one response */
+
+struct turn_action *turn_act_push(struct turn_actions *out,
+                                  enum turn_action_kind kind);
+/* Bytes of scratch space (8-aligned), or NULL when full. */
+void *turn_scratch(struct turn_actions *out, size_t len);
+uint32_t turn_rng(struct turn_server *s);
+void turn_log(struct turn_server *s, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* Start a response in the scratch space (cap bytes reserved). */
+bool turn_resp_begin(struct turn_actions *out, struct stun_builder *b,
+                     uint16_t method, uint8_t cls, const uint8_t *tid);
+/* SOFTWARE + integrity (when authed), FINGERPRINT, then SEND_CLIENT. */
+void turn_resp_send(struct turn_server *s, struct turn_actions *out,
+                    const struct turn_tuple *to, const struct turn_signer *sig,
+                    struct stun_builder *b);
+/* A whole error response to the request (signed when r->sig.authed). */
+void turn_resp_error(struct turn_req *r, uint16_t code);
+/* A success response with no attributes, or with LIFETIME. */
+void turn_resp_ok(struct turn_req *r, bool with_lifetime, uint32_t lifetime_s);
+
+/* Granted lifetime for a LIFETIME attribute (absent: default). *zero when
+ * the client asked for 0. */
+uint32_t turn_lifetime(const struct turn_server *s, const struct stun_msg *m,
+                       bool *zero);
+uint64_t turn_user_hash(const struct turn_server *s, const char *user,
+                        size_t len);
+
+/* --- alloc.c ------------------------------------------------------------ */
+
+struct turn_alloc *turn_alloc_find(struct turn_server *s,
+                                   const struct turn_tuple *t);
+void turn_alloc_request(struct turn_req *r);
+void turn_refresh_request(struct turn_req *r);
+/* End an allocation: CLOSE_RELAY for its sockets, ports, quota, perms and
+ * channels released, LOG (when it was active), then the graveyard. */
+void turn_alloc_release(struct turn_alloc *a, const char *reason);
+void turn_graveyard_flush(struct turn_server *s);
+/* Arm the allocation's lifetime from now. */
+void turn_alloc_arm(struct turn_alloc *a, uint32_t lifetime_s);
+/* The success answer (first, or rebuilt for a retransmission). */
+void turn_alloc_answer(struct turn_alloc *a, const struct turn_signer *sig);
+/* Bound: active, answered, logged; frees a->pend. */
+void turn_alloc_complete(struct turn_alloc *a);
+
+/* --- open.c ------------------------------------------------------------- */
+
+int turn_pick_relay_ip(struct turn_server *s, int family);
+/* Take a port for relay slot (an even pair when even; *resv_port gets
+ * port+1 when the pending Allocate reserves it). 0 or ENOSPC. */
+int turn_alloc_take_port(struct turn_alloc *a, int slot, bool even,
+                         uint16_t *resv_port);
+/* Emit OPEN_RELAY for the pending slot. */
+void turn_alloc_open(struct turn_alloc *a);
+void turn_alloc_relay_result(struct turn_server *s, uint32_t token, int err,
+                             void *relay);
+struct turn_resv *turn_resv_take(struct turn_server *s, const uint8_t *token);
+void turn_resv_free(struct turn_resv *r);
+void turn_resv_free_all(struct turn_server *s);
+/* The relay slot of a family (AF_INET/AF_INET6) that is bound, or NULL. */
+struct turn_relay *turn_alloc_relay(struct turn_alloc *a, int family);
+bool turn_alloc_has_family(const struct turn_alloc *a, int family);
+
+/* --- perm.c ------------------------------------------------------------- */
+
+struct turn_perm *turn_perm_find(struct turn_server *s, struct turn_alloc *a,
+                                 const struct sockaddr *peer, uint64_t now_ms);
+/* Install or refresh; false on ENOMEM or the per-allocation cap. */
+bool turn_perm_install(struct turn_server *s, struct turn_alloc *a,
+                       const struct sockaddr *peer);
+void turn_perm_free(struct turn_perm *p);
+void turn_create_permission_request(struct turn_req *r);
+/* 0 if the peer passes the family and policy checks, else 443 / 403. */
+uint16_t turn_peer_check(struct turn_req *r, const struct sockaddr *peer,
+                         bool with_port);
+
+/* --- chan.c ------------------------------------------------------------- */
+
+struct turn_chan *turn_chan_by_number(struct turn_server *s,
+                                      struct turn_alloc *a, uint16_t number);
+struct turn_chan *turn_chan_by_peer(struct turn_server *s, struct turn_alloc *a,
+                                    const union turn_addr *peer);
+void turn_chan_free(struct turn_chan *c);
+void turn_channel_bind_request(struct turn_req *r);
+
+/* --- data.c ------------------------------------------------------------- */
+
+void turn_send_indication(struct turn_server *s, const struct turn_tuple *from,
+                          const struct stun_msg *m, struct turn_actions *out);
+void turn_channel_data(struct turn_server *s, const struct turn_tuple *from,
+                       uint8_t *buf, size_t len, struct turn_actions *out);
+void turn_peer_data(struct turn_server *s, struct turn_alloc *a,
+                    const union turn_addr *peer, uint8_t *buf, size_t len,
+                    struct turn_actions *out);
+
+#endif
