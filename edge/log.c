@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static FILE *log_fp;       /* NULL: stderr */
-static char *log_path;     /* NULL: stderr */
+static FILE *log_fp;   /* NULL: stderr */
+static char *log_path; /* NULL: stderr */
 static bool log_syslog;
 static enum edge_log_format log_format = EDGE_LOG_TEXT;
 static _Atomic int log_level = EDGE_LOG_INFO;
@@ -25,7 +25,7 @@ static _Atomic int log_level = EDGE_LOG_INFO;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 int edge_log_open(const char *path, enum edge_log_level level,
-		  enum edge_log_format format, bool use_syslog)
+                  enum edge_log_format format, bool use_syslog)
 {
 	int err = 0;
 
@@ -140,15 +140,16 @@ void edge_log(enum edge_log_level level, const char *fmt, ...)
 	pthread_mutex_lock(&log_mu);
 	if (log_syslog) {
 		static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO,
-					   LOG_DEBUG};
+		                           LOG_DEBUG};
 		syslog(prio[level], "%s", msg);
 	}
 	{
 		FILE *fp = log_fp ? log_fp : stderr;
 		timestamp(ts, sizeof(ts));
 		if (log_format == EDGE_LOG_JSON) {
-			fprintf(fp, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"",
-				ts, level_names[level]);
+			fprintf(fp,
+			        "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"",
+			        ts, level_names[level]);
 			json_escape(fp, msg);
 			fputs("\"}\n", fp);
 		} else {

@@ -14,7 +14,7 @@
  * sends lines to syslog(3) instead (facility daemon). Returns 0 or errno
  * (the file could not be opened; the log then stays on stderr). */
 int edge_log_open(const char *path, enum edge_log_level level,
-		  enum edge_log_format format, bool use_syslog);
+                  enum edge_log_format format, bool use_syslog);
 /* Reopen the same file (after rotation). 0 or errno. */
 int edge_log_reopen(void);
 void edge_log_set_level(enum edge_log_level level);
@@ -24,7 +24,7 @@ void edge_log_close(void);
 /* One line. Text: "2026-11-24T12:00:00.123Z info message". JSON:
  * {"ts":"...","level":"info","msg":"message"} with msg escaped. */
 void edge_log(enum edge_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 #define edge_err(...)  edge_log(EDGE_LOG_ERROR, __VA_ARGS__)
 #define edge_warn(...) edge_log(EDGE_LOG_WARN, __VA_ARGS__)

@@ -4,19 +4,19 @@
  * address, bind every worker's sockets, run the workers, and handle
  * signals on the main thread until SIGINT/SIGTERM.
  */
+#include "auth/auth.h"
 #include "edge/config.h"
 #include "edge/edge.h"
 #include "edge/log.h"
 #include "edge/net.h"
 #include "edge/setup.h"
-#include "auth/auth.h"
 #include "edge/worker.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +43,7 @@ struct daemon {
 /* The addresses every worker binds: listening-ip, or all IPv4 and IPv6
  * addresses when none is given. */
 static int listen_addrs(const struct edge_config *cfg,
-			struct sockaddr_storage *out, size_t *n)
+                        struct sockaddr_storage *out, size_t *n)
 {
 	*n = 0;
 	if (cfg->listening_ips.n == 0) {
@@ -53,7 +53,7 @@ static int listen_addrs(const struct edge_config *cfg,
 	}
 	if (cfg->listening_ips.n > EDGE_MAX_LISTEN) {
 		edge_err("at most %d listening-ip values are supported",
-			 EDGE_MAX_LISTEN);
+		         EDGE_MAX_LISTEN);
 		return EINVAL;
 	}
 	for (size_t i = 0; i < cfg->listening_ips.n; i++) {
@@ -62,10 +62,10 @@ static int listen_addrs(const struct edge_config *cfg,
 		struct sockaddr *sa = (struct sockaddr *)&out[*n];
 		if (sa->sa_family == AF_INET)
 			((struct sockaddr_in *)(void *)sa)->sin_port =
-				htons(cfg->listening_port);
+			        htons(cfg->listening_port);
 		else
 			((struct sockaddr_in6 *)(void *)sa)->sin6_port =
-				htons(cfg->listening_port);
+			        htons(cfg->listening_port);
 		(*n)++;
 	}
 	return 0;
@@ -74,7 +74,7 @@ static int listen_addrs(const struct edge_config *cfg,
 /* lock-dir, or /run/lock/avedge, or a per-user directory under $TMPDIR
  * (SO_REUSEPORT sharing needs the same user, so per-user locks suffice). */
 static const char *lock_dir(const struct edge_config *cfg, char *buf,
-			    size_t cap)
+                            size_t cap)
 {
 	const char *tmp = getenv("TMPDIR");
 
@@ -83,12 +83,12 @@ static const char *lock_dir(const struct edge_config *cfg, char *buf,
 	if (access("/run/lock", W_OK) == 0)
 		return "/run/lock/avedge";
 	snprintf(buf, cap, "%s/avedge-locks-%u", tmp && *tmp ? tmp : "/tmp",
-		 (unsigned)getuid());
+	         (unsigned)getuid());
 	return buf;
 }
 
 static int take_locks(struct daemon *d, const struct sockaddr_storage *addrs,
-		      size_t n)
+                      size_t n)
 {
 	char where[EDGE_ADDRSTR_LEN], buf[512];
 	const char *dir = lock_dir(&d->cfg, buf, sizeof(buf));
@@ -98,11 +98,11 @@ static int take_locks(struct daemon *d, const struct sockaddr_storage *addrs,
 		int fd = edge_port_lock(dir, sa);
 		if (fd < 0) {
 			edge_err("cannot lock %s in %s: %s%s",
-				 edge_addr_str(sa, where, sizeof(where)),
-				 dir, strerror(-fd),
-				 fd == -EADDRINUSE
-					 ? " (another avedge serves it)"
-					 : "");
+			         edge_addr_str(sa, where, sizeof(where)), dir,
+			         strerror(-fd),
+			         fd == -EADDRINUSE
+			                 ? " (another avedge serves it)"
+			                 : "");
 			return -fd;
 		}
 		d->lock_fds[d->nlocks++] = fd;
@@ -136,7 +136,7 @@ static int start_workers(struct daemon *d)
 		return err;
 	char why[256] = "";
 	err = edge_setup_shared(&d->cfg, addrs, naddrs, &d->shared, why,
-				sizeof(why));
+	                        sizeof(why));
 	if (err) {
 		edge_err("%s", why);
 		return err;
@@ -164,16 +164,16 @@ static int start_workers(struct daemon *d)
 		if (err) {
 			if (failed)
 				edge_err("cannot listen on %s: %s",
-					 edge_addr_str(failed, where,
-						       sizeof(where)),
-					 strerror(err));
+				         edge_addr_str(failed, where,
+				                       sizeof(where)),
+				         strerror(err));
 			else
 				edge_err("cannot start worker %u: %s%s", i,
-					 strerror(err),
-					 err == EINVAL ? " (is the relay port "
-							 "range too small for "
-							 "the threads?)"
-						       : "");
+				         strerror(err),
+				         err == EINVAL ? " (is the relay port "
+				                         "range too small for "
+				                         "the threads?)"
+				                       : "");
 			return err;
 		}
 		d->nworkers++;
@@ -183,10 +183,10 @@ static int start_workers(struct daemon *d)
 			return err;
 	for (size_t i = 0; i < naddrs; i++)
 		edge_info("listening on %s%s%s",
-			  edge_addr_str((const void *)&addrs[i], where,
-					sizeof(where)),
-			  d->cfg.no_udp ? "" : " udp",
-			  d->cfg.no_tcp ? "" : " tcp");
+		          edge_addr_str((const void *)&addrs[i], where,
+		                        sizeof(where)),
+		          d->cfg.no_udp ? "" : " udp",
+		          d->cfg.no_tcp ? "" : " tcp");
 	edge_info("%zu worker threads", d->nworkers);
 	return 0;
 }
@@ -226,12 +226,12 @@ static void reload_credentials(struct daemon *d)
 	}
 	if (edge_config_load(&cfg, d->argc, d->argv, &cerr) != 0) {
 		edge_err("SIGHUP: configuration rejected, old one stays: %s",
-			 cerr.msg);
+		         cerr.msg);
 		return;
 	}
 	if (edge_build_store(&cfg, &st, why, sizeof(why)) != 0) {
 		edge_err("SIGHUP: credentials rejected, old ones stay: %s",
-			 why);
+		         why);
 		edge_config_free(&cfg);
 		return;
 	}
@@ -243,7 +243,7 @@ static void reload_credentials(struct daemon *d)
 	for (size_t i = 0; i < d->nworkers; i++)
 		edge_worker_set_store(d->workers[i], st, store_done, d);
 	edge_info("SIGHUP: %zu users, %zu REST secrets loaded",
-		  auth_store_user_count(st), auth_store_secret_count(st));
+	          auth_store_user_count(st), auth_store_secret_count(st));
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -252,7 +252,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 	if (err)
 		edge_err("SIGHUP: cannot reopen the log file: %s",
-			 strerror(err));
+		         strerror(err));
 	else
 		edge_info("SIGHUP: log file reopened");
 	reload_credentials(arg);
@@ -261,7 +261,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 static void on_drain(evutil_socket_t sig, short what, void *arg)
 {
 	edge_warn("signal %d: draining is not implemented yet; ignored",
-		  (int)sig);
+	          (int)sig);
 }
 
 static void log_capacity(void)
@@ -271,7 +271,7 @@ static void log_capacity(void)
 	/* An allocation holds one relay socket (two for dual-stack) and its
 	 * client may hold a TCP connection: about two descriptors each. */
 	edge_info("file descriptor limit %ld: room for about %ld allocations",
-		  fds, fds > 64 ? (fds - 64) / 2 : 0);
+	          fds, fds > 64 ? (fds - 64) / 2 : 0);
 }
 
 static int run(struct daemon *d)
@@ -279,7 +279,7 @@ static int run(struct daemon *d)
 	struct event *sigs[5];
 	const int signums[5] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
 	event_callback_fn fns[5] = {on_stop, on_stop, on_hup, on_drain,
-				    on_drain};
+	                            on_drain};
 	int err;
 
 	d->base = event_base_new();
@@ -331,9 +331,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if ((err = edge_log_open(d.cfg.log_file, d.cfg.log_level,
-				 d.cfg.log_format, d.cfg.syslog)) != 0) {
+	                         d.cfg.log_format, d.cfg.syslog)) != 0) {
 		fprintf(stderr, "avedge: cannot open log-file %s: %s\n",
-			d.cfg.log_file, strerror(err));
+		        d.cfg.log_file, strerror(err));
 		edge_config_free(&d.cfg);
 		return 1;
 	}

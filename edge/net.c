@@ -57,14 +57,14 @@ const char *edge_addr_str(const struct sockaddr *sa, char *buf, size_t cap)
 socklen_t edge_addr_len(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					 : sizeof(struct sockaddr_in);
+	                                 : sizeof(struct sockaddr_in);
 }
 
 uint16_t edge_addr_port(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)
-				     ->sin6_port);
+		                     ->sin6_port);
 	return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
 }
 
@@ -78,7 +78,8 @@ static int socket_for(const struct sockaddr *sa, int type)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    (sa->sa_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)) {
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) <
+	             0)) {
 		int err = errno;
 		close(fd);
 		return -err;
@@ -121,15 +122,20 @@ int edge_tcp_listen(const struct sockaddr *sa, int backlog)
 int edge_port_lock(const char *dir, const struct sockaddr *sa)
 {
 	char path[512], ip[INET6_ADDRSTRLEN];
-	const void *a = sa->sa_family == AF_INET6
-				? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr
-				: (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	const void *a =
+	        sa->sa_family == AF_INET6
+	                ? (const void *)&(
+	                          (const struct sockaddr_in6 *)(const void *)sa)
+	                          ->sin6_addr
+	                : (const void *)&(
+	                          (const struct sockaddr_in *)(const void *)sa)
+	                          ->sin_addr;
 
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	inet_ntop(sa->sa_family, a, ip, sizeof(ip));
 	snprintf(path, sizeof(path), "%s/avedge-%s-%u.lock", dir, ip,
-		 edge_addr_port(sa));
+	         edge_addr_port(sa));
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;

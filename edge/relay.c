@@ -101,7 +101,7 @@ void edge_tx_flush(struct edge_worker *w)
 }
 
 static void tx_queue(struct edge_worker *w, int fd, const union turn_addr *to,
-		     const uint8_t *data, size_t len, bool df)
+                     const uint8_t *data, size_t len, bool df)
 {
 	struct tx_queue *q = &w->tx;
 	const struct turn_actions *out = &w->out;
@@ -172,8 +172,8 @@ static void relay_readable(evutil_socket_t fd, short what, void *arg)
 			continue;
 		turn_actions_reset(&w->out);
 		turn_server_peer_input(w->core, alloc, &w->rx_addr[i],
-				       w->rx[i].buf, w->rx_msgs[i].msg_len,
-				       w->now_ms, &w->out);
+		                       w->rx[i].buf, w->rx_msgs[i].msg_len,
+		                       w->now_ms, &w->out);
 		edge_run_actions(w);
 	}
 	edge_tx_flush(w);
@@ -181,7 +181,7 @@ static void relay_readable(evutil_socket_t fd, short what, void *arg)
 
 /* Bind a relay socket for an OPEN_RELAY; 0 and *out, or errno. */
 static int relay_open(struct edge_worker *w, const struct turn_action *a,
-		      struct edge_relay **out)
+                      struct edge_relay **out)
 {
 	struct edge_relay *r = calloc(1, sizeof(*r));
 	int one = 1, fd;
@@ -189,7 +189,7 @@ static int relay_open(struct edge_worker *w, const struct turn_action *a,
 	if (!r)
 		return ENOMEM;
 	fd = socket(a->bind.sa.sa_family,
-		    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	            SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		int err = errno;
 		free(r);
@@ -264,7 +264,7 @@ void edge_run_actions(struct edge_worker *w)
 		case TURN_ACT_SEND_PEER:
 			r = a->relay;
 			tx_queue(w, r->fd, a->peer, a->data, a->len,
-				 a->dont_fragment);
+			         a->dont_fragment);
 			EDGE_COUNT(&w->stats, relay_tx, 1);
 			break;
 		case TURN_ACT_OPEN_RELAY:
@@ -273,7 +273,7 @@ void edge_run_actions(struct edge_worker *w)
 			if (err)
 				EDGE_COUNT(&w->stats, relay_open_failures, 1);
 			turn_server_relay_result(w->core, a->token, err, r,
-						 w->now_ms, w->now_s, out);
+			                         w->now_ms, w->now_s, out);
 			break;
 		case TURN_ACT_CLOSE_RELAY:
 			/* Datagrams queued from it go out first. */

@@ -59,7 +59,7 @@ static void user_spec(const struct edge_user *u, char *buf, size_t cap)
 }
 
 int edge_build_store(const struct edge_config *cfg, struct auth_store **out,
-		     char *err, size_t err_len)
+                     char *err, size_t err_len)
 {
 	struct auth_store *st;
 	char why[AUTH_ERR_MAX], spec[1200];
@@ -83,20 +83,20 @@ int edge_build_store(const struct edge_config *cfg, struct auth_store **out,
 		char *text = read_file(cfg->user_file, &len, &rc);
 		if (!text) {
 			snprintf(err, err_len, "user-file %s: %s",
-				 cfg->user_file, strerror(rc));
+			         cfg->user_file, strerror(rc));
 			goto fail;
 		}
 		rc = auth_store_load_users(st, text, len, why, sizeof(why));
 		free(text);
 		if (rc) {
 			snprintf(err, err_len, "user-file %s: %s",
-				 cfg->user_file, why);
+			         cfg->user_file, why);
 			goto fail;
 		}
 	}
 	for (size_t i = 0; i < cfg->static_auth_secrets.n; i++) {
 		rc = auth_store_add_secret(st, cfg->static_auth_secrets.v[i],
-					   why, sizeof(why));
+		                           why, sizeof(why));
 		if (rc) {
 			snprintf(err, err_len, "static-auth-secret: %s", why);
 			goto fail;
@@ -137,8 +137,8 @@ static int protect(struct turn_policy *p, const struct sockaddr *sa)
 }
 
 static int build_policy(const struct edge_config *cfg,
-			const struct sockaddr_storage *own, size_t nown,
-			struct turn_policy **out, char *err, size_t err_len)
+                        const struct sockaddr_storage *own, size_t nown,
+                        struct turn_policy **out, char *err, size_t err_len)
 {
 	struct turn_policy *p;
 	int rc = turn_policy_new(&p);
@@ -147,19 +147,21 @@ static int build_policy(const struct edge_config *cfg,
 		return rc;
 	turn_policy_set_allow_loopback(p, cfg->allow_loopback_peers);
 	for (size_t i = 0; i < cfg->allowed_peer_ips.n && !rc; i++)
-		if ((rc = turn_policy_allow(p, cfg->allowed_peer_ips.v[i].text)))
+		if ((rc = turn_policy_allow(p,
+		                            cfg->allowed_peer_ips.v[i].text)))
 			snprintf(err, err_len, "allowed-peer-ip %s: invalid",
-				 cfg->allowed_peer_ips.v[i].text);
+			         cfg->allowed_peer_ips.v[i].text);
 	for (size_t i = 0; i < cfg->denied_peer_ips.n && !rc; i++)
 		if ((rc = turn_policy_deny(p, cfg->denied_peer_ips.v[i].text)))
 			snprintf(err, err_len, "denied-peer-ip %s: invalid",
-				 cfg->denied_peer_ips.v[i].text);
+			         cfg->denied_peer_ips.v[i].text);
 	/* The node's own listening ports (UDP/TCP and TLS) and admin port
 	 * are never relay peers. */
 	for (size_t i = 0; i < nown && !rc; i++)
 		rc = protect(p, (const void *)&own[i]);
 	if (!rc && cfg->admin_listen.text)
-		rc = turn_policy_protect(p, (const void *)&cfg->admin_listen.addr);
+		rc = turn_policy_protect(p,
+		                         (const void *)&cfg->admin_listen.addr);
 	if (rc) {
 		turn_policy_free(p);
 		return rc;
@@ -174,12 +176,14 @@ static bool same_ip(const struct sockaddr *a, const struct sockaddr *b)
 		return false;
 	if (a->sa_family == AF_INET)
 		return ((const struct sockaddr_in *)(const void *)a)
-			       ->sin_addr.s_addr ==
+		               ->sin_addr.s_addr ==
 		       ((const struct sockaddr_in *)(const void *)b)
-			       ->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr,
-		      16) == 0;
+		               ->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)(const void *)a)
+	                       ->sin6_addr,
+	              &((const struct sockaddr_in6 *)(const void *)b)
+	                       ->sin6_addr,
+	              16) == 0;
 }
 
 static bool is_wildcard(const struct sockaddr *sa)
@@ -188,12 +192,14 @@ static bool is_wildcard(const struct sockaddr *sa)
 
 	if (sa->sa_family == AF_INET)
 		return ((const struct sockaddr_in *)(const void *)sa)
-			       ->sin_addr.s_addr == htonl(INADDR_ANY);
-	return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-		      &any6, 16) == 0;
+		               ->sin_addr.s_addr == htonl(INADDR_ANY);
+	return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)
+	                       ->sin6_addr,
+	              &any6, 16) == 0;
 }
 
-static void add_relay_ip(struct turn_server_cfg *core, const struct sockaddr *sa)
+static void add_relay_ip(struct turn_server_cfg *core,
+                         const struct sockaddr *sa)
 {
 	if (core->nrelay_ips >= TURN_MAX_RELAY_IPS || is_wildcard(sa))
 		return;
@@ -208,7 +214,8 @@ static void add_relay_ip(struct turn_server_cfg *core, const struct sockaddr *sa
 
 /* relay-ip, else the listening addresses, else the host's first global
  * IPv4 and IPv6 addresses. */
-static void relay_ips(const struct edge_config *cfg, struct turn_server_cfg *core)
+static void relay_ips(const struct edge_config *cfg,
+                      struct turn_server_cfg *core)
 {
 	struct ifaddrs *ifa, *i;
 
@@ -216,13 +223,14 @@ static void relay_ips(const struct edge_config *cfg, struct turn_server_cfg *cor
 		add_relay_ip(core, (const void *)&cfg->relay_ips.v[k].addr);
 	if (core->nrelay_ips == 0)
 		for (size_t k = 0; k < cfg->listening_ips.n; k++)
-			add_relay_ip(core,
-				     (const void *)&cfg->listening_ips.v[k].addr);
+			add_relay_ip(
+			        core,
+			        (const void *)&cfg->listening_ips.v[k].addr);
 	if (core->nrelay_ips > 0 || getifaddrs(&ifa) != 0)
 		return;
 	for (i = ifa; i; i = i->ifa_next) {
 		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
-				     i->ifa_addr->sa_family != AF_INET6))
+		                     i->ifa_addr->sa_family != AF_INET6))
 			continue;
 		const struct sockaddr_in6 *in6 = (const void *)i->ifa_addr;
 		if (i->ifa_addr->sa_family == AF_INET6 &&
@@ -241,7 +249,7 @@ static void relay_ips(const struct edge_config *cfg, struct turn_server_cfg *cor
 /* external-ip = PUBLIC[/PRIVATE]: advertise PUBLIC for the relay address
  * PRIVATE, or for every relay address of PUBLIC's family. */
 static void external_ips(const struct edge_config *cfg,
-			 struct turn_server_cfg *core)
+                         struct turn_server_cfg *core)
 {
 	for (size_t k = 0; k < cfg->external_ips.n; k++) {
 		const struct edge_external_ip *x = &cfg->external_ips.v[k];
@@ -249,17 +257,17 @@ static void external_ips(const struct edge_config *cfg,
 		for (size_t i = 0; i < core->nrelay_ips; i++) {
 			struct turn_relay_ip *r = &core->relay_ips[i];
 			if (x->has_private
-				    ? same_ip(&r->local.sa,
-					      (const void *)&x->private_addr)
-				    : r->local.sa.sa_family == pub->sa_family)
+			            ? same_ip(&r->local.sa,
+			                      (const void *)&x->private_addr)
+			            : r->local.sa.sa_family == pub->sa_family)
 				memcpy(&r->advertise, pub, edge_addr_len(pub));
 		}
 	}
 }
 
 int edge_setup_shared(const struct edge_config *cfg,
-		      const struct sockaddr_storage *own, size_t nown,
-		      struct edge_shared *sh, char *err, size_t err_len)
+                      const struct sockaddr_storage *own, size_t nown,
+                      struct edge_shared *sh, char *err, size_t err_len)
 {
 	struct auth_nonce_key key;
 	struct turn_server_cfg *core = &sh->core;
@@ -277,9 +285,11 @@ int edge_setup_shared(const struct edge_config *cfg,
 	}
 	if ((rc = auth_nonces_new(&sh->nonces, 0, &key)) != 0 ||
 	    (rc = build_policy(cfg, own, nown, &sh->policy, err, err_len)) !=
-		    0 ||
+	            0 ||
 	    (rc = turn_quota_new(&sh->quota, cfg->user_quota,
-				 cfg->total_quota)) != 0) {
+	                         cfg->total_quota)) != 0 ||
+	    (rc = turn_node_new(&sh->node, cfg->min_port, cfg->max_port)) !=
+	            0) {
 		if (!*err)
 			snprintf(err, err_len, "%s", strerror(rc));
 		return rc;
@@ -287,10 +297,11 @@ int edge_setup_shared(const struct edge_config *cfg,
 	relay_ips(cfg, core);
 	if (core->nrelay_ips == 0) {
 		snprintf(err, err_len,
-			 "no relay address: set relay-ip (or listening-ip)");
+		         "no relay address: set relay-ip (or listening-ip)");
 		return EINVAL;
 	}
 	external_ips(cfg, core);
+	core->node = sh->node;
 	core->min_port = cfg->min_port;
 	core->max_port = cfg->max_port;
 	core->default_lifetime_s = 600;
@@ -304,13 +315,13 @@ int edge_setup_shared(const struct edge_config *cfg,
 	core->no_auth = cfg->no_auth;
 	for (size_t i = 0; i < core->nrelay_ips; i++)
 		edge_info("relay address %s advertised as %s",
-			  edge_addr_str(&core->relay_ips[i].local.sa, where,
-					sizeof(where)),
-			  edge_addr_str(&core->relay_ips[i].advertise.sa, adv,
-					sizeof(adv)));
+		          edge_addr_str(&core->relay_ips[i].local.sa, where,
+		                        sizeof(where)),
+		          edge_addr_str(&core->relay_ips[i].advertise.sa, adv,
+		                        sizeof(adv)));
 	if (cfg->allow_loopback_peers)
 		edge_warn("allow-loopback-peers is set: relaying to loopback "
-			  "is for tests only");
+		          "is for tests only");
 	return 0;
 }
 
@@ -320,5 +331,6 @@ void edge_shared_free(struct edge_shared *sh)
 	auth_nonces_free(sh->nonces);
 	turn_policy_free(sh->policy);
 	turn_quota_free(sh->quota);
+	turn_node_free(sh->node);
 	memset(sh, 0, sizeof(*sh));
 }

@@ -19,6 +19,7 @@ struct edge_shared {
 	struct auth_nonces *nonces;
 	struct turn_policy *policy;
 	struct turn_quota *quota;
+	struct turn_node *node;
 	struct turn_server_cfg core;
 };
 
@@ -26,12 +27,12 @@ struct edge_shared {
  * from relaying). 0 or errno with err naming the key and the problem; on
  * error the caller still calls edge_shared_free(). */
 int edge_setup_shared(const struct edge_config *cfg,
-		      const struct sockaddr_storage *own, size_t nown,
-		      struct edge_shared *sh, char *err, size_t err_len);
+                      const struct sockaddr_storage *own, size_t nown,
+                      struct edge_shared *sh, char *err, size_t err_len);
 void edge_shared_free(struct edge_shared *sh);
 
 /* A new credential store from cfg (users, user-file, secrets). */
 int edge_build_store(const struct edge_config *cfg, struct auth_store **out,
-		     char *err, size_t err_len);
+                     char *err, size_t err_len);
 
 #endif

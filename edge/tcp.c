@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define TCP_FRAME_MAX 65560 /* 64 KiB payload + headers */
-#define TCP_OUT_HIGH (256 * 1024)
-#define CONN_BUCKETS 16384
+#define TCP_FRAME_MAX        65560 /* 64 KiB payload + headers */
+#define TCP_OUT_HIGH         (256 * 1024)
+#define CONN_BUCKETS         16384
 #define TCP_ACTIVE_TIMEOUT_S 3900 /* longer than any allocation lifetime */
 
 struct tcp_conn {
@@ -52,7 +52,7 @@ static void conn_unlink(struct tcp_conn *c)
 {
 	struct edge_worker *w = c->w;
 	struct tcp_conn **pp =
-		&w->conn_buckets[c->tuple.conn & (w->nconn_buckets - 1)];
+	        &w->conn_buckets[c->tuple.conn & (w->nconn_buckets - 1)];
 
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
@@ -111,7 +111,7 @@ static bool tcp_frames(struct tcp_conn *c)
 			return true;
 		uint8_t *head = evbuffer_pullup(in, 4);
 		int r = stun_frame_len(head, avail, TCP_FRAME_MAX, &frame_len,
-				       &why);
+		                       &why);
 		if (r == EAGAIN)
 			return true;
 		if (r != 0)
@@ -122,7 +122,7 @@ static bool tcp_frames(struct tcp_conn *c)
 		EDGE_COUNT(&w->stats, tcp_rx, 1);
 		turn_actions_reset(&w->out);
 		turn_server_input(w->core, &c->tuple, frame, frame_len,
-				  w->now_ms, w->now_s, &w->out);
+		                  w->now_ms, w->now_s, &w->out);
 		edge_run_actions(w);
 		edge_tx_flush(w); /* payloads borrow the frame: send now */
 		/* The core may have closed this connection: it cannot (it
@@ -165,7 +165,7 @@ static void tcp_event(struct bufferevent *bev, short what, void *arg)
 }
 
 void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
-		     struct sockaddr *sa, int salen, void *arg)
+                     struct sockaddr *sa, int salen, void *arg)
 {
 	struct edge_worker *w = arg;
 	struct tcp_conn *c = calloc(1, sizeof(*c));
@@ -177,8 +177,9 @@ void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	c->w = w;
 	memcpy(&c->tuple.client, sa,
-	       (size_t)salen < sizeof(c->tuple.client) ? (size_t)salen
-						       : sizeof(c->tuple.client));
+	       (size_t)salen < sizeof(c->tuple.client)
+	               ? (size_t)salen
+	               : sizeof(c->tuple.client));
 	c->tuple.transport = TURN_TRANSPORT_TCP;
 	c->tuple.listener = 0;
 	for (size_t i = 0; i < w->ntcp; i++)

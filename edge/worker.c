@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BATCHES_PER_WAKE 8 /* fairness between sockets */
-#define TICK_MS 50         /* timer resolution for lifetimes */
+#define BATCHES_PER_WAKE 8  /* fairness between sockets */
+#define TICK_MS          50 /* timer resolution for lifetimes */
 
 int edge_udp_fd_for(struct edge_worker *w, uint32_t listener)
 {
@@ -49,7 +49,8 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
 	edge_clock(w);
 	for (int round = 0; round < BATCHES_PER_WAKE; round++) {
 		prepare_rx(w);
-		int n = recvmmsg(fd, w->rx_msgs, EDGE_BATCH, MSG_DONTWAIT, NULL);
+		int n = recvmmsg(fd, w->rx_msgs, EDGE_BATCH, MSG_DONTWAIT,
+		                 NULL);
 		if (n <= 0)
 			break; /* EAGAIN, or an error queued for a peer */
 		EDGE_COUNT(&w->stats, udp_rx, (unsigned)n);
@@ -62,8 +63,8 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
 			       sizeof(tuple.client));
 			turn_actions_reset(&w->out);
 			turn_server_input(w->core, &tuple, w->rx[i].buf,
-					  w->rx_msgs[i].msg_len, w->now_ms,
-					  w->now_s, &w->out);
+			                  w->rx_msgs[i].msg_len, w->now_ms,
+			                  w->now_s, &w->out);
 			edge_run_actions(w);
 		}
 		edge_tx_flush(w);
@@ -86,7 +87,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 static int open_udp(struct edge_worker *w, const struct sockaddr *sa,
-		    const struct edge_worker_opts *opts)
+                    const struct edge_worker_opts *opts)
 {
 	int fd = edge_udp_bind(sa, opts->rcvbuf, opts->sndbuf);
 
@@ -97,8 +98,7 @@ static int open_udp(struct edge_worker *w, const struct sockaddr *sa,
 	us->w = w;
 	us->listener = (uint32_t)w->nudp;
 	w->nudp++;
-	us->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, udp_readable,
-			   us);
+	us->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, udp_readable, us);
 	if (!us->ev || event_add(us->ev, NULL) < 0)
 		return ENOMEM;
 	return 0;
@@ -111,8 +111,8 @@ static int open_tcp(struct edge_worker *w, const struct sockaddr *sa)
 	if (fd < 0)
 		return -fd;
 	struct evconnlistener *l = evconnlistener_new(
-		w->base, edge_tcp_accept, w,
-		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	        w->base, edge_tcp_accept, w,
+	        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (!l) {
 		close(fd);
 		return ENOMEM;
@@ -123,7 +123,7 @@ static int open_tcp(struct edge_worker *w, const struct sockaddr *sa)
 }
 
 static int open_core(struct edge_worker *w, int index,
-		     const struct edge_worker_opts *opts)
+                     const struct edge_worker_opts *opts)
 {
 	struct turn_server_cfg cfg = opts->core;
 	struct timeval tick = {.tv_sec = 0, .tv_usec = TICK_MS * 1000};
@@ -134,7 +134,7 @@ static int open_core(struct edge_worker *w, int index,
 	cfg.seed[1] ^= (uint8_t)(index >> 8);
 	edge_clock(w);
 	int err = turn_server_new(&w->core, &cfg, opts->store, opts->nonces,
-				  opts->policy, opts->quota, w->now_ms);
+	                          opts->policy, opts->quota, w->now_ms);
 	if (err)
 		return err;
 	w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
@@ -144,8 +144,8 @@ static int open_core(struct edge_worker *w, int index,
 }
 
 int edge_worker_new(struct edge_worker **out, int index,
-		    const struct edge_worker_opts *opts,
-		    const struct sockaddr **failed)
+                    const struct edge_worker_opts *opts,
+                    const struct sockaddr **failed)
 {
 	struct edge_worker *w = calloc(1, sizeof(*w));
 	int err = 0;
@@ -252,7 +252,7 @@ static void apply_store(evutil_socket_t fd, short what, void *arg)
 }
 
 void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
-			   void (*done)(void *arg), void *arg)
+                           void (*done)(void *arg), void *arg)
 {
 	struct store_msg *m = malloc(sizeof(*m));
 	struct timeval now = {0, 0};

@@ -30,8 +30,8 @@ struct edge_worker_opts {
 	size_t ntcp;
 	int rcvbuf, sndbuf;      /* socket buffer sizes, 0: kernel default */
 	unsigned idle_timeout_s; /* TCP connection without traffic */
-	struct turn_server_cfg core;     /* worker_index set per worker */
-	const struct auth_store *store;  /* shared, read-only */
+	struct turn_server_cfg core;      /* worker_index set per worker */
+	const struct auth_store *store;   /* shared, read-only */
 	const struct auth_nonces *nonces; /* shared, read-only */
 	const struct turn_policy *policy; /* shared, read-only */
 	struct turn_quota *quota;         /* shared, thread-safe */
@@ -50,9 +50,10 @@ struct edge_stats {
  * locked instruction, since only the owner writes. */
 #define EDGE_COUNT(st, field, n)                                               \
 	atomic_store_explicit(                                                 \
-		&(st)->field,                                                  \
-		atomic_load_explicit(&(st)->field, memory_order_relaxed) + (n), \
-		memory_order_relaxed)
+	        &(st)->field,                                                  \
+	        atomic_load_explicit(&(st)->field, memory_order_relaxed) +     \
+	                (n),                                                   \
+	        memory_order_relaxed)
 
 struct edge_worker;
 
@@ -60,8 +61,8 @@ struct edge_worker;
  * failure is reported before anything runs). 0 or errno; *failed names
  * the address that failed (NULL for other errors). */
 int edge_worker_new(struct edge_worker **out, int index,
-		    const struct edge_worker_opts *opts,
-		    const struct sockaddr **failed);
+                    const struct edge_worker_opts *opts,
+                    const struct sockaddr **failed);
 /* Start the worker's thread. 0 or errno. */
 int edge_worker_start(struct edge_worker *w);
 /* Ask the loop to stop and join the thread. Thread-safe. */
@@ -72,6 +73,6 @@ const struct edge_stats *edge_worker_stats(const struct edge_worker *w);
 /* Hand a new credential store to the worker (from any thread); done() is
  * called on the worker's thread once it no longer uses the old one. */
 void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
-			   void (*done)(void *arg), void *arg);
+                           void (*done)(void *arg), void *arg);
 
 #endif

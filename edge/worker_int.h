@@ -13,10 +13,10 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
-#define EDGE_BATCH 32       /* datagrams per recvmmsg / sendmmsg */
+#define EDGE_BATCH     32   /* datagrams per recvmmsg / sendmmsg */
 #define EDGE_DGRAM_MAX 4096 /* larger datagrams are truncated, dropped */
-#define EDGE_TX_MAX 64      /* queued sends before a flush */
-#define EDGE_TX_COPY 2048   /* room for a copied response */
+#define EDGE_TX_MAX    64   /* queued sends before a flush */
+#define EDGE_TX_COPY   2048 /* room for a copied response */
 
 struct udp_sock {
 	int fd;
@@ -91,7 +91,7 @@ int edge_udp_fd_for(struct edge_worker *w, uint32_t listener);
 
 /* tcp.c */
 void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
-		     struct sockaddr *sa, int salen, void *arg);
+                     struct sockaddr *sa, int salen, void *arg);
 void edge_tcp_accept_error(struct evconnlistener *l, void *arg);
 struct tcp_conn *edge_tcp_find(struct edge_worker *w, uint32_t id);
 void edge_tcp_send(struct tcp_conn *c, const uint8_t *data, size_t len);

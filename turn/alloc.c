@@ -88,7 +88,7 @@ static void close_relays(struct turn_alloc *a)
 			rl->handle = NULL;
 		}
 		if (rl->port)
-			turn_ports_release(s->ports, rl->port);
+			turn_node_release(s->node, rl->port);
 		rl->port = 0;
 	}
 }
@@ -132,7 +132,7 @@ void turn_alloc_release(struct turn_alloc *a, const char *reason)
 		if (a->pend->queued)
 			turn_htab_remove(&s->pending, &a->pend->node);
 		if (a->pend->resv_port)
-			turn_ports_release(s->ports, a->pend->resv_port);
+			turn_node_release(s->node, a->pend->resv_port);
 		free(a->pend);
 		a->pend = NULL;
 	}
@@ -331,7 +331,8 @@ void turn_alloc_request(struct turn_req *r)
 {
 	struct turn_server *s = r->s;
 	struct alloc_args x = {0};
-	struct turn_resv *resv = NULL;
+	uint16_t resv_port = 0;
+	uint8_t resv_ip = 0;
 	bool zero;
 	uint16_t code;
 	int ip;
@@ -348,28 +349,28 @@ void turn_alloc_request(struct turn_req *r)
 	if (zero)
 		lifetime = s->cfg.default_lifetime_s;
 	if (x.token) {
-		resv = turn_resv_take(s, x.token);
-		if (!resv) {
+		if (!turn_node_resv_take(s->node, x.token, &resv_port,
+		                         &resv_ip)) {
 			turn_resp_error(r, 508);
 			return;
 		}
-		ip = resv->ip_index;
+		ip = resv_ip;
 	} else if ((ip = turn_pick_relay_ip(s, x.family)) < 0) {
 		turn_resp_error(r, 440);
 		return;
 	}
 	if (!turn_quota_take(s->quota, r->qkey, r->qkey_len)) {
 		s->stats.quota_rejects++;
-		if (resv)
-			turn_resv_free(resv);
+		if (resv_port)
+			turn_node_release(s->node, resv_port);
 		turn_resp_error(r, 486);
 		return;
 	}
 	struct turn_alloc *a = alloc_new(r, lifetime);
 	if (!a) {
 		turn_quota_release(s->quota, r->qkey, r->qkey_len);
-		if (resv)
-			turn_resv_free(resv);
+		if (resv_port)
+			turn_node_release(s->node, resv_port);
 		turn_resp_error(r, 508);
 		return;
 	}
@@ -380,12 +381,10 @@ void turn_alloc_request(struct turn_req *r)
 	a->pend->even = x.even;
 	a->pend->reserve = x.reserve;
 	a->pend->want_v6 = x.dual && x.family == AF_INET;
-	if (resv) {
+	if (resv_port) {
 		/* The reserved port moves to this allocation. */
-		a->relay[0].port = resv->port;
+		a->relay[0].port = resv_port;
 		a->pend->from_resv = true;
-		resv->port = 0;
-		turn_resv_free(resv);
 	} else if (turn_alloc_take_port(a, 0, x.even, &a->pend->resv_port)) {
 		s->stats.port_exhausted++;
 		turn_resp_error(r, 508);

@@ -12,7 +12,7 @@
 #define CHANGE_FLAGS 0x6u
 
 static size_t unknown_attrs(const struct stun_msg *req, uint16_t *types,
-			    size_t cap)
+                            size_t cap)
 {
 	size_t n = 0;
 	uint32_t flags;
@@ -32,9 +32,9 @@ static void restore_3489_tid(uint8_t *out, const struct stun_msg *req)
 	memcpy(out + 4, req->buf + 4, 4);
 }
 
-int turn_binding_respond(const struct stun_msg *req, const struct sockaddr *from,
-			 uint8_t *out, size_t cap, size_t *out_len,
-			 enum turn_binding_outcome *outcome)
+int turn_binding_respond(const struct stun_msg *req,
+                         const struct sockaddr *from, uint8_t *out, size_t cap,
+                         size_t *out_len, enum turn_binding_outcome *outcome)
 {
 	struct stun_builder b;
 	uint16_t unknown[9];
@@ -55,18 +55,18 @@ int turn_binding_respond(const struct stun_msg *req, const struct sockaddr *from
 	nunknown = unknown_attrs(req, unknown, 9);
 	if (nunknown > 0) {
 		stun_build_init(&b, out, cap, STUN_METHOD_BINDING,
-				STUN_CLASS_ERROR, tid);
+		                STUN_CLASS_ERROR, tid);
 		stun_build_error(&b, 420, NULL);
 		stun_build_unknown(&b, unknown, nunknown);
 		*outcome = TURN_BINDING_UNKNOWN_ATTR;
 	} else {
 		stun_build_init(&b, out, cap, STUN_METHOD_BINDING,
-				STUN_CLASS_SUCCESS, tid);
+		                STUN_CLASS_SUCCESS, tid);
 		if (req->rfc3489)
 			stun_build_addr(&b, STUN_ATTR_MAPPED_ADDRESS, from);
 		else
 			stun_build_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
-					    from);
+			                    from);
 		*outcome = TURN_BINDING_SUCCESS;
 	}
 	if (req->fp_off && !req->rfc3489)

@@ -37,18 +37,14 @@ int turn_alloc_take_port(struct turn_alloc *a, int slot, bool even,
 	uint16_t port;
 	int err;
 
+	err = turn_node_take(s->node, turn_rng(s), even, &port);
+	if (err)
+		return err;
 	if (even) {
-		err = turn_ports_take_even_pair(s->ports, turn_rng(s), &port);
-		if (err)
-			return err;
 		if (a->pend->reserve)
 			*resv_port = (uint16_t)(port + 1);
 		else
-			turn_ports_release(s->ports, (uint16_t)(port + 1));
-	} else {
-		err = turn_ports_take(s->ports, turn_rng(s), &port);
-		if (err)
-			return err;
+			turn_node_release(s->node, (uint16_t)(port + 1));
 	}
 	a->relay[slot].port = port;
 	return 0;
@@ -79,70 +75,28 @@ void turn_alloc_open(struct turn_alloc *a)
 		act->bind.in6.sin6_port = htons(rl->port);
 }
 
-/* --- reservations -------------------------------------------------------- */
-
-void turn_resv_free(struct turn_resv *r)
-{
-	struct turn_server *s = r->s;
-
-	turn_wheel_cancel(&r->timer);
-	turn_htab_remove(&s->resvs, &r->node);
-	if (r->port)
-		turn_ports_release(s->ports, r->port);
-	free(r);
-}
-
-static void resv_expire(void *arg, uint64_t now_ms)
-{
-	(void)now_ms;
-	turn_resv_free(arg);
-}
-
-void turn_resv_free_all(struct turn_server *s)
-{
-	for (size_t i = 0; i <= s->resvs.mask; i++)
-		while (s->resvs.b[i])
-			turn_resv_free(TURN_CONTAINER(s->resvs.b[i],
-			                              struct turn_resv, node));
-}
-
-struct turn_resv *turn_resv_take(struct turn_server *s, const uint8_t *token)
-{
-	uint64_t h = turn_hash(s->hkey, token, 8);
-
-	for (struct turn_hnode *n = turn_htab_head(&s->resvs, h); n;
-	     n = n->next) {
-		struct turn_resv *r = TURN_CONTAINER(n, struct turn_resv, node);
-		if (n->hash == h && memcmp(r->token, token, 8) == 0)
-			return r;
-	}
-	return NULL;
-}
+/* --- reservations (held in the node: any worker may use them) ------ */
 
 /* Keep port+1 of an EVEN-PORT allocation with R set for 30 s. */
 static void resv_make(struct turn_alloc *a)
 {
 	struct turn_server *s = a->s;
 	struct turn_pending *p = a->pend;
-	struct turn_resv *r = calloc(1, sizeof(*r));
 	uint64_t seed[2] = {((uint64_t)turn_rng(s) << 32) | turn_rng(s),
 	                    s->now_ms ^ s->next_token};
+	uint64_t tok = turn_hash(s->hkey, seed, sizeof(seed));
+	uint8_t token[8];
 
-	if (!r) {
-		turn_ports_release(s->ports, p->resv_port);
+	memcpy(token, &tok, 8);
+	if (turn_node_resv_put(s->node, token, p->resv_port,
+	                       a->relay[0].ip_index,
+	                       s->now_ms + TURN_RESV_MS) != 0) {
+		turn_node_release(s->node, p->resv_port);
 		p->resv_port = 0;
 		return;
 	}
-	uint64_t tok = turn_hash(s->hkey, seed, sizeof(seed));
-	memcpy(r->token, &tok, 8);
-	r->s = s;
-	r->port = p->resv_port;
-	r->ip_index = a->relay[0].ip_index;
 	p->resv_port = 0;
-	turn_htab_insert(&s->resvs, &r->node, turn_hash(s->hkey, r->token, 8));
-	turn_timer_init(&r->timer, resv_expire, r);
-	turn_wheel_add(s->wheel, &r->timer, s->now_ms + TURN_RESV_MS);
-	memcpy(a->resv_token, r->token, 8);
+	memcpy(a->resv_token, token, 8);
 	a->has_resv_token = true;
 }
 
@@ -201,14 +155,13 @@ static void bind_failed(struct turn_alloc *a, int err)
 	struct turn_relay *rl = &a->relay[p->slot];
 
 	if (err == EADDRINUSE) {
-		if (turn_ports_quarantine(s->ports, rl->port, s->now_ms) != 0)
-			turn_ports_release(s->ports, rl->port);
+		turn_node_quarantine(s->node, rl->port, s->now_ms);
 	} else {
-		turn_ports_release(s->ports, rl->port);
+		turn_node_release(s->node, rl->port);
 	}
 	rl->port = 0;
 	if (p->slot == 0 && p->resv_port) {
-		turn_ports_release(s->ports, p->resv_port);
+		turn_node_release(s->node, p->resv_port);
 		p->resv_port = 0;
 	}
 	if (err == EADDRINUSE && !p->from_resv &&

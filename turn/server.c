@@ -297,13 +297,13 @@ void turn_server_tick(struct turn_server *s, uint64_t now_ms,
 		return;
 	enter(s, out, now_ms, true);
 	turn_wheel_advance(s->wheel, now_ms);
-	turn_ports_expire(s->ports, now_ms);
+	turn_node_expire(s->node, now_ms);
 }
 
 uint64_t turn_server_next_deadline(const struct turn_server *s)
 {
 	uint64_t w = turn_wheel_next_deadline(s->wheel);
-	uint64_t p = turn_ports_next_deadline(s->ports);
+	uint64_t p = turn_node_next_deadline(s->node);
 
 	return w < p ? w : p;
 }
@@ -334,10 +334,20 @@ static int tables_init(struct turn_server *s)
 	if (turn_htab_init(&s->allocs, 256) ||
 	    turn_htab_init(&s->pending, 16) || turn_htab_init(&s->perms, 256) ||
 	    turn_htab_init(&s->chans_num, 256) ||
-	    turn_htab_init(&s->chans_peer, 256) ||
-	    turn_htab_init(&s->resvs, 16))
+	    turn_htab_init(&s->chans_peer, 256))
 		return ENOMEM;
 	return 0;
+}
+
+/* The node's shared pool, or a private one (unit tests, one worker). */
+static int node_init(struct turn_server *s, const struct turn_server_cfg *cfg)
+{
+	if (cfg->node) {
+		s->node = cfg->node;
+		return 0;
+	}
+	s->own_node = true;
+	return turn_node_new(&s->node, cfg->min_port, cfg->max_port);
 }
 
 static bool cfg_ok(const struct turn_server_cfg *cfg, const void *store,
@@ -386,8 +396,7 @@ int turn_server_new(struct turn_server **out, const struct turn_server_cfg *cfg,
 	if (!err)
 		err = turn_wheel_new(&s->wheel, now_ms);
 	if (!err)
-		err = turn_ports_new(&s->ports, cfg->min_port, cfg->max_port,
-		                     cfg->worker_index, cfg->nworkers);
+		err = node_init(s, cfg);
 	if (!err)
 		err = auth_ratelimit_new(&s->rl, NULL, cfg->seed);
 	if (!err)
@@ -414,10 +423,10 @@ void turn_server_free(struct turn_server *s)
 		turn_actions_reset(&sink);
 		turn_alloc_release(s->all, "shutdown");
 	}
-	turn_resv_free_all(s);
 	turn_graveyard_flush(s);
 	turn_wheel_free(s->wheel);
-	turn_ports_free(s->ports);
+	if (s->own_node)
+		turn_node_free(s->node);
 	auth_ratelimit_free(s->rl);
 	auth_backoff_free(s->backoff);
 	turn_htab_destroy(&s->allocs);
@@ -425,6 +434,5 @@ void turn_server_free(struct turn_server *s)
 	turn_htab_destroy(&s->perms);
 	turn_htab_destroy(&s->chans_num);
 	turn_htab_destroy(&s->chans_peer);
-	turn_htab_destroy(&s->resvs);
 	free(s);
 }

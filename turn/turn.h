@@ -46,6 +46,7 @@ struct auth_store;
 struct auth_nonces;
 struct turn_policy;
 struct turn_quota;
+struct turn_node;
 struct turn_alloc;
 struct turn_server;
 
@@ -100,7 +101,9 @@ struct turn_server_cfg {
 	                                  * NULL: none */
 	bool no_auth;                    /* accept TURN without credentials
 	                                  * (tests only) */
-	uint8_t seed[16];                /* random: hashes, port choice */
+	struct turn_node *node; /* shared port pool and reservations; NULL:
+	                         * the server makes its own */
+	uint8_t seed[16];       /* random: hashes, port choice */
 };
 
 /* What edge/ must do. Pointers borrow the input buffer, the server's
@@ -221,6 +224,13 @@ void turn_server_tick(struct turn_server *s, uint64_t now_ms,
                       struct turn_actions *out);
 uint64_t turn_server_next_deadline(const struct turn_server *s);
 const struct turn_stats *turn_server_stats(const struct turn_server *s);
+
+/* --- the relay port pool and reservations of a node (turn/node.c) ---- */
+/* One per node, shared by its workers (a mutex taken on Allocate, bind
+ * failure and free only): a RESERVATION-TOKEN minted on one worker can be
+ * used on another. */
+int turn_node_new(struct turn_node **out, uint16_t min_port, uint16_t max_port);
+void turn_node_free(struct turn_node *n);
 
 /* --- quotas shared by the workers of a node (turn/quota.c) ------------ */
 /* user-quota (allocations per quota key) and total-quota (all); 0 is

@@ -162,16 +162,6 @@ struct turn_chan {
 	uint16_t number;
 };
 
-/* A relay port held for a RESERVATION-TOKEN (EVEN-PORT R bit, s14.6). */
-struct turn_resv {
-	struct turn_hnode node; /* s->resvs by token */
-	struct turn_server *s;
-	struct turn_timer timer;
-	uint8_t token[8];
-	uint16_t port;
-	uint8_t ip_index;
-};
-
 #define TURN_RESV_MS           30000
 #define TURN_MAX_PERMS         1024 /* per allocation */
 #define TURN_BIND_TRIES        3    /* binds per relay slot before 508 */
@@ -186,8 +176,9 @@ struct turn_server {
 	struct auth_ratelimit *rl;
 	struct auth_backoff *backoff;
 	struct turn_wheel *wheel;
-	struct turn_ports *ports;
-	struct turn_htab allocs, pending, perms, chans_num, chans_peer, resvs;
+	struct turn_node *node;
+	bool own_node; /* created by the server (cfg.node NULL) */
+	struct turn_htab allocs, pending, perms, chans_num, chans_peer;
 	struct turn_alloc *all;       /* live allocations (pending too) */
 	struct turn_alloc *graveyard; /* freed at the next call */
 	struct turn_actions *out;     /* of the running call (timers) */
@@ -273,9 +264,18 @@ int turn_alloc_take_port(struct turn_alloc *a, int slot, bool even,
 void turn_alloc_open(struct turn_alloc *a);
 void turn_alloc_relay_result(struct turn_server *s, uint32_t token, int err,
                              void *relay);
-struct turn_resv *turn_resv_take(struct turn_server *s, const uint8_t *token);
-void turn_resv_free(struct turn_resv *r);
-void turn_resv_free_all(struct turn_server *s);
+/* node.c: the shared pool (locked) */
+int turn_node_take(struct turn_node *n, uint32_t rng, bool even_pair,
+                   uint16_t *port);
+void turn_node_release(struct turn_node *n, uint16_t port);
+void turn_node_quarantine(struct turn_node *n, uint16_t port, uint64_t now_ms);
+int turn_node_resv_put(struct turn_node *n, const uint8_t token[8],
+                       uint16_t port, uint8_t ip_index, uint64_t expires_ms);
+bool turn_node_resv_take(struct turn_node *n, const uint8_t token[8],
+                         uint16_t *port, uint8_t *ip_index);
+void turn_node_expire(struct turn_node *n, uint64_t now_ms);
+uint64_t turn_node_next_deadline(struct turn_node *n);
+void turn_node_ports_stats(struct turn_node *n, struct turn_ports_stats *st);
 /* The relay slot of a family (AF_INET/AF_INET6) that is bound, or NULL. */
 struct turn_relay *turn_alloc_relay(struct turn_alloc *a, int family);
 bool turn_alloc_has_family(const struct turn_alloc *a, int family);

@@ -28,7 +28,7 @@ class UclientInterop(unittest.TestCase):
                          "--static-auth-secret", SECRET,
                          "--allow-loopback-peers",
                          "--min-port", "42000", "--max-port", "43999",
-                         "--threads", "1"] + list(self.extra_args))
+                         "--threads", "2"] + list(self.extra_args))
         self.addCleanup(self.d.cleanup)
         self.d.start()
         self.peer_port = free_port()
