@@ -30,7 +30,7 @@
  * RFC 5766 clients (coturn's turnutils_uclient among them) still pick
  * numbers up to 0x7FFF, so we accept that range, as coturn does. Nothing
  * else demultiplexed on a TURN port starts with 0x50-0x7F (RFC 7983). */
-#define STUN_CHANNEL_MAX     0x7FFF
+#define STUN_CHANNEL_MAX 0x7FFF
 
 /* Message classes (the C0/C1 bits). */
 enum stun_class {
