@@ -158,3 +158,37 @@ class BindingOverTcp(DaemonTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@unittest.skipUnless(ipv6_loopback(), "no IPv6 loopback here")
+class SeveralListeningAddresses(unittest.TestCase):
+    def test_ipv4_and_ipv6_listeners(self):
+        d = Daemon(["--listening-ip", "::1", "--listening-ip", "127.0.0.2"])
+        self.addCleanup(d.cleanup)
+        d.start()
+        for host, fam in (("::1", socket.AF_INET6), ("127.0.0.2", socket.AF_INET),
+                          ("127.0.0.1", socket.AF_INET)):
+            with socket.socket(fam, socket.SOCK_DGRAM) as s:
+                s.settimeout(2)
+                s.bind((host, 0))
+                req, tid = binding_request()
+                s.sendto(req, (host, d.port))
+                resp, _ = s.recvfrom(2048)
+                attrs = dict(stun_attrs(resp))
+                v = attrs[0x0020]
+                port = int.from_bytes(v[2:4], "big") ^ 0x2112
+                self.assertEqual(port, s.getsockname()[1])
+                self.assertEqual(v[1], 2 if fam == socket.AF_INET6 else 1)
+        with socket.create_connection(("::1", d.port), 5) as s:
+            req, tid = binding_request()
+            s.sendall(req)
+            self.assertEqual(s.recv(100)[8:20], tid)
