@@ -12,6 +12,7 @@
 #include "edge/worker_int.h"
 
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,12 +67,20 @@ static void send_run(struct edge_worker *w, unsigned from, unsigned to)
 	}
 	if (df)
 		set_df(fd, q->e[from].to.sa.sa_family, true);
-	unsigned sent = from;
+	unsigned sent = from, retried = to;
 	while (sent < to) {
 		int r = sendmmsg(fd, q->msgs + sent, to - sent, 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
+			/* An ICMP error reported earlier (IP_RECVERR) comes
+			 * back from the next send once, unsent: retry it. */
+			if ((errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+			     errno == ENETUNREACH) &&
+			    retried != sent) {
+				retried = sent;
+				continue;
+			}
 			/* Full buffer or an error for one destination: skip
 			 * that datagram, count it, go on. */
 			EDGE_COUNT(&w->stats, udp_send_errors, 1);
@@ -143,6 +152,47 @@ static void relay_free(struct edge_relay *r)
 	free(r);
 }
 
+/* Drain the socket's error queue (IP_RECVERR): every ICMP error for a
+ * datagram we sent goes to the core, which tells a permitted client. */
+static void relay_errors(struct edge_relay *r)
+{
+	struct edge_worker *w = r->w;
+	union turn_addr dest;
+	char ctl[512];
+	uint8_t data[64];
+	struct iovec iov = {data, sizeof(data)};
+
+	for (int i = 0; i < 64; i++) {
+		struct msghdr h = {.msg_name = &dest,
+		                   .msg_namelen = sizeof(dest),
+		                   .msg_iov = &iov,
+		                   .msg_iovlen = 1,
+		                   .msg_control = ctl,
+		                   .msg_controllen = sizeof(ctl)};
+		if (recvmsg(r->fd, &h, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c;
+		     c = CMSG_NXTHDR(&h, c)) {
+			if (!((c->cmsg_level == SOL_IP &&
+			       c->cmsg_type == IP_RECVERR) ||
+			      (c->cmsg_level == SOL_IPV6 &&
+			       c->cmsg_type == IPV6_RECVERR)))
+				continue;
+			struct sock_extended_err ee;
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			if (ee.ee_origin != SO_EE_ORIGIN_ICMP &&
+			    ee.ee_origin != SO_EE_ORIGIN_ICMP6)
+				continue;
+			EDGE_COUNT(&w->stats, relay_icmp, 1);
+			turn_actions_reset(&w->out);
+			turn_server_peer_icmp(w->core, r->alloc, &dest,
+			                      ee.ee_type, ee.ee_code,
+			                      ee.ee_info, w->now_ms, &w->out);
+			edge_run_actions(w);
+		}
+	}
+}
+
 static void relay_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct edge_relay *r = arg;
@@ -161,8 +211,15 @@ static void relay_readable(evutil_socket_t fd, short what, void *arg)
 		w->rx_msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	n = recvmmsg(fd, w->rx_msgs, EDGE_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		/* A pending ICMP error (ECONNREFUSED...) is not fatal: tell
+		 * the client, then read on. r may be freed by the actions. */
+		relay_errors(r);
+		edge_tx_flush(w);
+		n = recvmmsg(fd, w->rx_msgs, EDGE_BATCH, MSG_DONTWAIT, NULL);
+	}
 	if (n <= 0)
-		return; /* EAGAIN, or ECONNREFUSED from an ICMP: not fatal */
+		return;
 	EDGE_COUNT(&w->stats, relay_rx, (unsigned)n);
 	/* r may be freed by an action below (a kick): nothing touches it
 	 * after the loop. */
@@ -195,8 +252,12 @@ static int relay_open(struct edge_worker *w, const struct turn_action *a,
 		free(r);
 		return err;
 	}
-	if (a->bind.sa.sa_family == AF_INET6)
+	if (a->bind.sa.sa_family == AF_INET6) {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
+	} else {
+		setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+	}
 	if (bind(fd, &a->bind.sa, edge_addr_len(&a->bind.sa)) < 0) {
 		int err = errno;
 		close(fd);

@@ -43,7 +43,7 @@ struct edge_stats {
 	_Atomic uint64_t udp_rx, udp_tx, udp_send_errors, udp_truncated;
 	_Atomic uint64_t tcp_accepted, tcp_closed, tcp_rx, tcp_tx;
 	_Atomic uint64_t relay_rx, relay_tx, relay_send_errors;
-	_Atomic uint64_t relay_open_failures, actions_dropped;
+	_Atomic uint64_t relay_open_failures, actions_dropped, relay_icmp;
 };
 
 /* Add to a counter of the calling worker: a plain load and store, no

@@ -223,3 +223,45 @@ void turn_peer_data(struct turn_server *s, struct turn_alloc *a,
 	if (n)
 		send_client(s, a, buf - 4, n, len);
 }
+
+/* ICMP from the kernel for a datagram this allocation sent to peer
+ * (RFC 8656 s11.6, s18.13): a Data indication with XOR-PEER-ADDRESS and
+ * ICMP (2 reserved bytes, type, code, 4 bytes of error data: the next-hop
+ * MTU for "fragmentation needed" / "packet too big", else 0), only for a
+ * peer the allocation has a permission for. */
+void turn_peer_icmp(struct turn_server *s, struct turn_alloc *a,
+                    const union turn_addr *peer, uint8_t type, uint8_t code,
+                    uint32_t info)
+{
+	uint8_t tid[STUN_TID_LEN], icmp[8] = {0, 0, type, code};
+	struct stun_builder b;
+	uint8_t *buf;
+
+	if (a->state != ALLOC_ACTIVE || a->expires_ms <= s->now_ms ||
+	    !turn_perm_find(s, a, &peer->sa, s->now_ms))
+		return;
+	icmp[4] = (uint8_t)(info >> 24);
+	icmp[5] = (uint8_t)(info >> 16);
+	icmp[6] = (uint8_t)(info >> 8);
+	icmp[7] = (uint8_t)info;
+	for (int i = 0; i < 3; i++) {
+		uint32_t r = turn_rng(s);
+		memcpy(tid + 4 * i, &r, 4);
+	}
+	buf = turn_scratch(s->out, 128);
+	if (!buf)
+		return;
+	stun_build_init(&b, buf, 128, STUN_METHOD_DATA, STUN_CLASS_INDICATION,
+	                tid);
+	stun_build_xor_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, &peer->sa);
+	stun_build_attr(&b, STUN_ATTR_ICMP, icmp, sizeof(icmp));
+	size_t n = stun_build_finish(&b);
+	struct turn_action *act =
+	        n ? turn_act_push(s->out, TURN_ACT_SEND_CLIENT) : NULL;
+	if (act) {
+		act->tuple = &a->tuple;
+		act->data = buf;
+		act->len = n;
+		s->stats.icmp_relayed++;
+	}
+}

@@ -263,6 +263,17 @@ void turn_server_peer_input(struct turn_server *s, struct turn_alloc *alloc,
 	turn_peer_data(s, alloc, peer, buf, len, out);
 }
 
+void turn_server_peer_icmp(struct turn_server *s, struct turn_alloc *alloc,
+                           const union turn_addr *peer, uint8_t type,
+                           uint8_t code, uint32_t info, uint64_t now_ms,
+                           struct turn_actions *out)
+{
+	if (!s || !alloc || !peer || !out)
+		return;
+	enter(s, out, now_ms, true);
+	turn_peer_icmp(s, alloc, peer, type, code, info);
+}
+
 void turn_server_relay_result(struct turn_server *s, uint32_t token, int err,
                               void *relay, uint64_t now_ms, uint64_t now_s,
                               struct turn_actions *out)

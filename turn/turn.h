@@ -162,7 +162,7 @@ struct turn_stats {
 	uint64_t relayed_to_client_pkts, relayed_to_client_bytes;
 	uint64_t drop_no_alloc, drop_no_permission, drop_no_channel,
 	        drop_denied_peer, drop_rate_limit, drop_malformed;
-	uint64_t quota_rejects, port_exhausted;
+	uint64_t quota_rejects, port_exhausted, icmp_relayed;
 };
 
 /*
@@ -203,6 +203,18 @@ void turn_server_peer_input(struct turn_server *s, struct turn_alloc *alloc,
                             const union turn_addr *peer, uint8_t *buf,
                             size_t len, uint64_t now_ms,
                             struct turn_actions *out);
+
+/*
+ * The kernel reported an ICMP error (IP_RECVERR) for a datagram the
+ * allocation's relay socket sent to peer: type and code as received
+ * (ICMPv4 or ICMPv6), info the next-hop MTU where the message carries one.
+ * A permitted peer's error goes to the client as a Data indication with
+ * the ICMP attribute (RFC 8656 s11.6).
+ */
+void turn_server_peer_icmp(struct turn_server *s, struct turn_alloc *alloc,
+                           const union turn_addr *peer, uint8_t type,
+                           uint8_t code, uint32_t info, uint64_t now_ms,
+                           struct turn_actions *out);
 
 /*
  * The outcome of an OPEN_RELAY: err 0 with the edge's handle for the

@@ -206,3 +206,30 @@ class HostileUnderValgrind(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class IcmpToClient(unittest.TestCase):
+    def test_port_unreachable_reaches_client_as_icmp_attribute(self):
+        d = Daemon(ARGS + ["--allow-loopback-peers"])
+        self.addCleanup(d.cleanup)
+        d.start()
+        c = tc.TurnClient(("127.0.0.1", d.port), USER, PASSWORD)
+        self.addCleanup(c.close)
+        self.assertEqual(c.allocate()[1], 2)
+        closed = peer_socket()
+        pip, pport = closed.getsockname()
+        closed.close()  # nothing listens there now: ICMP port unreachable
+        self.assertEqual(c.create_permission(pip)[1], 2)
+        c.send_indication(pip, pport, b"anyone there?")
+        m = tc.parse(c.recv())
+        self.assertEqual(m[0], tc.DATA)
+        icmp = m[3][0x8004][0]
+        self.assertEqual((icmp[2], icmp[3]), (3, 3))  # dest/port unreachable
+        self.assertEqual(tc.parse_xor_addr(m[3][tc.A_XOR_PEER][0], m[2]),
+                         (pip, pport))
+        # the relay keeps working for a live peer afterwards
+        live = peer_socket()
+        self.addCleanup(live.close)
+        lip, lport = live.getsockname()
+        c.send_indication(lip, lport, b"still here")
+        self.assertEqual(live.recvfrom(100)[0], b"still here")
