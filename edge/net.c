@@ -93,9 +93,13 @@ int edge_udp_bind(const struct sockaddr *sa, int rcvbuf, int sndbuf)
 
 	if (fd < 0)
 		return fd;
-	if (rcvbuf > 0)
+	/* The FORCE variants (root, or CAP_NET_ADMIN) pass net.core.rmem_max
+	 * and wmem_max; otherwise the kernel caps the size at those. */
+	if (rcvbuf > 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (sndbuf > 0)
+	if (sndbuf > 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)))
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (bind(fd, sa, edge_addr_len(sa)) < 0) {
 		int err = errno;

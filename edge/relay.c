@@ -107,6 +107,33 @@ void edge_tx_flush(struct edge_worker *w)
 		}
 	}
 	q->n = 0;
+	w->rx_used = w->rx_hold;
+}
+
+int edge_rx_batch(struct edge_worker *w, int fd, unsigned *base)
+{
+	if (EDGE_RX_SLOTS - w->rx_used < EDGE_BATCH)
+		edge_tx_flush(w); /* frees the slots queued sends borrow */
+	unsigned b = w->rx_used;
+	for (unsigned i = b; i < b + EDGE_BATCH; i++) {
+		w->rx_iov[i].iov_base = w->rx[i].buf;
+		w->rx_iov[i].iov_len = EDGE_DGRAM_MAX;
+		memset(&w->rx_msgs[i].msg_hdr, 0, sizeof(struct msghdr));
+		w->rx_msgs[i].msg_hdr.msg_name = &w->rx_addr[i];
+		w->rx_msgs[i].msg_hdr.msg_namelen = sizeof(w->rx_addr[i]);
+		w->rx_msgs[i].msg_hdr.msg_iov = &w->rx_iov[i];
+		w->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	int n = recvmmsg(fd, w->rx_msgs + b, EDGE_BATCH, MSG_DONTWAIT, NULL);
+	*base = b;
+	if (n > 0)
+		w->rx_hold = w->rx_used = b + (unsigned)n;
+	return n;
+}
+
+void edge_rx_done(struct edge_worker *w)
+{
+	w->rx_hold = 0;
 }
 
 static void tx_queue(struct edge_worker *w, int fd, const union turn_addr *to,
@@ -201,22 +228,13 @@ static void relay_readable(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	edge_clock(w);
-	for (unsigned i = 0; i < EDGE_BATCH; i++) {
-		w->rx_iov[i].iov_base = w->rx[i].buf;
-		w->rx_iov[i].iov_len = EDGE_DGRAM_MAX;
-		memset(&w->rx_msgs[i].msg_hdr, 0, sizeof(struct msghdr));
-		w->rx_msgs[i].msg_hdr.msg_name = &w->rx_addr[i];
-		w->rx_msgs[i].msg_hdr.msg_namelen = sizeof(w->rx_addr[i]);
-		w->rx_msgs[i].msg_hdr.msg_iov = &w->rx_iov[i];
-		w->rx_msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	n = recvmmsg(fd, w->rx_msgs, EDGE_BATCH, MSG_DONTWAIT, NULL);
+	unsigned b;
+	n = edge_rx_batch(w, fd, &b);
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		/* A pending ICMP error (ECONNREFUSED...) is not fatal: tell
 		 * the client, then read on. r may be freed by the actions. */
 		relay_errors(r);
-		edge_tx_flush(w);
-		n = recvmmsg(fd, w->rx_msgs, EDGE_BATCH, MSG_DONTWAIT, NULL);
+		n = edge_rx_batch(w, fd, &b);
 	}
 	if (n <= 0)
 		return;
@@ -224,7 +242,7 @@ static void relay_readable(evutil_socket_t fd, short what, void *arg)
 	/* r may be freed by an action below (a kick): nothing touches it
 	 * after the loop. */
 	struct turn_alloc *alloc = r->alloc;
-	for (int i = 0; i < n; i++) {
+	for (unsigned i = b; i < b + (unsigned)n; i++) {
 		if (w->rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 			continue;
 		turn_actions_reset(&w->out);
@@ -233,7 +251,7 @@ static void relay_readable(evutil_socket_t fd, short what, void *arg)
 		                       w->now_ms, &w->out);
 		edge_run_actions(w);
 	}
-	edge_tx_flush(w);
+	edge_rx_done(w); /* sends go out at the end of the loop iteration */
 }
 
 /* Bind a relay socket for an OPEN_RELAY; 0 and *out, or errno. */

@@ -23,19 +23,6 @@ int edge_udp_fd_for(struct edge_worker *w, uint32_t listener)
 	return listener < w->nudp ? w->udp[listener].fd : -1;
 }
 
-static void prepare_rx(struct edge_worker *w)
-{
-	for (unsigned i = 0; i < EDGE_BATCH; i++) {
-		w->rx_iov[i].iov_base = w->rx[i].buf;
-		w->rx_iov[i].iov_len = EDGE_DGRAM_MAX;
-		memset(&w->rx_msgs[i].msg_hdr, 0, sizeof(struct msghdr));
-		w->rx_msgs[i].msg_hdr.msg_name = &w->rx_addr[i];
-		w->rx_msgs[i].msg_hdr.msg_namelen = sizeof(w->rx_addr[i]);
-		w->rx_msgs[i].msg_hdr.msg_iov = &w->rx_iov[i];
-		w->rx_msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-}
-
 static void udp_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct udp_sock *us = arg;
@@ -48,13 +35,12 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
 	tuple.transport = TURN_TRANSPORT_UDP;
 	edge_clock(w);
 	for (int round = 0; round < BATCHES_PER_WAKE; round++) {
-		prepare_rx(w);
-		int n = recvmmsg(fd, w->rx_msgs, EDGE_BATCH, MSG_DONTWAIT,
-		                 NULL);
+		unsigned b;
+		int n = edge_rx_batch(w, fd, &b);
 		if (n <= 0)
 			break; /* EAGAIN, or an error queued for a peer */
 		EDGE_COUNT(&w->stats, udp_rx, (unsigned)n);
-		for (int i = 0; i < n; i++) {
+		for (unsigned i = b; i < b + (unsigned)n; i++) {
 			if (w->rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				EDGE_COUNT(&w->stats, udp_truncated, 1);
 				continue;
@@ -67,7 +53,7 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
 			                  w->now_s, &w->out);
 			edge_run_actions(w);
 		}
-		edge_tx_flush(w);
+		edge_rx_done(w);
 		if (n < EDGE_BATCH)
 			break;
 	}
@@ -180,11 +166,18 @@ int edge_worker_new(struct edge_worker **out, int index,
 	return 0;
 }
 
+/* One loop iteration handles every ready socket, then the sends they
+ * queued go out together: datagrams for clients leave in one sendmmsg per
+ * listening socket, however many relay sockets they came from. */
 static void *worker_main(void *arg)
 {
 	struct edge_worker *w = arg;
 
-	event_base_dispatch(w->base);
+	while (!atomic_load(&w->stop)) {
+		if (event_base_loop(w->base, EVLOOP_ONCE) < 0)
+			break;
+		edge_tx_flush(w);
+	}
 	return NULL;
 }
 
@@ -201,7 +194,8 @@ void edge_worker_stop(struct edge_worker *w)
 {
 	if (!w || !w->started)
 		return;
-	event_base_loopexit(w->base, NULL);
+	atomic_store(&w->stop, 1);
+	event_base_loopexit(w->base, NULL); /* wakes the loop */
 	pthread_join(w->thread, NULL);
 	w->started = false;
 }

@@ -11,12 +11,16 @@
 
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 
 #define EDGE_BATCH     32   /* datagrams per recvmmsg / sendmmsg */
 #define EDGE_DGRAM_MAX 4096 /* larger datagrams are truncated, dropped */
-#define EDGE_TX_MAX    64   /* queued sends before a flush */
-#define EDGE_TX_COPY   2048 /* room for a copied response */
+#define EDGE_TX_MAX    128  /* queued sends before a flush */
+#define EDGE_RX_SLOTS                                                          \
+	128               /* receive slots: sends borrow them until the        \
+	                   * flush at the end of the loop iteration */
+#define EDGE_TX_COPY 2048 /* room for a copied response */
 
 struct udp_sock {
 	int fd;
@@ -74,10 +78,13 @@ struct edge_worker {
 	/* per-batch clock */
 	uint64_t now_ms, now_s;
 	/* receive batch */
-	struct mmsghdr rx_msgs[EDGE_BATCH];
-	struct iovec rx_iov[EDGE_BATCH];
-	union turn_addr rx_addr[EDGE_BATCH];
-	struct rx_slot rx[EDGE_BATCH];
+	struct mmsghdr rx_msgs[EDGE_RX_SLOTS];
+	struct iovec rx_iov[EDGE_RX_SLOTS];
+	union turn_addr rx_addr[EDGE_RX_SLOTS];
+	struct rx_slot rx[EDGE_RX_SLOTS];
+	unsigned rx_used; /* slots [0, rx_used) hold payloads queued to send */
+	unsigned rx_hold; /* end of the batch being handled, kept by a flush */
+	atomic_int stop;
 	struct tx_queue tx;
 	struct turn_actions out;
 };
@@ -86,6 +93,11 @@ struct edge_worker {
 void edge_clock(struct edge_worker *w);
 void edge_run_actions(struct edge_worker *w);
 void edge_tx_flush(struct edge_worker *w);
+/* Receive up to EDGE_BATCH datagrams from fd into free slots; returns the
+ * first slot in *base and the count (<= 0 as recvmmsg). Call
+ * edge_rx_done(w) after handling them. */
+int edge_rx_batch(struct edge_worker *w, int fd, unsigned *base);
+void edge_rx_done(struct edge_worker *w);
 void edge_relay_close_all(struct edge_worker *w);
 int edge_udp_fd_for(struct edge_worker *w, uint32_t listener);
 

@@ -117,7 +117,7 @@ START_TEST(test_config_defaults)
 	ck_assert_uint_eq(c.max_port, 65535);
 	ck_assert_uint_eq(c.max_allocate_lifetime_s, 3600);
 	ck_assert_uint_eq(c.max_bps, 0);
-	ck_assert_uint_eq(c.socket_rcvbuf, 0);
+	ck_assert_uint_eq(c.socket_rcvbuf, 4u << 20);
 	ck_assert_str_eq(c.realm, "avedge.local");
 	ck_assert_uint_eq(c.auth_rate_limit, 500);
 	ck_assert_uint_eq(c.auth_rate_burst, 2000);
