@@ -311,6 +311,8 @@ int edge_setup_shared(const struct edge_config *cfg,
 	core->permission_lifetime_s = 300;
 	core->channel_lifetime_s = 600;
 	core->max_bps = cfg->max_bps;
+	core->auth_rate_limit = cfg->auth_rate_limit;
+	core->auth_rate_burst = cfg->auth_rate_burst;
 	core->software = "avedge/" AVEDGE_VERSION;
 	core->no_auth = cfg->no_auth;
 	for (size_t i = 0; i < core->nrelay_ips; i++)

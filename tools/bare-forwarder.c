@@ -100,7 +100,8 @@ static bool same_addr(const struct sockaddr_storage *a,
 	if (a->ss_family != b->ss_family)
 		return false;
 	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		const struct sockaddr_in *x = (const void *)a,
+		                         *y = (const void *)b;
 		return x->sin_port == y->sin_port &&
 		       x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
@@ -361,7 +362,8 @@ static void relay_readable(struct fwd *f, struct fclient *c)
 			size_t len = f->omsg[i].msg_len;
 			uint8_t *b = f->obuf[i];
 
-			if (!same_addr(&f->oname[i], &c->peer) || len > 0xFFFF) {
+			if (!same_addr(&f->oname[i], &c->peer) ||
+			    len > 0xFFFF) {
 				f->n.dropped++;
 				continue; /* no permission */
 			}
@@ -516,8 +518,11 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 	const char *listen = NULL, *relay = NULL;
 	int ch;
 
-	*o = (struct opts){.min_port = 49152, .max_port = 65535, .threads = 1,
-	                   .max_clients = 20000, .sockbuf = 1 << 20};
+	*o = (struct opts){.min_port = 49152,
+	                   .max_port = 65535,
+	                   .threads = 1,
+	                   .max_clients = 20000,
+	                   .sockbuf = 1 << 20};
 	while ((ch = getopt_long(argc, argv, "l:r:t:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'l':

@@ -403,13 +403,18 @@ int turn_server_new(struct turn_server **out, const struct turn_server_cfg *cfg,
 	for (int i = 0; i < 4; i++)
 		s->rng[i] = splitmix(&x);
 	s->next_token = 1;
+	struct auth_ratelimit_config rl_cfg = {
+	        .rate_per_s = cfg->auth_rate_limit,
+	        .burst = cfg->auth_rate_burst,
+	        .unlimited = cfg->auth_rate_limit == 0,
+	};
 	err = tables_init(s);
 	if (!err)
 		err = turn_wheel_new(&s->wheel, now_ms);
 	if (!err)
 		err = node_init(s, cfg);
 	if (!err)
-		err = auth_ratelimit_new(&s->rl, NULL, cfg->seed);
+		err = auth_ratelimit_new(&s->rl, &rl_cfg, cfg->seed);
 	if (!err)
 		err = auth_backoff_new(&s->backoff, NULL, cfg->seed);
 	if (err) {

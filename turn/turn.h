@@ -97,13 +97,15 @@ struct turn_server_cfg {
 	uint32_t permission_lifetime_s;  /* 300 (s9) */
 	uint32_t channel_lifetime_s;     /* 600 (s12) */
 	uint64_t max_bps;                /* bytes/s per direction; 0: off */
-	const char *software;            /* SOFTWARE to authenticated clients;
-	                                  * NULL: none */
-	bool no_auth;                    /* accept TURN without credentials
-	                                  * (tests only) */
-	struct turn_node *node; /* shared port pool and reservations; NULL:
-	                         * the server makes its own */
-	uint8_t seed[16];       /* random: hashes, port choice */
+	uint32_t auth_rate_limit; /* 401s per second per source; 0: off */
+	uint32_t auth_rate_burst; /* 0: the auth module default */
+	const char *software;     /* SOFTWARE to authenticated clients;
+	                           * NULL: none */
+	bool no_auth;             /* accept TURN without credentials
+	                           * (tests only) */
+	struct turn_node *node;   /* shared port pool and reservations; NULL:
+	                           * the server makes its own */
+	uint8_t seed[16];         /* random: hashes, port choice */
 };
 
 /* What edge/ must do. Pointers borrow the input buffer, the server's

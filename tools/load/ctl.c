@@ -51,6 +51,16 @@ static void settle(struct load_worker *w, struct load_client *c,
 	c->txn = 0;
 }
 
+/* Setup finished. A client that gets there after the free pass went by
+ * (SIGINT during setup) is freed at once. */
+static void set_ready(struct load_worker *w, struct load_client *c,
+                      uint64_t now)
+{
+	settle(w, c, LOAD_C_READY);
+	if (w->phase == LOAD_W_FREE || w->phase == LOAD_W_DONE)
+		load_ctl_free(w, c, now);
+}
+
 static int build_req(struct load_worker *w, struct load_client *c,
                      uint16_t method)
 {
@@ -112,8 +122,7 @@ static void build_bare(struct load_client *c, const char *tag,
 	                                           c->channel, p, len, false);
 }
 
-static void transmit(struct load_worker *w, struct load_client *c,
-                     uint64_t now)
+static void transmit(struct load_worker *w, struct load_client *c, uint64_t now)
 {
 	uint64_t rto = (uint64_t)w->o->rto_ms << (c->tries < 6 ? c->tries : 6);
 
@@ -203,7 +212,7 @@ void load_ctl_fail(struct load_worker *w, struct load_client *c, uint16_t code)
 		break;
 	}
 	settle(w, c, LOAD_C_FAILED);
-	load_client_close(w, c);
+	load_client_close(c);
 }
 
 /* Take REALM and NONCE from a 401 or 438; 0 or EPROTO. */
@@ -259,7 +268,7 @@ static void on_error(struct load_worker *w, struct load_client *c,
 	if (code == 437 && c->state == LOAD_C_FREE) {
 		w->st.frees_ok++; /* already gone */
 		settle(w, c, LOAD_C_DONE);
-		load_client_close(w, c);
+		load_client_close(c);
 		return;
 	}
 	load_ctl_fail(w, c, code);
@@ -281,7 +290,7 @@ static void on_allocated(struct load_worker *w, struct load_client *c,
 	w->st.alloc_last_ns = now;
 	load_hist_add(&w->st.alloc_lat, now - c->txn_start);
 	if (w->o->mode == LOAD_MODE_ALLOCS) {
-		settle(w, c, LOAD_C_READY);
+		set_ready(w, c, now);
 		return;
 	}
 	c->state = LOAD_C_BIND;
@@ -291,7 +300,8 @@ static void on_allocated(struct load_worker *w, struct load_client *c,
 static void on_success(struct load_worker *w, struct load_client *c,
                        const struct stun_msg *m, uint64_t now)
 {
-	if (c->req_auth && stun_check_integrity(m, w->key, w->key_len) == EACCES)
+	if (c->req_auth &&
+	    stun_check_integrity(m, w->key, w->key_len) == EACCES)
 		w->st.bad_mi++;
 	switch (c->txn) {
 	case STUN_METHOD_ALLOCATE:
@@ -301,17 +311,19 @@ static void on_success(struct load_worker *w, struct load_client *c,
 	case STUN_METHOD_CREATE_PERMISSION:
 		c->bind_refresh_at =
 		        now + (uint64_t)w->o->bind_refresh_s * 1000000000ull;
-		if (c->state == LOAD_C_BIND)
+		if (c->state == LOAD_C_BIND) {
 			w->st.binds_ok++;
-		else
+			set_ready(w, c, now);
+		} else {
 			w->st.refreshes++;
-		settle(w, c, LOAD_C_READY);
+			c->txn = 0;
+		}
 		return;
 	case STUN_METHOD_REFRESH:
 		if (c->state == LOAD_C_FREE) {
 			w->st.frees_ok++;
 			settle(w, c, LOAD_C_DONE);
-			load_client_close(w, c);
+			load_client_close(c);
 			return;
 		}
 		uint32_t lt = w->o->lifetime_s;
@@ -353,12 +365,12 @@ void load_ctl_bare_input(struct load_worker *w, struct load_client *c,
 		w->st.binds_ok++;
 		w->st.alloc_last_ns = now;
 		load_hist_add(&w->st.alloc_lat, now - c->txn_start);
-		settle(w, c, LOAD_C_READY);
+		set_ready(w, c, now);
 	} else if (c->state == LOAD_C_FREE && len >= BARE_TAG_LEN &&
 	           !memcmp(p, BARE_FREED, BARE_TAG_LEN)) {
 		w->st.frees_ok++;
 		settle(w, c, LOAD_C_DONE);
-		load_client_close(w, c);
+		load_client_close(c);
 	}
 }
 

@@ -267,8 +267,8 @@ void load_peer_readable(struct load_worker *w, struct load_peer *p)
 			win[k] = in_win(w->sh, h.ts_ns);
 			w->st.peer_rx++;
 			w->st.peer_rx_win += win[k];
-			w->tiov[k] = (struct iovec){w->rbuf[i],
-			                            w->rmsg[i].msg_len};
+			w->tiov[k] =
+			        (struct iovec){w->rbuf[i], w->rmsg[i].msg_len};
 			w->tmsg[k].msg_hdr.msg_name = mh->msg_name;
 			w->tmsg[k].msg_hdr.msg_namelen = mh->msg_namelen;
 			k++;

@@ -32,7 +32,7 @@
 #define LOAD_HIST_SUB    32          /* histogram buckets per power of 2 */
 #define LOAD_HIST_N      (40 * LOAD_HIST_SUB)
 #define LOAD_ERR_MIN     300
-#define LOAD_ERR_N       400 /* STUN error codes 300..699 */
+#define LOAD_ERR_N       400   /* STUN error codes 300..699 */
 #define LOAD_BARE_METHOD 0xFFF /* txn tag of the bare-forwarder bind */
 
 /* Client failure causes that are not STUN error codes (c->err). */
@@ -52,9 +52,9 @@ enum load_mode {
 struct load_opts {
 	struct sockaddr_storage server;
 	socklen_t server_len;
-	struct sockaddr_storage peer_ip; /* where peer sockets bind, port 0 */
+	struct sockaddr_storage peer_ip;   /* where peer sockets bind, port 0 */
 	struct sockaddr_storage client_ip; /* where clients bind, port 0 */
-	socklen_t client_ip_len; /* 0: let the kernel choose */
+	socklen_t client_ip_len;           /* 0: let the kernel choose */
 	char user[256];
 	char password[256];
 	bool rest; /* user/password derived from --secret */
@@ -95,13 +95,16 @@ struct load_hist {
  * sends the kernel refused; bad_pkt datagrams not ours or for another
  * client; rxq_ovfl drops in our own socket queues (SO_RXQ_OVFL);
  * late_ticks rate-mode ticks that found us behind. */
-#define LOAD_COUNTERS(X)                                                       \
-	X(sent_win) X(peer_rx_win) X(echo_win) X(rx_win) X(sent) X(peer_rx)    \
-	X(echoed) X(rx) X(timeouts) X(tx_fail) X(bad_pkt) X(rxq_ovfl)          \
-	X(late_ticks) X(allocs_ok) X(allocs_fail) X(binds_ok) X(binds_fail)    \
-	X(refreshes) X(refresh_fail) X(frees_ok) X(frees_fail) X(retransmits)  \
-	X(ctl_timeouts) X(challenges) X(stale_nonce) X(reauth) X(bad_mi)       \
-	X(conn_refused)
+// clang-format off
+#define LOAD_COUNTERS(X)                                                  \
+	X(sent_win) X(peer_rx_win) X(echo_win) X(rx_win)                  \
+	X(sent) X(peer_rx) X(echoed) X(rx)                                \
+	X(timeouts) X(tx_fail) X(bad_pkt) X(rxq_ovfl) X(late_ticks)       \
+	X(allocs_ok) X(allocs_fail) X(binds_ok) X(binds_fail)             \
+	X(refreshes) X(refresh_fail) X(frees_ok) X(frees_fail)            \
+	X(retransmits) X(ctl_timeouts) X(challenges) X(stale_nonce)       \
+	X(reauth) X(bad_mi) X(conn_refused)
+// clang-format on
 
 struct load_stats {
 #define LOAD_X_FIELD(name) uint64_t name;
@@ -130,14 +133,14 @@ struct load_client {
 	uint8_t tries; /* transmissions of the current request */
 	uint8_t auth_tries;
 	bool req_auth; /* the request in flight carries credentials */
-	uint8_t peer; /* index of its peer socket in the worker */
+	uint8_t peer;  /* index of its peer socket in the worker */
 	uint16_t txn;  /* method of the request in flight, 0 if none */
 	uint16_t channel;
 	uint16_t req_len;
 	uint16_t err; /* last STUN error code, or 0 */
 	uint32_t seq;
-	uint32_t ovfl;     /* last SO_RXQ_OVFL count seen */
-	uint64_t rto_at;   /* retransmit deadline, ns */
+	uint32_t ovfl;      /* last SO_RXQ_OVFL count seen */
+	uint64_t rto_at;    /* retransmit deadline, ns */
 	uint64_t txn_start; /* first transmission of the phase, ns */
 	uint64_t alloc_refresh_at, bind_refresh_at;
 	uint8_t tid[STUN_TID_LEN];
@@ -224,7 +227,7 @@ void *load_worker_main(void *arg);
 void load_worker_free(struct load_worker *w);
 uint64_t load_now_ns(void);
 int load_client_socket(struct load_worker *w, struct load_client *c);
-void load_client_close(struct load_worker *w, struct load_client *c);
+void load_client_close(struct load_client *c);
 /* Count the SO_RXQ_OVFL value in a received message's control data. */
 void load_note_ovfl(struct load_worker *w, uint32_t *last,
                     const struct msghdr *mh);
@@ -232,8 +235,7 @@ void load_note_ovfl(struct load_worker *w, uint32_t *last,
 /* ctl.c: TURN (or bare-forwarder) control of one client. A client in
  * LOAD_C_ALLOC/BIND/FREE counts in w->pending until it reaches READY, DONE
  * or FAILED. */
-void load_ctl_start(struct load_worker *w, struct load_client *c,
-                    uint64_t now);
+void load_ctl_start(struct load_worker *w, struct load_client *c, uint64_t now);
 void load_ctl_free(struct load_worker *w, struct load_client *c, uint64_t now);
 void load_ctl_input(struct load_worker *w, struct load_client *c,
                     const uint8_t *buf, size_t len, uint64_t now);
@@ -242,8 +244,7 @@ void load_ctl_bare_input(struct load_worker *w, struct load_client *c,
                          const uint8_t *payload, size_t len, uint64_t now);
 /* Retransmissions, timeouts, allocation and channel refreshes. */
 void load_ctl_scan(struct load_worker *w, uint64_t now);
-void load_ctl_fail(struct load_worker *w, struct load_client *c,
-                   uint16_t code);
+void load_ctl_fail(struct load_worker *w, struct load_client *c, uint16_t code);
 
 /* data.c */
 void load_data_init(struct load_worker *w);
@@ -263,7 +264,7 @@ struct load_sample {
 	double server_cpu_s; /* /proc/PID/stat utime+stime, -1 if none */
 	long server_rss_kb;  /* /proc/PID/status VmRSS, -1 if none */
 	uint64_t udp_rcvbuf_errors, udp_sndbuf_errors; /* /proc/net/snmp* */
-	uint64_t sys_busy, sys_softirq, sys_total; /* /proc/stat, ticks */
+	uint64_t sys_busy, sys_softirq, sys_total;     /* /proc/stat, ticks */
 };
 void load_sample_take(struct load_sample *s, int pid);
 

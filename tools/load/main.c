@@ -179,8 +179,8 @@ static const struct option longopts[] = {
 
 static int die_usage(const char *what, const char *arg)
 {
-	fprintf(stderr, "avedge-load: %s%s%s\n(see avedge-load --help)\n",
-	        what, arg ? ": " : "", arg ? arg : "");
+	fprintf(stderr, "avedge-load: %s%s%s\n(see avedge-load --help)\n", what,
+	        arg ? ": " : "", arg ? arg : "");
 	return 1;
 }
 
@@ -224,7 +224,8 @@ static int rest_credentials(struct load_opts *o, const char *secret)
 	unsigned int mac_len = 0;
 	char name[256];
 
-	snprintf(name, sizeof(name), "%s", o->user[0] ? o->user : "avedge-load");
+	snprintf(name, sizeof(name), "%s",
+	         o->user[0] ? o->user : "avedge-load");
 	name[200] = 0; /* room for the expiry */
 	snprintf(o->user, sizeof(o->user), "%lld:%.200s",
 	         (long long)time(NULL) + 86400, name);
@@ -262,8 +263,7 @@ static int client_ips(struct load_opts *o, const char *arg)
 		r = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 8;
 	c4->sin_family = AF_INET;
 	/* 127.1-254.x.1-254: never 127.0.0.0/16, where servers listen */
-	c4->sin_addr.s_addr = htonl(0x7F000000u |
-	                            (1 + (r >> 8) % 254) << 16 |
+	c4->sin_addr.s_addr = htonl(0x7F000000u | (1 + (r >> 8) % 254) << 16 |
 	                            ((r >> 16) & 0xFF) << 8 | (1 + r % 254));
 	o->client_ip_len = sizeof(*c4);
 	return 0;
@@ -285,12 +285,20 @@ static int parse_opts(struct load_opts *o, int argc, char **argv,
 	int allocs = 0, ch;
 	double v;
 
-	*o = (struct load_opts){.clients = 10, .payload = 100, .window = 4,
-	                        .threads = 1, .peers = 16, .outstanding = 64,
-	                        .duration_s = 10, .warmup_s = 2,
-	                        .drain_s = 0.5, .timeout_ms = 1000,
-	                        .rto_ms = 250, .max_tries = 6,
-	                        .lifetime_s = 600, .bind_refresh_s = 240,
+	*o = (struct load_opts){.clients = 10,
+	                        .payload = 100,
+	                        .window = 4,
+	                        .threads = 1,
+	                        .peers = 16,
+	                        .outstanding = 64,
+	                        .duration_s = 10,
+	                        .warmup_s = 2,
+	                        .drain_s = 0.5,
+	                        .timeout_ms = 1000,
+	                        .rto_ms = 250,
+	                        .max_tries = 6,
+	                        .lifetime_s = 600,
+	                        .bind_refresh_s = 240,
 	                        .sockbuf = 1 << 20};
 	*server = "127.0.0.1:3478";
 	while ((ch = getopt_long(argc, argv, "s:u:p:c:b:w:r:d:t:h", longopts,
@@ -312,14 +320,16 @@ static int parse_opts(struct load_opts *o, int argc, char **argv,
 			secret = a;
 			break;
 		case 'c':
-			ok = num_arg(a, 1, 1000000, &v) && (o->clients = (int)v);
+			ok = num_arg(a, 1, 1000000, &v) &&
+			     (o->clients = (int)v);
 			break;
 		case 'b':
 			ok = num_arg(a, 32, LOAD_PAYLOAD_MAX, &v) &&
 			     (o->payload = (int)v);
 			break;
 		case 'w':
-			ok = num_arg(a, 1, LOAD_BATCH, &v) && (o->window = (int)v);
+			ok = num_arg(a, 1, LOAD_BATCH, &v) &&
+			     (o->window = (int)v);
 			o->mode = LOAD_MODE_CLOSED;
 			break;
 		case 'r':
@@ -355,7 +365,8 @@ static int parse_opts(struct load_opts *o, int argc, char **argv,
 			ok = num_arg(a, 0, 86400, &o->hold_s);
 			break;
 		case OPT_PID:
-			ok = num_arg(a, 1, 1 << 30, &v) && (o->server_pid = (int)v);
+			ok = num_arg(a, 1, 1 << 30, &v) &&
+			     (o->server_pid = (int)v);
 			break;
 		case 't':
 			ok = num_arg(a, 1, 64, &v) && (o->threads = (int)v);
@@ -371,7 +382,8 @@ static int parse_opts(struct load_opts *o, int argc, char **argv,
 			o->lifetime_s = (uint32_t)v;
 			break;
 		case OPT_TIMEOUT:
-			ok = num_arg(a, 1, 600000, &v) && (o->timeout_ms = (int)v);
+			ok = num_arg(a, 1, 600000, &v) &&
+			     (o->timeout_ms = (int)v);
 			break;
 		case OPT_RTO:
 			ok = num_arg(a, 1, 60000, &v) && (o->rto_ms = (int)v);
@@ -416,8 +428,8 @@ static int parse_opts(struct load_opts *o, int argc, char **argv,
 		if (parse_addr(peer_ip, 0, &o->peer_ip, &len))
 			return die_usage("bad peer address", peer_ip);
 	} else {
-		const char *lo = o->server.ss_family == AF_INET6 ? "::1"
-		                                                 : "127.0.0.1";
+		const char *lo =
+		        o->server.ss_family == AF_INET6 ? "::1" : "127.0.0.1";
 		socklen_t len;
 		parse_addr(lo, 0, &o->peer_ip, &len);
 	}
@@ -433,8 +445,8 @@ static int parse_opts(struct load_opts *o, int argc, char **argv,
 	if (secret && rest_credentials(o, secret))
 		return die_usage("cannot derive REST credentials", NULL);
 	if (!o->bare && (!o->user[0] || !o->password[0]))
-		return die_usage("TURN needs --user and --password, or --secret",
-		                 NULL);
+		return die_usage(
+		        "TURN needs --user and --password, or --secret", NULL);
 	if (o->threads > o->clients)
 		o->threads = o->clients;
 	return 0;
@@ -585,7 +597,8 @@ int main(int argc, char **argv)
 	if (!r.ready) {
 		fprintf(stderr,
 		        "avedge-load: no client could be set up on %s: %s\n",
-		        server, load_err_str(r.st.last_err, ebuf, sizeof(ebuf)));
+		        server,
+		        load_err_str(r.st.last_err, ebuf, sizeof(ebuf)));
 		return 2;
 	}
 	load_report(&o, &r);

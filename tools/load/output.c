@@ -60,7 +60,7 @@ static double ratio(double a, double b)
 static double pct_lost(uint64_t sent, uint64_t got)
 {
 	return sent ? 100.0 * (double)(sent - (got < sent ? got : sent)) /
-	                      (double)sent
+	                       (double)sent
 	            : NAN;
 }
 
@@ -125,8 +125,7 @@ static void data_numbers(struct out *out, const struct load_opts *o,
 	num(out, "loss_c2p_pct", pct_lost(s->sent_win, s->peer_rx_win), 4);
 	num(out, "loss_p2c_pct", pct_lost(s->echo_win, s->rx_win), 4);
 	num(out, "loss_pct",
-	    pct_lost(s->sent_win + s->echo_win, s->peer_rx_win + s->rx_win),
-	    4);
+	    pct_lost(s->sent_win + s->echo_win, s->peer_rx_win + s->rx_win), 4);
 	num(out, "rtt_p50_us", (double)load_hist_pct(&s->rtt, 50) / us, 1);
 	num(out, "rtt_p90_us", (double)load_hist_pct(&s->rtt, 90) / us, 1);
 	num(out, "rtt_p99_us", (double)load_hist_pct(&s->rtt, 99) / us, 1);
@@ -206,9 +205,10 @@ void load_report(const struct load_opts *o, const struct load_result *r)
 		str(&out, "label", o->label);
 	str(&out, "server", r->server);
 	str(&out, "mode", modes[o->mode]);
-	str(&out, "transport", o->bare       ? "bare"
-	                       : o->send_ind ? "send-indication"
-	                                     : "channel");
+	str(&out, "transport",
+	    o->bare       ? "bare"
+	    : o->send_ind ? "send-indication"
+	                  : "channel");
 	num(&out, "clients", o->clients, 0);
 	num(&out, "payload", o->mode == LOAD_MODE_ALLOCS ? NAN : o->payload, 0);
 	num(&out, "window", o->mode == LOAD_MODE_CLOSED ? o->window : NAN, 0);

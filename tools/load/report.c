@@ -102,9 +102,9 @@ static double proc_cpu_s(int pid)
 	buf[n] = 0;
 	char *p = strrchr(buf, ')');
 	/* after ") ": state(3) ... utime(14) stime(15) */
-	if (!p || sscanf(p + 2,
-	                 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-	                 &ut, &st) != 2)
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	           &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -189,10 +189,9 @@ void load_sample_take(struct load_sample *s, int pid)
 
 	s->wall_ns = load_now_ns();
 	getrusage(RUSAGE_SELF, &ru);
-	s->tool_cpu_s = (double)ru.ru_utime.tv_sec +
-	                (double)ru.ru_utime.tv_usec / 1e6 +
-	                (double)ru.ru_stime.tv_sec +
-	                (double)ru.ru_stime.tv_usec / 1e6;
+	s->tool_cpu_s =
+	        (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	s->server_cpu_s = pid > 0 ? proc_cpu_s(pid) : -1;
 	s->server_rss_kb = pid > 0 ? proc_rss_kb(pid) : -1;
 	udp_errors(&s->udp_rcvbuf_errors, &s->udp_sndbuf_errors);

@@ -82,7 +82,7 @@ int load_client_socket(struct load_worker *w, struct load_client *c)
 	return 0;
 }
 
-void load_client_close(struct load_worker *w, struct load_client *c)
+void load_client_close(struct load_client *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
@@ -96,7 +96,8 @@ void load_note_ovfl(struct load_worker *w, uint32_t *last,
 	     cm = CMSG_NXTHDR((struct msghdr *)mh, cm)) {
 		uint32_t v;
 
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SO_RXQ_OVFL)
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SO_RXQ_OVFL)
 			continue;
 		memcpy(&v, CMSG_DATA(cm), sizeof(v));
 		if (v > *last) {
@@ -167,8 +168,8 @@ int load_worker_init(struct load_worker *w, int id, int first, int n,
 	if (!w->cl || w->ep < 0)
 		return ENOMEM;
 	if (o->mode == LOAD_MODE_CLOSED) {
-		w->slot = calloc((size_t)n * (size_t)o->window,
-		                 sizeof(*w->slot));
+		w->slot =
+		        calloc((size_t)n * (size_t)o->window, sizeof(*w->slot));
 		if (!w->slot)
 			return ENOMEM;
 	}
@@ -181,7 +182,8 @@ int load_worker_init(struct load_worker *w, int id, int first, int n,
 	for (int i = 0; i < n; i++) {
 		w->cl[i].fd = -1;
 		w->cl[i].gidx = (uint32_t)(first + i);
-		w->cl[i].channel = (uint16_t)(STUN_CHANNEL_MIN + (first + i) % 0x1000);
+		w->cl[i].channel =
+		        (uint16_t)(STUN_CHANNEL_MIN + (first + i) % 0x1000);
 		w->cl[i].peer = (uint8_t)(i % npeer);
 	}
 	load_data_init(w);
@@ -191,7 +193,7 @@ int load_worker_init(struct load_worker *w, int id, int first, int n,
 void load_worker_free(struct load_worker *w)
 {
 	for (int i = 0; w->cl && i < w->ncl; i++)
-		load_client_close(w, &w->cl[i]);
+		load_client_close(&w->cl[i]);
 	for (int i = 0; i < w->npeer; i++)
 		close(w->peer[i].fd);
 	if (w->tfd >= 0)
