@@ -222,8 +222,8 @@ elif ids: print("avedge binary sha256 %s." % ids[0])' "$RAW"
 	echo "Commands (\`\$P\` = $PORT, relay ports $MIN_PORT-$MAX_PORT):"
 	echo
 	echo '```'
-	for s in $SERVERS; do server_cmd "$s" | sed "s#$TMP#TMP#g"; done
-	echo "$LOAD -s 127.0.0.1:$PORT -u bench -p bench --server-pid PID --json ARGS  (--bare instead of -u/-p for bare)"
+	for s in $SERVERS; do server_cmd "$s" | sed -e "s#$TMP#TMP#g" -e "s#$REPO/##g"; done
+	echo "${LOAD#"$REPO"/} -s 127.0.0.1:$PORT -u bench -p bench --server-pid PID --json ARGS  (--bare instead of -u/-p for bare)"
 	python3 -c 'import json,sys
 seen={}
 for l in open(sys.argv[1]):

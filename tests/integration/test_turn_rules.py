@@ -264,3 +264,77 @@ class ChallengePacing(unittest.TestCase):
         for _ in range(5):
             m = c.transact(tc.REFRESH, [tc.attr(tc.A_LIFETIME, b"\0\0\2\0")])
             self.assertEqual(m[1], 2)
+
+
+class Operations(unittest.TestCase):
+    """Keys an operator sets: user-file reloaded on SIGHUP, quotas,
+    external-ip."""
+
+    def test_user_file_reloaded_on_sighup(self):
+        import tempfile
+        tmp = tempfile.mkdtemp(prefix="avedge-users-")
+        users = os.path.join(tmp, "users")
+        with open(users, "w") as f:
+            f.write("# users\nbob:builder\n")
+        d = Daemon(["--relay-ip", "127.0.0.1", "--realm", "test.local",
+                    "--user-file", users, "--threads", "2"])
+        self.addCleanup(d.cleanup)
+        d.start()
+        carol = tc.TurnClient(("127.0.0.1", d.port), "carol", "singer")
+        self.addCleanup(carol.close)
+        self.assertEqual(tc.error_code(carol.allocate()[3]), 401)
+        with open(users, "a") as f:
+            f.write("carol:singer\n")
+        d.proc.send_signal(signal.SIGHUP)
+        import time
+        deadline = time.time() + 10
+        while "REST secrets loaded" not in d.log() and time.time() < deadline:
+            time.sleep(0.05)
+        carol2 = tc.TurnClient(("127.0.0.1", d.port), "carol", "singer")
+        self.addCleanup(carol2.close)
+        self.assertEqual(carol2.allocate()[1], 2)
+        # a broken file keeps the old credentials in force
+        with open(users, "w") as f:
+            f.write("no colon here\n")
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "credentials rejected" not in d.log() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("credentials rejected", d.log())
+        bob = tc.TurnClient(("127.0.0.1", d.port), "bob", "builder")
+        self.addCleanup(bob.close)
+        self.assertEqual(bob.allocate()[1], 2)
+
+    def test_user_and_total_quota(self):
+        d = Daemon(ARGS + ["--user", "dave:pw", "--user-quota", "2",
+                           "--total-quota", "3"])
+        self.addCleanup(d.cleanup)
+        d.start()
+        clients = [tc.TurnClient(("127.0.0.1", d.port), USER, PASSWORD)
+                   for _ in range(3)]
+        for c in clients:
+            self.addCleanup(c.close)
+        self.assertEqual(clients[0].allocate()[1], 2)
+        self.assertEqual(clients[1].allocate()[1], 2)
+        self.assertEqual(tc.error_code(clients[2].allocate()[3]), 486)
+        dave = [tc.TurnClient(("127.0.0.1", d.port), "dave", "pw") for _ in range(2)]
+        for c in dave:
+            self.addCleanup(c.close)
+        self.assertEqual(dave[0].allocate()[1], 2)
+        self.assertEqual(tc.error_code(dave[1].allocate()[3]), 486)  # total
+        # freeing one lets exactly one more in
+        m = clients[0].transact(tc.REFRESH, [tc.attr(tc.A_LIFETIME, b"\0\0\0\0")])
+        self.assertEqual(m[1], 2)
+        self.assertEqual(clients[2].allocate()[1], 2)
+
+    def test_external_ip_advertised(self):
+        d = Daemon(ARGS + ["--external-ip", "203.0.113.7/127.0.0.1"])
+        self.addCleanup(d.cleanup)
+        d.start()
+        c = tc.TurnClient(("127.0.0.1", d.port), USER, PASSWORD)
+        self.addCleanup(c.close)
+        m = c.allocate()
+        self.assertEqual(m[1], 2)
+        ip, port = c.relayed(m)
+        self.assertEqual(ip, "203.0.113.7")
+        self.assertTrue(44000 <= port <= 44999)
