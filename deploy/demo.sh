@@ -19,8 +19,12 @@ cat <<MSG
   demo credential:  user demo   password $password   realm $realm
 
   try:  turnutils_stunclient -p $PORT 127.0.0.1
-        (from Debian's coturn package)
+        turnutils_uclient -p $PORT -u demo -w $password -y -n 20 127.0.0.1
+        (both from Debian's coturn package)
 
 MSG
+# Loopback peers are allowed so that clients on this machine can relay to
+# each other; a real deployment leaves that off (see docs/config.md).
 exec ./build/avedge --listening-ip 127.0.0.1 --listening-port "$PORT" \
-	--realm "$realm" --user "demo:$password" --lock-dir "${TMPDIR:-/tmp}"
+	--relay-ip 127.0.0.1 --realm "$realm" --user "demo:$password" \
+	--allow-loopback-peers --lock-dir "${TMPDIR:-/tmp}"
