@@ -172,11 +172,12 @@ static bool value_ok(uint16_t type, const uint8_t *v, size_t len)
 		return len % 2 == 0;
 	case STUN_ATTR_MESSAGE_INTEGRITY_SHA256:
 		return len >= 16 && len <= 32 && len % 4 == 0;
+	/* The family value itself is the server's to judge (RFC 8656 s7.2:
+	 * an unsupported one is 440, an IPv4 ADDITIONAL-ADDRESS-FAMILY 400),
+	 * so only the length is the codec's business. */
 	case STUN_ATTR_REQUESTED_ADDRESS_FAMILY:
-		return len == 4 &&
-		       (v[0] == STUN_FAMILY_IPV4 || v[0] == STUN_FAMILY_IPV6);
 	case STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY:
-		return len == 4 && v[0] == STUN_FAMILY_IPV6;
+		return len == 4;
 	case STUN_ATTR_PASSWORD_ALGORITHMS:
 		return pw_algs_ok(v, len, false);
 	case STUN_ATTR_PASSWORD_ALGORITHM:

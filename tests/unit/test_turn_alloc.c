@@ -22,6 +22,7 @@ enum {
 	X_RAF6 = 16,
 	X_AAF6 = 32,
 	X_AAF4 = 64,
+	X_RAF3 = 128, /* a family value that does not exist */
 };
 
 static int allocate_x(struct h *h, const struct turn_tuple *t, unsigned x,
@@ -51,6 +52,9 @@ static int allocate_x(struct h *h, const struct turn_tuple *t, unsigned x,
 	if (x & X_AAF4)
 		stun_build_u32(&b, STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY,
 		               0x01000000);
+	if (x & X_RAF3)
+		stun_build_u32(&b, STUN_ATTR_REQUESTED_ADDRESS_FAMILY,
+		               0x03000000);
 	h_sign(h, &b);
 	h_send(h, &b, t);
 	return h_code(h);
@@ -230,10 +234,9 @@ START_TEST(test_turn_alloc_family_errors)
 	h_add_v6(&h->cfg);
 	h_start(h, 0, 0);
 	ck_assert_int_eq(allocate_x(h, &A, X_AAF6 | X_RAF4, NULL), 400);
-	/* stun/ rejects an IPv4 ADDITIONAL-ADDRESS-FAMILY at parse time
-	 * (RFC 8656 s7.2 would answer 400): dropped unanswered. */
-	ck_assert_int_eq(allocate_x(h, &A, X_AAF4, NULL), -1);
-	ck_assert_uint_gt(turn_server_stats(h->s)->drop_malformed, 0);
+	/* RFC 8656 s7.2: an IPv4 ADDITIONAL-ADDRESS-FAMILY is 400. */
+	ck_assert_int_eq(allocate_x(h, &A, X_AAF4, NULL), 400);
+	ck_assert_int_eq(allocate_x(h, &A, X_RAF3, NULL), 440);
 	ck_assert_int_eq(allocate_x(h, &A, X_AAF6 | X_TOKEN, token), 400);
 	ck_assert_uint_eq(h->opens, 0);
 	h_free(h);
