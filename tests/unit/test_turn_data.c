@@ -49,6 +49,51 @@ static void chandata(struct h *h, const struct turn_tuple *t, uint16_t ch,
 	h_input(h, t, buf, n);
 }
 
+/* ICMP from the kernel for a permitted peer becomes a Data indication with
+ * XOR-PEER-ADDRESS and ICMP (type, code, error data) and no DATA; for a
+ * peer without a permission nothing reaches the client. */
+START_TEST(test_turn_data_icmp_to_client)
+{
+	struct h *h = h_default();
+	struct turn_alloc *alloc = alloc_on(h, &A);
+	union turn_addr peer, other;
+	struct stun_msg m;
+	struct sockaddr_storage got;
+
+	ck_assert_int_eq(h_permit(h, &A, PEER), 0);
+	h_sa(&peer, PEER, 5004);
+	h_sa(&other, PEER2, 5004);
+
+	h_clear(h);
+	turn_actions_reset(&h->out);
+	turn_server_peer_icmp(h->s, alloc, &other, 3, 3, 0, h->now_ms, &h->out);
+	h_run(h);
+	ck_assert_uint_eq(h_count(h, TURN_ACT_SEND_CLIENT), 0);
+
+	h_clear(h);
+	turn_actions_reset(&h->out);
+	turn_server_peer_icmp(h->s, alloc, &peer, 3, 4, 1400, h->now_ms,
+	                      &h->out);
+	h_run(h);
+	ck_assert_uint_eq(h_count(h, TURN_ACT_SEND_CLIENT), 1);
+	const struct h_sent *e = h_last(h, TURN_ACT_SEND_CLIENT);
+	ck_assert_int_eq(stun_msg_parse(&m, e->data, e->len, NULL), 0);
+	ck_assert_uint_eq(m.method, STUN_METHOD_DATA);
+	ck_assert_uint_eq(m.cls, STUN_CLASS_INDICATION);
+	ck_assert_ptr_null(stun_msg_find(&m, STUN_ATTR_DATA));
+	const struct stun_attr *icmp = stun_msg_find(&m, STUN_ATTR_ICMP);
+	ck_assert_ptr_nonnull(icmp);
+	ck_assert_uint_eq(icmp->len, 8);
+	ck_assert_uint_eq(icmp->value[2], 3);
+	ck_assert_uint_eq(icmp->value[3], 4);
+	ck_assert_uint_eq((uint32_t)icmp->value[6] << 8 | icmp->value[7], 1400);
+	ck_assert_int_eq(
+	        stun_msg_get_xor_addr(&m, STUN_ATTR_XOR_PEER_ADDRESS, &got), 0);
+	ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&got)->sin_port), 5004);
+	h_free(h);
+}
+END_TEST
+
 /* ---- CreatePermission
  * -------------------------------------------------------- */
 
@@ -493,6 +538,7 @@ static Suite *turn_data_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, AVEDGE_TEST_TIMEOUT_S);
 	tcase_add_test(tc, test_turn_data_send_indication);
+	tcase_add_test(tc, test_turn_data_icmp_to_client);
 	tcase_add_test(tc, test_turn_data_send_payload_in_place);
 	tcase_add_test(tc, test_turn_data_channel_both_ways);
 	tcase_add_test(tc, test_turn_data_channel_tcp_padding);
