@@ -36,7 +36,7 @@ struct daemon {
 	struct event_base *base;
 	struct edge_worker *workers[MAX_WORKERS];
 	size_t nworkers;
-	int lock_fds[EDGE_MAX_LISTEN];
+	int lock_fds[2 * EDGE_MAX_LISTEN];
 	size_t nlocks;
 };
 
@@ -110,6 +110,23 @@ static int take_locks(struct daemon *d, const struct sockaddr_storage *addrs,
 	return 0;
 }
 
+/* The TLS endpoints: the listening addresses on tls-listening-port. */
+static void tls_addrs(const struct edge_config *cfg,
+                      const struct sockaddr_storage *addrs, size_t n,
+                      struct sockaddr_storage *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[i] = addrs[i];
+		struct sockaddr *sa = (struct sockaddr *)&out[i];
+		if (sa->sa_family == AF_INET)
+			((struct sockaddr_in *)(void *)sa)->sin_port =
+			        htons(cfg->tls_listening_port);
+		else
+			((struct sockaddr_in6 *)(void *)sa)->sin6_port =
+			        htons(cfg->tls_listening_port);
+	}
+}
+
 static unsigned worker_count(const struct edge_config *cfg)
 {
 	long n = cfg->threads;
@@ -124,18 +141,25 @@ static unsigned worker_count(const struct edge_config *cfg)
 static int start_workers(struct daemon *d)
 {
 	struct edge_worker_opts opts;
-	struct sockaddr_storage addrs[EDGE_MAX_LISTEN];
-	size_t naddrs;
+	/* addrs: the listening addresses, then the same on the TLS port */
+	struct sockaddr_storage addrs[2 * EDGE_MAX_LISTEN];
+	size_t naddrs, nown;
 	char where[EDGE_ADDRSTR_LEN];
+	bool tls = d->cfg.cert && !d->cfg.no_tls;
 	int err;
 
 	memset(&opts, 0, sizeof(opts));
 	if ((err = listen_addrs(&d->cfg, addrs, &naddrs)) != 0)
 		return err;
-	if ((err = take_locks(d, addrs, naddrs)) != 0)
+	nown = naddrs;
+	if (tls) {
+		tls_addrs(&d->cfg, addrs, naddrs, &addrs[naddrs]);
+		nown += naddrs;
+	}
+	if ((err = take_locks(d, addrs, nown)) != 0)
 		return err;
-	char why[256] = "";
-	err = edge_setup_shared(&d->cfg, addrs, naddrs, &d->shared, why,
+	char why[512] = "";
+	err = edge_setup_shared(&d->cfg, addrs, nown, &d->shared, why,
 	                        sizeof(why));
 	if (err) {
 		edge_err("%s", why);
@@ -151,7 +175,11 @@ static int start_workers(struct daemon *d)
 			opts.udp[opts.nudp++] = addrs[i];
 		if (!d->cfg.no_tcp)
 			opts.tcp[opts.ntcp++] = addrs[i];
+		if (tls)
+			opts.tls[opts.ntls++] = addrs[naddrs + i];
 	}
+	opts.tls_ctx = d->shared.tls;
+	opts.handshake_timeout_s = d->cfg.handshake_timeout_s;
 	opts.rcvbuf = (int)d->cfg.socket_rcvbuf;
 	opts.sndbuf = (int)d->cfg.socket_sndbuf;
 	opts.idle_timeout_s = d->cfg.idle_timeout_s;
@@ -187,6 +215,12 @@ static int start_workers(struct daemon *d)
 		                        sizeof(where)),
 		          d->cfg.no_udp ? "" : " udp",
 		          d->cfg.no_tcp ? "" : " tcp");
+	if (tls)
+		edge_info("TLS on port %u (cert %s)",
+		          (unsigned)d->cfg.tls_listening_port, d->cfg.cert);
+	else
+		edge_info("TLS is off: %s",
+		          d->cfg.no_tls ? "no-tls is set" : "no cert is set");
 	edge_info("%zu worker threads", d->nworkers);
 	return 0;
 }

@@ -2,12 +2,14 @@
  * edge/setup.c - turn the configuration snapshot into what the workers
  * share: the credential store (users from the config and the user-file,
  * REST secrets), the nonce keys, the peer policy, the quotas and the core
- * configuration (relay addresses, external-ip mapping, lifetimes).
+ * configuration (relay addresses, external-ip mapping, lifetimes) and
+ * the TLS context (edge/tls.c) when a certificate is set.
  */
 #include "edge/setup.h"
 #include "auth/auth.h"
 #include "edge/log.h"
 #include "edge/net.h"
+#include "edge/tls.h"
 #include "turn/policy.h"
 
 #include <arpa/inet.h>
@@ -294,6 +296,10 @@ int edge_setup_shared(const struct edge_config *cfg,
 			snprintf(err, err_len, "%s", strerror(rc));
 		return rc;
 	}
+	if (cfg->cert && !cfg->no_tls &&
+	    (rc = edge_tls_ctx_new(&sh->tls, cfg->cert, cfg->pkey,
+	                           cfg->cipher_list, err, err_len)) != 0)
+		return rc;
 	relay_ips(cfg, core);
 	if (core->nrelay_ips == 0) {
 		snprintf(err, err_len,
@@ -334,5 +340,6 @@ void edge_shared_free(struct edge_shared *sh)
 	turn_policy_free(sh->policy);
 	turn_quota_free(sh->quota);
 	turn_node_free(sh->node);
+	edge_tls_ctx_free(sh->tls);
 	memset(sh, 0, sizeof(*sh));
 }

@@ -1,7 +1,7 @@
 /*
  * edge/setup.h - build what the workers share from a configuration
  * snapshot: credentials, nonce keys, peer policy, quotas and the TURN
- * core's configuration.
+ * core's configuration, the TLS context.
  */
 #ifndef AVEDGE_EDGE_SETUP_H
 #define AVEDGE_EDGE_SETUP_H
@@ -13,6 +13,7 @@ struct auth_store;
 struct auth_nonces;
 struct turn_policy;
 struct turn_quota;
+struct ssl_ctx_st;
 
 struct edge_shared {
 	struct auth_store *store;
@@ -21,6 +22,7 @@ struct edge_shared {
 	struct turn_quota *quota;
 	struct turn_node *node;
 	struct turn_server_cfg core;
+	struct ssl_ctx_st *tls; /* NULL: no TLS listener (no cert, no-tls) */
 };
 
 /* Build everything; own lists the node's listening endpoints (protected

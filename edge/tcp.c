@@ -1,6 +1,8 @@
 /*
- * edge/tcp.c - STUN/TURN clients over TCP (RFC 8656 s3.1, framing s12.5):
- * a bufferevent per connection, frames cut with stun_frame_len() (partial
+ * edge/tcp.c - STUN/TURN clients over TCP and TLS (RFC 8656 s3.1, framing
+ * s12.5): a bufferevent per connection (an OpenSSL one for TLS, which
+ * must finish its handshake and send a first frame within
+ * handshake-timeout), frames cut with stun_frame_len() (partial
  * reads, many frames per read), handed whole to the core. Output is capped
  * with back-pressure: a client that does not read its answers stops being
  * read. Connections are found by id (turn_tuple.conn) in a hash table.
@@ -12,7 +14,9 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -164,10 +168,31 @@ static void tcp_event(struct bufferevent *bev, short what, void *arg)
 		tcp_close(arg, true);
 }
 
-void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
-                     struct sockaddr *sa, int salen, void *arg)
+/* A TLS connection gets a bufferevent that runs the server handshake
+ * first; the SSL is freed with it. NULL on failure. */
+static struct bufferevent *tls_bev(struct edge_worker *w, evutil_socket_t fd)
 {
-	struct edge_worker *w = arg;
+	SSL *ssl = SSL_new(w->tls_ctx);
+	struct bufferevent *bev;
+
+	if (!ssl)
+		return NULL;
+	/* On failure (no memory) some libevent 2.1 releases free ssl and
+	 * some do not: it is left alone rather than risk a double free. */
+	bev = bufferevent_openssl_socket_new(w->base, fd, ssl,
+	                                     BUFFEREVENT_SSL_ACCEPTING,
+	                                     BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		return NULL;
+	/* A client that just closes its socket is a normal end. */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
+                        struct sockaddr *sa, int salen, struct edge_worker *w,
+                        bool tls)
+{
 	struct tcp_conn *c = calloc(1, sizeof(*c));
 	struct timeval idle = {.tv_sec = w->idle_timeout_s};
 
@@ -180,15 +205,20 @@ void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
 	       (size_t)salen < sizeof(c->tuple.client)
 	               ? (size_t)salen
 	               : sizeof(c->tuple.client));
-	c->tuple.transport = TURN_TRANSPORT_TCP;
+	c->tuple.transport = tls ? TURN_TRANSPORT_TLS : TURN_TRANSPORT_TCP;
 	c->tuple.listener = 0;
 	for (size_t i = 0; i < w->ntcp; i++)
 		if (w->tcp[i] == l)
 			c->tuple.listener = (uint32_t)(EDGE_MAX_LISTEN + i);
+	for (size_t i = 0; i < w->ntls; i++)
+		if (w->tls[i] == l)
+			c->tuple.listener = (uint32_t)(2 * EDGE_MAX_LISTEN + i);
 	do {
 		c->tuple.conn = w->next_conn_id++;
 	} while (c->tuple.conn == 0 || edge_tcp_find(w, c->tuple.conn));
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = tls ? tls_bev(w, fd)
+	             : bufferevent_socket_new(w->base, fd,
+	                                      BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		close(fd);
 		free(c);
@@ -204,9 +234,26 @@ void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
 	w->conns = c;
 	bufferevent_setcb(c->bev, tcp_readable, tcp_writable, tcp_event, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, TCP_OUT_HIGH / 2, 0);
-	if (w->idle_timeout_s > 0)
+	/* Until the first frame: the idle limit, and for TLS the handshake
+	 * limit if smaller (the frame can only follow the handshake). */
+	if (tls && w->handshake_timeout_s > 0 &&
+	    (w->idle_timeout_s == 0 || w->handshake_timeout_s < idle.tv_sec))
+		idle.tv_sec = w->handshake_timeout_s;
+	if (idle.tv_sec > 0)
 		bufferevent_set_timeouts(c->bev, &idle, NULL);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
+                     struct sockaddr *sa, int salen, void *arg)
+{
+	accept_conn(l, fd, sa, salen, arg, false);
+}
+
+void edge_tls_accept(struct evconnlistener *l, evutil_socket_t fd,
+                     struct sockaddr *sa, int salen, void *arg)
+{
+	accept_conn(l, fd, sa, salen, arg, true);
 }
 
 void edge_tcp_accept_error(struct evconnlistener *l, void *arg)

@@ -1,7 +1,8 @@
 /*
- * edge/worker.c - a worker thread's life cycle and its UDP listeners:
- * datagrams read in batches with recvmmsg, handed to the worker's TURN
- * core, and the resulting sends flushed in batches (relay.c). A periodic
+ * edge/worker.c - a worker thread's life cycle, its TCP and TLS listeners
+ * (connections in tcp.c) and its UDP listeners: datagrams read in batches
+ * with recvmmsg, handed to the worker's TURN core, and the resulting sends
+ * flushed in batches (relay.c). A periodic
  * tick drives the core's timers. Everything here runs on the worker's own
  * thread except new/start/stop/free and set_store.
  */
@@ -90,21 +91,25 @@ static int open_udp(struct edge_worker *w, const struct sockaddr *sa,
 	return 0;
 }
 
-static int open_tcp(struct edge_worker *w, const struct sockaddr *sa)
+/* A TCP listener, or with tls a TLS one (edge_tls_accept). */
+static int open_tcp(struct edge_worker *w, const struct sockaddr *sa, bool tls)
 {
 	int fd = edge_tcp_listen(sa, 1024);
 
 	if (fd < 0)
 		return -fd;
 	struct evconnlistener *l = evconnlistener_new(
-	        w->base, edge_tcp_accept, w,
+	        w->base, tls ? edge_tls_accept : edge_tcp_accept, w,
 	        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (!l) {
 		close(fd);
 		return ENOMEM;
 	}
 	evconnlistener_set_error_cb(l, edge_tcp_accept_error);
-	w->tcp[w->ntcp++] = l;
+	if (tls)
+		w->tls[w->ntls++] = l;
+	else
+		w->tcp[w->ntcp++] = l;
 	return 0;
 }
 
@@ -142,6 +147,8 @@ int edge_worker_new(struct edge_worker **out, int index,
 		return ENOMEM;
 	w->index = index;
 	w->idle_timeout_s = opts->idle_timeout_s;
+	w->handshake_timeout_s = opts->handshake_timeout_s;
+	w->tls_ctx = opts->tls_ctx;
 	w->base = event_base_new();
 	if (!w->base) {
 		free(w);
@@ -154,9 +161,14 @@ int edge_worker_new(struct edge_worker **out, int index,
 			*failed = (const void *)&opts->udp[i];
 	}
 	for (size_t i = 0; i < opts->ntcp && !err; i++) {
-		err = open_tcp(w, (const void *)&opts->tcp[i]);
+		err = open_tcp(w, (const void *)&opts->tcp[i], false);
 		if (err)
 			*failed = (const void *)&opts->tcp[i];
+	}
+	for (size_t i = 0; i < opts->ntls && opts->tls_ctx && !err; i++) {
+		err = open_tcp(w, (const void *)&opts->tls[i], true);
+		if (err)
+			*failed = (const void *)&opts->tls[i];
 	}
 	if (err) {
 		edge_worker_free(w);
@@ -212,6 +224,8 @@ void edge_worker_free(struct edge_worker *w)
 	}
 	for (size_t i = 0; i < w->ntcp; i++)
 		evconnlistener_free(w->tcp[i]);
+	for (size_t i = 0; i < w->ntls; i++)
+		evconnlistener_free(w->tls[i]);
 	if (w->conn_buckets)
 		edge_tcp_close_all(w);
 	edge_relay_close_all(w);

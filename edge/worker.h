@@ -1,7 +1,7 @@
 /*
  * edge/worker.h - one worker thread: an event base, its own UDP socket per
- * listening address (SO_REUSEPORT), its own TCP listeners, its own TURN
- * server core with the allocations and relay sockets it owns, and the
+ * listening address (SO_REUSEPORT), its own TCP and TLS listeners, its own
+ * TURN server core with the allocations and relay sockets it owns, and the
  * counters of what it did. Nothing on its packet path takes a lock.
  */
 #ifndef AVEDGE_EDGE_WORKER_H
@@ -21,6 +21,7 @@ struct auth_store;
 struct auth_nonces;
 struct turn_policy;
 struct turn_quota;
+struct ssl_ctx_st;
 
 /* What every worker listens on and shares. */
 struct edge_worker_opts {
@@ -28,6 +29,10 @@ struct edge_worker_opts {
 	size_t nudp;
 	struct sockaddr_storage tcp[EDGE_MAX_LISTEN];
 	size_t ntcp;
+	struct sockaddr_storage tls[EDGE_MAX_LISTEN];
+	size_t ntls;
+	struct ssl_ctx_st *tls_ctx;   /* shared; NULL: no TLS listeners */
+	unsigned handshake_timeout_s; /* TLS: until the first frame */
 	int rcvbuf, sndbuf;      /* socket buffer sizes, 0: kernel default */
 	unsigned idle_timeout_s; /* TCP connection without traffic */
 	struct turn_server_cfg core;      /* worker_index set per worker */

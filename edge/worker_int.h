@@ -1,6 +1,6 @@
 /*
  * edge/worker_int.h - the inside of a worker, shared by worker.c (life
- * cycle, UDP listeners), tcp.c (stream clients) and relay.c (relay
+ * cycle, UDP listeners), tcp.c (TCP and TLS stream clients) and relay.c (relay
  * sockets, running the core's actions, batched sends).
  */
 #ifndef AVEDGE_EDGE_WORKER_INT_H
@@ -65,7 +65,11 @@ struct edge_worker {
 	size_t nudp;
 	struct evconnlistener *tcp[EDGE_MAX_LISTEN];
 	size_t ntcp;
+	struct evconnlistener *tls[EDGE_MAX_LISTEN];
+	size_t ntls;
+	struct ssl_ctx_st *tls_ctx; /* shared, not owned */
 	unsigned idle_timeout_s;
+	unsigned handshake_timeout_s;
 	struct turn_server *core;
 	struct edge_relay *relays; /* all relay sockets, freed at stop */
 	struct event *tick;
@@ -103,6 +107,9 @@ int edge_udp_fd_for(struct edge_worker *w, uint32_t listener);
 
 /* tcp.c */
 void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
+                     struct sockaddr *sa, int salen, void *arg);
+/* The same for a TLS listener: the connection starts with a handshake. */
+void edge_tls_accept(struct evconnlistener *l, evutil_socket_t fd,
                      struct sockaddr *sa, int salen, void *arg);
 void edge_tcp_accept_error(struct evconnlistener *l, void *arg);
 struct tcp_conn *edge_tcp_find(struct edge_worker *w, uint32_t id);

@@ -305,7 +305,9 @@ async function main() {
     result.launch_ms = Date.now() - t0;
 
     if (o.mode === 'transfer') {
-      const wantProto = (/[?&]transport=(udp|tcp)/.exec(o.turnUrl) || [, o.turnUrl.startsWith('turns:') ? 'tls' : 'udp'])[1];
+      // turns: is TLS to the server whatever ?transport says.
+      const wantProto = o.turnUrl.startsWith('turns:') ? 'tls'
+        : (/[?&]transport=(udp|tcp)/.exec(o.turnUrl) || [, 'udp'])[1];
       const r = await page.evaluate(pageTransfer, { iceServers, bytes: o.bytes, chunk: o.chunk });
       Object.assign(result, r);
       const problems = [];

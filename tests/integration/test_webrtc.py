@@ -39,6 +39,7 @@ VERBOSE = os.environ.get("WEBRTC_VERBOSE") == "1"
 
 # Inside the namespace every port is free: fixed numbers, no races.
 PORT = 3478
+TLS_PORT = 5349
 MIN_PORT, MAX_PORT = 49152, 49999
 REALM = "test.local"
 USER, PASSWORD = "alice", "secret"
@@ -102,7 +103,23 @@ def setUpModule():
                            (out.stdout + out.stderr)[-3000:])
 
 
-def server_command(tmp, rest):
+def make_cert(tmp):
+    """(cert, key, SPKI sha-256 in base64) of a self-signed certificate,
+    for Chromium's --ignore-certificate-errors-spki-list."""
+    cert, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", cert],
+                         check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"],
+                         input=pub, check=True, capture_output=True).stdout
+    return cert, key, base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def server_command(tmp, rest, tls=None):
     if SERVER == "coturn":
         cmd = ["turnserver", "-n", "--listening-ip", "127.0.0.1",
                "-p", str(PORT), "--relay-ip", "127.0.0.1",
@@ -115,6 +132,10 @@ def server_command(tmp, rest):
                "--userdb", os.path.join(tmp, "turndb")]
         if rest:
             cmd += ["--use-auth-secret", "--static-auth-secret", SECRET]
+        if tls:
+            cmd.remove("--no-tls")
+            cmd += ["--cert", tls[0], "--pkey", tls[1],
+                    "--tls-listening-port", str(TLS_PORT)]
         return cmd
     if SERVER != "avedge":
         raise ValueError("WEBRTC_SERVER must be avedge or coturn, not %r" % SERVER)
@@ -123,7 +144,9 @@ def server_command(tmp, rest):
             "--min-port", str(MIN_PORT), "--max-port", str(MAX_PORT),
             "--realm", REALM, "--user", "%s:%s" % (USER, PASSWORD),
             "--static-auth-secret", SECRET, "--allow-loopback-peers",
-            "--threads", "2", "--lock-dir", tmp]
+            "--threads", "2", "--lock-dir", tmp] + \
+        (["--cert", tls[0], "--pkey", tls[1],
+          "--tls-listening-port", str(TLS_PORT)] if tls else [])
 
 
 @unittest.skipIf(SKIP, SKIP or "")
@@ -131,14 +154,21 @@ class WebRTCRelay(unittest.TestCase):
     """One server and one Chromium per case, together in their own netns."""
 
     def run_case(self, transport, username, credential, mode="transfer",
-                 rest=False, extra=()):
+                 rest=False, extra=(), tls=False):
         tmp = tempfile.mkdtemp(prefix="avedge-webrtc-")
         self.addCleanup(shutil.rmtree, tmp, True)
         server_log = os.path.join(tmp, "server.log")
         url = "turn:127.0.0.1:%d?transport=%s" % (PORT, transport)
+        certs = None
+        if tls:
+            # turns: is TLS over TCP; Chromium trusts the self-signed
+            # certificate by its SPKI hash.
+            certs = make_cert(tmp)
+            url = "turns:127.0.0.1:%d?transport=tcp" % TLS_PORT
+            extra = list(extra) + ["--spki-list", certs[2]]
         cmd = ["bash", LAUNCHER, "--port", str(PORT),
                "--server-log", server_log, "--"] + \
-            server_command(tmp, rest) + \
+            server_command(tmp, rest, certs) + \
             ["--then", "node", SCRIPT, "--turn-url", url,
              "--username", username, "--credential", credential,
              "--mode", mode, "--timeout", str(NODE_TIMEOUT)] + list(extra)
@@ -177,9 +207,10 @@ class WebRTCRelay(unittest.TestCase):
                                         json.dumps(result)))
         return proc.returncode, result, context
 
-    def assert_transfer(self, transport, username, credential, rest=False):
+    def assert_transfer(self, transport, username, credential, rest=False,
+                        tls=False):
         rc, res, ctx = self.run_case(transport, username, credential,
-                                     rest=rest)
+                                     rest=rest, tls=tls)
         self.assertIsNotNone(res, "no JSON result" + ctx)
         self.assertTrue(res.get("ok"), "%s%s" % (res.get("reason"), ctx))
         self.assertEqual(rc, 0, ctx)
@@ -190,7 +221,8 @@ class WebRTCRelay(unittest.TestCase):
             pair = res["pairs"][side]
             self.assertEqual((pair["local"]["type"], pair["remote"]["type"]),
                              ("relay", "relay"), ctx)
-            self.assertEqual(pair["local"]["relayProtocol"], transport, ctx)
+            self.assertEqual(pair["local"]["relayProtocol"],
+                             "tls" if tls else transport, ctx)
 
     def test_udp_long_term(self):
         self.assert_transfer("udp", USER, PASSWORD)
@@ -200,6 +232,9 @@ class WebRTCRelay(unittest.TestCase):
 
     def test_tcp_long_term(self):
         self.assert_transfer("tcp", USER, PASSWORD)
+
+    def test_turns_long_term(self):
+        self.assert_transfer("tcp", USER, PASSWORD, tls=True)
 
     def test_wrong_password(self):
         rc, res, ctx = self.run_case(
