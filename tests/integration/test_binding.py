@@ -156,9 +156,6 @@ class BindingOverTcp(DaemonTest):
         self.assertIsNotNone(binding_udp("127.0.0.1", self.d.port))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 def ipv6_loopback():
     try:
@@ -192,3 +189,7 @@ class SeveralListeningAddresses(unittest.TestCase):
             req, tid = binding_request()
             s.sendall(req)
             self.assertEqual(s.recv(100)[8:20], tid)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -120,10 +120,9 @@ class Lifecycle(unittest.TestCase):
             # leave it open: stopping must free open connections too
             rc = d.stop(signal.SIGINT, timeout=60)
         log = d.log()
+        # valgrind exits 99 on any error or definite/indirect leak
         self.assertEqual(rc, 0, log[-3000:])
-        self.assertIn("definitely lost: 0 bytes", log.replace(",", "")
-                      if "definitely lost" in log else "definitely lost: 0 bytes")
-        self.assertNotIn("indirectly lost: 1", log)
+        self.assertIn("ERROR SUMMARY: 0 errors", log)
 
 
 if __name__ == "__main__":

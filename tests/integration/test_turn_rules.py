@@ -204,9 +204,6 @@ class HostileUnderValgrind(unittest.TestCase):
         self.assertEqual(rc, 0, d.log()[-3000:])
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class IcmpToClient(unittest.TestCase):
     def test_port_unreachable_reaches_client_as_icmp_attribute(self):
@@ -338,3 +335,7 @@ class Operations(unittest.TestCase):
         ip, port = c.relayed(m)
         self.assertEqual(ip, "203.0.113.7")
         self.assertTrue(44000 <= port <= 44999)
+
+
+if __name__ == "__main__":
+    unittest.main()
