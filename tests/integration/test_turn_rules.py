@@ -71,7 +71,6 @@ class Unauthenticated(unittest.TestCase):
     def test_nonce_of_another_address_gets_438(self):
         a, b = self.client(), self.client()
         self.assertEqual(a.allocate()[1], 2)
-        b.realm, b.nonce, b.key = a.realm, a.nonce, a.key
         data, _ = tc.build(tc.ALLOCATE, 0, [
             tc.attr(tc.A_REQ_TRANSPORT, b"\x11\0\0\0"),
             tc.attr(tc.A_USERNAME, USER.encode()), tc.attr(tc.A_REALM, a.realm),
