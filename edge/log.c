@@ -101,17 +101,36 @@ void edge_log_close(void)
 	pthread_mutex_unlock(&log_mu);
 }
 
-/* JSON string body: quotes, backslashes and control bytes escaped. */
-static void json_escape(FILE *fp, const char *s)
+/* JSON string body of s into out (cap bytes, NUL-terminated): quotes,
+ * backslashes and control bytes escaped; cut short rather than overflow. */
+static void json_escape(char *out, size_t cap, const char *s)
 {
-	for (; *s; s++) {
+	size_t n = 0;
+
+	for (; *s && n + 7 < cap; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(fp, "\\u%04x", c);
-		else
-			fputc(c, fp);
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = 0;
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* nowhere to report a failing log */
+		buf += n;
+		len -= (size_t)n;
 	}
 }
 
@@ -144,18 +163,22 @@ void edge_log(enum edge_log_level level, const char *fmt, ...)
 		syslog(prio[level], "%s", msg);
 	}
 	{
+		/* One write per line, so a reader never sees half a line. */
+		char line[1400], esc[1200];
 		FILE *fp = log_fp ? log_fp : stderr;
 		timestamp(ts, sizeof(ts));
 		if (log_format == EDGE_LOG_JSON) {
-			fprintf(fp,
-			        "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"",
-			        ts, level_names[level]);
-			json_escape(fp, msg);
-			fputs("\"}\n", fp);
+			json_escape(esc, sizeof(esc), msg);
+			static const char fmt_json[] =
+			        "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%"
+			        "s\"}\n";
+			snprintf(line, sizeof(line), fmt_json, ts,
+			         level_names[level], esc);
 		} else {
-			fprintf(fp, "%s %s %s\n", ts, level_names[level], msg);
+			snprintf(line, sizeof(line), "%s %s %s\n", ts,
+			         level_names[level], msg);
 		}
-		fflush(fp);
+		write_all(fileno(fp), line, strlen(line));
 	}
 	pthread_mutex_unlock(&log_mu);
 }
