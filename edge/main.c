@@ -10,6 +10,7 @@
 #include "edge/log.h"
 #include "edge/net.h"
 #include "edge/setup.h"
+#include "edge/tls.h"
 #include "edge/worker.h"
 
 #include <errno.h>
@@ -33,6 +34,8 @@ struct daemon {
 	 * moved to the new one */
 	struct auth_store *old_store;
 	atomic_int store_pending;
+	struct ssl_ctx_st *old_tls; /* the same for the TLS context */
+	atomic_int tls_pending;
 	struct event_base *base;
 	struct edge_worker *workers[MAX_WORKERS];
 	size_t nworkers;
@@ -244,9 +247,48 @@ static void store_done(void *arg)
 	}
 }
 
+static void tls_done(void *arg)
+{
+	struct daemon *d = arg;
+
+	/* SSL objects hold references: live connections are unaffected. */
+	if (atomic_fetch_sub(&d->tls_pending, 1) == 1) {
+		edge_tls_ctx_free(d->old_tls);
+		d->old_tls = NULL;
+	}
+}
+
+/* SIGHUP with TLS on: a new context from the (re-read) certificate and
+ * key for new connections; a certificate that does not load keeps the
+ * old one in force. */
+static void reload_tls(struct daemon *d, const struct edge_config *cfg)
+{
+	struct ssl_ctx_st *ctx;
+	char why[256] = "";
+
+	if (!d->shared.tls || !cfg->cert || cfg->no_tls)
+		return;
+	if (atomic_load(&d->tls_pending) > 0) {
+		edge_warn("SIGHUP: previous certificate reload in progress");
+		return;
+	}
+	if (edge_tls_ctx_new(&ctx, cfg->cert, cfg->pkey, cfg->cipher_list, why,
+	                     sizeof(why)) != 0) {
+		edge_err("SIGHUP: certificate rejected, old one stays: %s",
+		         why);
+		return;
+	}
+	d->old_tls = d->shared.tls;
+	d->shared.tls = ctx;
+	atomic_store(&d->tls_pending, (int)d->nworkers);
+	for (size_t i = 0; i < d->nworkers; i++)
+		edge_worker_set_tls(d->workers[i], ctx, tls_done, d);
+	edge_info("SIGHUP: certificate %s reloaded", cfg->cert);
+}
+
 /* SIGHUP: re-read the configuration for credentials (users, user-file,
- * REST secrets) and hand the new store to every worker. A bad file keeps
- * the old store in force. */
+ * REST secrets) and the TLS certificate, and hand them to every worker.
+ * What does not load keeps the old one in force. */
 static void reload_credentials(struct daemon *d)
 {
 	struct edge_config cfg;
@@ -263,13 +305,14 @@ static void reload_credentials(struct daemon *d)
 		         cerr.msg);
 		return;
 	}
+	edge_log_set_level(cfg.log_level);
+	reload_tls(d, &cfg);
 	if (edge_build_store(&cfg, &st, why, sizeof(why)) != 0) {
 		edge_err("SIGHUP: credentials rejected, old ones stay: %s",
 		         why);
 		edge_config_free(&cfg);
 		return;
 	}
-	edge_log_set_level(cfg.log_level);
 	edge_config_free(&cfg);
 	d->old_store = d->shared.store;
 	d->shared.store = st;
@@ -338,6 +381,8 @@ static int run(struct daemon *d)
 	event_base_free(d->base);
 	if (atomic_load(&d->store_pending) > 0)
 		auth_store_free(d->old_store); /* workers are gone */
+	if (atomic_load(&d->tls_pending) > 0)
+		edge_tls_ctx_free(d->old_tls);
 	edge_shared_free(&d->shared);
 	return err;
 }

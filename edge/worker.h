@@ -80,4 +80,9 @@ const struct edge_stats *edge_worker_stats(const struct edge_worker *w);
 void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
                            void (*done)(void *arg), void *arg);
 
+/* Hand a new TLS context (certificate reload) to the worker: new
+ * connections use it, live ones keep theirs. done() as above. */
+void edge_worker_set_tls(struct edge_worker *w, struct ssl_ctx_st *ctx,
+                         void (*done)(void *arg), void *arg);
+
 #endif

@@ -233,5 +233,56 @@ class TlsStartup(unittest.TestCase):
         self.assertIn("TLS is off", d.log())
 
 
+class TlsReload(TlsBase):
+    """SIGHUP re-reads cert and pkey: new connections see the new
+    certificate, a connection made before keeps working, and a certificate
+    that does not load leaves the old one in force."""
+
+    def peer_cert(self, sock_ctx=None):
+        raw = socket.create_connection(("127.0.0.1", self.tls_port), timeout=5)
+        s = client_ctx(["stun.turn"]).wrap_socket(raw, server_hostname="localhost")
+        return s, s.getpeercert(binary_form=True)
+
+    def wait_log(self, text, timeout=10):
+        import time
+        deadline = time.time() + timeout
+        while text not in self.d.log() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn(text, self.d.log())
+
+    def test_sighup_reloads_certificate(self):
+        import signal
+        tmp = tempfile.mkdtemp(prefix="avedge-tls-reload-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        cert, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+        shutil.copy(self.cert, cert)
+        shutil.copy(self.key, key)
+        self.cert, self.key = cert, key
+        self.start_daemon()
+        old_conn, first = self.peer_cert()
+        self.addCleanup(old_conn.close)
+        new_cert, new_key = make_cert(tmp, "2")
+        os.replace(new_cert, cert)
+        os.replace(new_key, key)
+        self.d.proc.send_signal(signal.SIGHUP)
+        self.wait_log("certificate %s reloaded" % cert)
+        s, second = self.peer_cert()
+        s.close()
+        self.assertNotEqual(first, second)
+        # the connection made before the reload still works
+        req, tid = binding_request()
+        old_conn.sendall(req)
+        resp = read_exact(old_conn, 20)
+        self.assertEqual(resp[8:20], tid)
+        # a broken certificate is rejected and the current one stays
+        with open(cert, "w") as f:
+            f.write("not a certificate\n")
+        self.d.proc.send_signal(signal.SIGHUP)
+        self.wait_log("certificate rejected")
+        s, third = self.peer_cert()
+        s.close()
+        self.assertEqual(second, third)
+
+
 if __name__ == "__main__":
     unittest.main()
