@@ -267,6 +267,27 @@ static void external_ips(const struct edge_config *cfg,
 	}
 }
 
+/* The kernel hands out ports of net.ipv4.ip_local_port_range to any
+ * socket that binds port 0 or connects; a relay port range inside it can
+ * see binds fail (retried, then 508), and a port held for a
+ * RESERVATION-TOKEN is not bound, so it can be taken before it is used.
+ * Say so once at start. */
+static void warn_ephemeral_overlap(uint16_t min_port, uint16_t max_port)
+{
+	FILE *fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	unsigned lo, hi;
+
+	if (!fp)
+		return;
+	if (fscanf(fp, "%u %u", &lo, &hi) == 2 && min_port <= hi &&
+	    max_port >= lo)
+		edge_warn("relay ports %u-%u overlap the kernel's ephemeral "
+		          "ports %u-%u (net.ipv4.ip_local_port_range): "
+		          "prefer a relay range outside it",
+		          min_port, max_port, lo, hi);
+	fclose(fp);
+}
+
 int edge_setup_shared(const struct edge_config *cfg,
                       const struct sockaddr_storage *own, size_t nown,
                       struct edge_shared *sh, char *err, size_t err_len)
@@ -307,6 +328,7 @@ int edge_setup_shared(const struct edge_config *cfg,
 		return EINVAL;
 	}
 	external_ips(cfg, core);
+	warn_ephemeral_overlap(cfg->min_port, cfg->max_port);
 	core->node = sh->node;
 	core->min_port = cfg->min_port;
 	core->max_port = cfg->max_port;

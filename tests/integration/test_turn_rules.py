@@ -13,7 +13,7 @@ import turnclient as tc
 USER, PASSWORD = "alice", "wonderland"
 ARGS = ["--relay-ip", "127.0.0.1", "--realm", "test.local",
         "--user", "%s:%s" % (USER, PASSWORD), "--threads", "1",
-        "--min-port", "44000", "--max-port", "44999"]
+        "--min-port", "63000", "--max-port", "63999"]
 
 
 def peer_socket():
@@ -333,7 +333,7 @@ class Operations(unittest.TestCase):
         self.assertEqual(m[1], 2)
         ip, port = c.relayed(m)
         self.assertEqual(ip, "203.0.113.7")
-        self.assertTrue(44000 <= port <= 44999)
+        self.assertTrue(63000 <= port <= 63999)
 
 
 if __name__ == "__main__":

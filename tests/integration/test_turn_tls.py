@@ -73,7 +73,7 @@ class TlsBase(unittest.TestCase):
         self.d = Daemon(["--relay-ip", "127.0.0.1", "--realm", "test.local",
                          "--user", "%s:%s" % (USER, PASSWORD),
                          "--allow-loopback-peers",
-                         "--min-port", "42000", "--max-port", "43999",
+                         "--min-port", "61000", "--max-port", "62999",
                          "--threads", "2", "--cert", self.cert,
                          "--pkey", self.key,
                          "--tls-listening-port", str(self.tls_port)] +

@@ -27,7 +27,7 @@ class UclientInterop(unittest.TestCase):
                          "--user", "%s:%s" % (USER, PASSWORD),
                          "--static-auth-secret", SECRET,
                          "--allow-loopback-peers",
-                         "--min-port", "42000", "--max-port", "43999",
+                         "--min-port", "61000", "--max-port", "62999",
                          "--threads", "2"] + list(self.extra_args))
         self.addCleanup(self.d.cleanup)
         self.d.start()
