@@ -351,6 +351,8 @@ void turn_alloc_request(struct turn_req *r)
 	if (x.token) {
 		if (!turn_node_resv_take(s->node, x.token, &resv_port,
 		                         &resv_ip)) {
+			turn_log(s, "allocate refused: 508 unknown or expired "
+			            "reservation token");
 			turn_resp_error(r, 508);
 			return;
 		}
@@ -387,6 +389,7 @@ void turn_alloc_request(struct turn_req *r)
 		a->pend->from_resv = true;
 	} else if (turn_alloc_take_port(a, 0, x.even, &a->pend->resv_port)) {
 		s->stats.port_exhausted++;
+		turn_log(s, "allocate refused: 508 no free relay port");
 		turn_resp_error(r, 508);
 		turn_alloc_release(a, "no relay port");
 		return;

@@ -154,6 +154,8 @@ static void bind_failed(struct turn_alloc *a, int err)
 	struct turn_pending *p = a->pend;
 	struct turn_relay *rl = &a->relay[p->slot];
 
+	turn_log(s, "relay port %u: bind failed (errno %d)%s", rl->port, err,
+	         p->from_resv ? " for a reserved port" : "");
 	if (err == EADDRINUSE) {
 		turn_node_quarantine(s->node, rl->port, s->now_ms);
 	} else {
