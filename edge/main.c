@@ -182,6 +182,7 @@ static int start_workers(struct daemon *d)
 			opts.tls[opts.ntls++] = addrs[naddrs + i];
 	}
 	opts.tls_ctx = d->shared.tls;
+	opts.connlimit = d->shared.connlimit;
 	opts.handshake_timeout_s = d->cfg.handshake_timeout_s;
 	opts.rcvbuf = (int)d->cfg.socket_rcvbuf;
 	opts.sndbuf = (int)d->cfg.socket_sndbuf;

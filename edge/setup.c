@@ -7,6 +7,7 @@
  */
 #include "edge/setup.h"
 #include "auth/auth.h"
+#include "edge/connlimit.h"
 #include "edge/log.h"
 #include "edge/net.h"
 #include "edge/tls.h"
@@ -312,7 +313,9 @@ int edge_setup_shared(const struct edge_config *cfg,
 	    (rc = turn_quota_new(&sh->quota, cfg->user_quota,
 	                         cfg->total_quota)) != 0 ||
 	    (rc = turn_node_new(&sh->node, cfg->min_port, cfg->max_port)) !=
-	            0) {
+	            0 ||
+	    (rc = edge_connlimit_new(&sh->connlimit, cfg->max_connections,
+	                             cfg->max_connections_per_ip)) != 0) {
 		if (!*err)
 			snprintf(err, err_len, "%s", strerror(rc));
 		return rc;
@@ -362,6 +365,7 @@ void edge_shared_free(struct edge_shared *sh)
 	turn_policy_free(sh->policy);
 	turn_quota_free(sh->quota);
 	turn_node_free(sh->node);
+	edge_connlimit_free(sh->connlimit);
 	edge_tls_ctx_free(sh->tls);
 	memset(sh, 0, sizeof(*sh));
 }

@@ -13,6 +13,7 @@ struct auth_store;
 struct auth_nonces;
 struct turn_policy;
 struct turn_quota;
+struct edge_connlimit;
 struct ssl_ctx_st;
 
 struct edge_shared {
@@ -21,6 +22,7 @@ struct edge_shared {
 	struct turn_policy *policy;
 	struct turn_quota *quota;
 	struct turn_node *node;
+	struct edge_connlimit *connlimit;
 	struct turn_server_cfg core;
 	struct ssl_ctx_st *tls; /* NULL: no TLS listener (no cert, no-tls) */
 };

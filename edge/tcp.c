@@ -7,6 +7,7 @@
  * with back-pressure: a client that does not read its answers stops being
  * read. Connections are found by id (turn_tuple.conn) in a hash table.
  */
+#include "edge/connlimit.h"
 #include "edge/log.h"
 #include "edge/net.h"
 #include "edge/worker_int.h"
@@ -77,6 +78,8 @@ static void tcp_close(struct tcp_conn *c, bool notify)
 
 	EDGE_COUNT(&w->stats, tcp_closed, 1);
 	conn_unlink(c);
+	if (w->connlimit)
+		edge_connlimit_release(w->connlimit, &c->tuple.client.sa);
 	if (notify) {
 		turn_actions_reset(&w->out);
 		turn_server_conn_closed(w->core, &c->tuple, &w->out);
@@ -193,10 +196,20 @@ static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
                         struct sockaddr *sa, int salen, struct edge_worker *w,
                         bool tls)
 {
-	struct tcp_conn *c = calloc(1, sizeof(*c));
+	struct tcp_conn *c;
 	struct timeval idle = {.tv_sec = w->idle_timeout_s};
 
+	/* max-connections and max-connections-per-ip: refused at once, so
+	 * one address cannot take every descriptor. */
+	if (w->connlimit && !edge_connlimit_acquire(w->connlimit, sa)) {
+		EDGE_COUNT(&w->stats, tcp_refused, 1);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
 	if (!c) {
+		if (w->connlimit)
+			edge_connlimit_release(w->connlimit, sa);
 		close(fd);
 		return;
 	}
@@ -220,6 +233,8 @@ static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
 	             : bufferevent_socket_new(w->base, fd,
 	                                      BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
+		if (w->connlimit)
+			edge_connlimit_release(w->connlimit, sa);
 		close(fd);
 		free(c);
 		return;

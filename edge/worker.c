@@ -149,6 +149,7 @@ int edge_worker_new(struct edge_worker **out, int index,
 	w->idle_timeout_s = opts->idle_timeout_s;
 	w->handshake_timeout_s = opts->handshake_timeout_s;
 	w->tls_ctx = opts->tls_ctx;
+	w->connlimit = opts->connlimit;
 	w->base = event_base_new();
 	if (!w->base) {
 		free(w);

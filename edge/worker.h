@@ -22,6 +22,7 @@ struct auth_nonces;
 struct turn_policy;
 struct turn_quota;
 struct ssl_ctx_st;
+struct edge_connlimit;
 
 /* What every worker listens on and shares. */
 struct edge_worker_opts {
@@ -31,8 +32,9 @@ struct edge_worker_opts {
 	size_t ntcp;
 	struct sockaddr_storage tls[EDGE_MAX_LISTEN];
 	size_t ntls;
-	struct ssl_ctx_st *tls_ctx;   /* shared; NULL: no TLS listeners */
-	unsigned handshake_timeout_s; /* TLS: until the first frame */
+	struct ssl_ctx_st *tls_ctx;       /* shared; NULL: no TLS listeners */
+	struct edge_connlimit *connlimit; /* shared, thread-safe */
+	unsigned handshake_timeout_s;     /* TLS: until the first frame */
 	int rcvbuf, sndbuf;      /* socket buffer sizes, 0: kernel default */
 	unsigned idle_timeout_s; /* TCP connection without traffic */
 	struct turn_server_cfg core;      /* worker_index set per worker */
@@ -46,7 +48,7 @@ struct edge_worker_opts {
  * by anyone (relaxed loads). */
 struct edge_stats {
 	_Atomic uint64_t udp_rx, udp_tx, udp_send_errors, udp_truncated;
-	_Atomic uint64_t tcp_accepted, tcp_closed, tcp_rx, tcp_tx;
+	_Atomic uint64_t tcp_accepted, tcp_closed, tcp_rx, tcp_tx, tcp_refused;
 	_Atomic uint64_t relay_rx, relay_tx, relay_send_errors;
 	_Atomic uint64_t relay_open_failures, actions_dropped, relay_icmp;
 };

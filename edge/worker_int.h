@@ -67,7 +67,8 @@ struct edge_worker {
 	size_t ntcp;
 	struct evconnlistener *tls[EDGE_MAX_LISTEN];
 	size_t ntls;
-	struct ssl_ctx_st *tls_ctx; /* shared, not owned */
+	struct ssl_ctx_st *tls_ctx;       /* shared, not owned */
+	struct edge_connlimit *connlimit; /* shared, not owned */
 	unsigned idle_timeout_s;
 	unsigned handshake_timeout_s;
 	struct turn_server *core;

@@ -191,5 +191,39 @@ class SeveralListeningAddresses(unittest.TestCase):
             self.assertEqual(s.recv(100)[8:20], tid)
 
 
+class ConnectionLimits(unittest.TestCase):
+    def test_per_ip_and_total_limits(self):
+        d = Daemon(["--max-connections-per-ip", "3", "--max-connections", "5"])
+        self.addCleanup(d.cleanup)
+        d.start()
+
+        def conn(src):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((src, 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", d.port))
+            self.addCleanup(s.close)
+            return s
+
+        def served(s):
+            req, tid = binding_request()
+            try:
+                s.sendall(req)
+                resp = s.recv(100)
+            except (ConnectionResetError, BrokenPipeError):
+                return False
+            return resp[8:20] == tid
+
+        a = [conn("127.0.0.1") for _ in range(3)]
+        self.assertTrue(all(served(s) for s in a))
+        self.assertFalse(served(conn("127.0.0.1")))  # 4th from one address
+        b = [conn("127.0.0.2") for _ in range(2)]
+        self.assertTrue(all(served(s) for s in b))
+        self.assertFalse(served(conn("127.0.0.3")))  # 6th in total
+        a[0].close()
+        time.sleep(0.3)
+        self.assertTrue(served(conn("127.0.0.1")))  # a slot came free
+
+
 if __name__ == "__main__":
     unittest.main()
