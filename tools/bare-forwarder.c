@@ -20,6 +20,8 @@
  * thread. Nothing is shared but the port counter. SIGINT/SIGTERM stop it
  * and print the counters on stderr.
  */
+#include "tools/hostport.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -447,37 +449,6 @@ static int fwd_init(struct fwd *f, const struct opts *o, int max_clients)
 	return epoll_ctl(f->ep, EPOLL_CTL_ADD, f->lfd, &ev) ? errno : 0;
 }
 
-static int parse_addr(const char *in, struct sockaddr_storage *ss,
-                      socklen_t *len)
-{
-	char host[128], port[16] = "0";
-	const char *colon = strrchr(in, ':');
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM,
-	                         .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *ai;
-
-	if (in[0] == '[') {
-		const char *end = strchr(in, ']');
-		if (!end || (size_t)(end - in - 1) >= sizeof(host))
-			return EINVAL;
-		snprintf(host, sizeof(host), "%.*s", (int)(end - in - 1),
-		         in + 1);
-		if (end[1] == ':')
-			snprintf(port, sizeof(port), "%s", end + 2);
-	} else if (colon && strchr(in, ':') == colon) {
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - in), in);
-		snprintf(port, sizeof(port), "%s", colon + 1);
-	} else {
-		snprintf(host, sizeof(host), "%s", in);
-	}
-	if (getaddrinfo(host, port, &hints, &ai))
-		return EINVAL;
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*len = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return 0;
-}
-
 static const char usage[] =
         "usage: bare-forwarder --listen ADDR:PORT [options]\n"
         "\n"
@@ -553,11 +524,13 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 			return 1;
 		}
 	}
-	if (!listen || parse_addr(listen, &o->listen, &o->listen_len)) {
+	if (!listen ||
+	    tools_parse_hostport(listen, 0, &o->listen, &o->listen_len)) {
 		fprintf(stderr, "bare-forwarder: --listen ADDR:PORT needed\n");
 		return 1;
 	}
-	if (parse_addr(relay ? relay : listen, &o->relay_ip, &o->relay_len)) {
+	if (tools_parse_hostport(relay ? relay : listen, 0, &o->relay_ip,
+	                         &o->relay_len)) {
 		fprintf(stderr, "bare-forwarder: bad --relay-ip %s\n", relay);
 		return 1;
 	}

@@ -7,6 +7,8 @@
  * answers, or every Allocate was refused: the message says why); 3 a local
  * failure (sockets, memory).
  */
+#include "tools/hostport.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -184,39 +186,6 @@ static int die_usage(const char *what, const char *arg)
 	return 1;
 }
 
-/* "1.2.3.4", "1.2.3.4:P", "[::1]:P", "::1"; numeric only. */
-static int parse_addr(const char *in, uint16_t def_port,
-                      struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[128], port[16];
-	const char *colon = strrchr(in, ':');
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM,
-	                         .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *ai;
-
-	snprintf(port, sizeof(port), "%u", def_port);
-	if (in[0] == '[') {
-		const char *end = strchr(in, ']');
-		if (!end || (size_t)(end - in - 1) >= sizeof(host))
-			return EINVAL;
-		snprintf(host, sizeof(host), "%.*s", (int)(end - in - 1),
-		         in + 1);
-		if (end[1] == ':')
-			snprintf(port, sizeof(port), "%s", end + 2);
-	} else if (colon && strchr(in, ':') == colon) {
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - in), in);
-		snprintf(port, sizeof(port), "%s", colon + 1);
-	} else {
-		snprintf(host, sizeof(host), "%s", in);
-	}
-	if (getaddrinfo(host, port, &hints, &ai))
-		return EINVAL;
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*len = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return 0;
-}
-
 /* TURN REST API credentials (draft-uberti-behave-turn-rest). */
 static int rest_credentials(struct load_opts *o, const char *secret)
 {
@@ -252,7 +221,8 @@ static int client_ips(struct load_opts *o, const char *arg)
 	uint32_t r;
 
 	if (arg) {
-		if (parse_addr(arg, 0, &o->client_ip, &o->client_ip_len))
+		if (tools_parse_hostport(arg, 0, &o->client_ip,
+		                         &o->client_ip_len))
 			return EINVAL;
 		return 0;
 	}
@@ -421,17 +391,17 @@ static int parse_opts(struct load_opts *o, int argc, char **argv,
 		*server = argv[optind++];
 	if (optind < argc)
 		return die_usage("unexpected argument", argv[optind]);
-	if (parse_addr(*server, 3478, &o->server, &o->server_len))
+	if (tools_parse_hostport(*server, 3478, &o->server, &o->server_len))
 		return die_usage("bad server address", *server);
 	if (peer_ip) {
 		socklen_t len;
-		if (parse_addr(peer_ip, 0, &o->peer_ip, &len))
+		if (tools_parse_hostport(peer_ip, 0, &o->peer_ip, &len))
 			return die_usage("bad peer address", peer_ip);
 	} else {
 		const char *lo =
 		        o->server.ss_family == AF_INET6 ? "::1" : "127.0.0.1";
 		socklen_t len;
-		parse_addr(lo, 0, &o->peer_ip, &len);
+		tools_parse_hostport(lo, 0, &o->peer_ip, &len);
 	}
 	if (client_ips(o, client_ip))
 		return die_usage("bad client address", client_ip);
