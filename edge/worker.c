@@ -242,52 +242,79 @@ const struct edge_stats *edge_worker_stats(const struct edge_worker *w)
 	return &w->stats;
 }
 
+/* Work handed to the worker's thread (edge_worker_post). */
+struct post_msg {
+	struct edge_worker *w;
+	edge_worker_post_fn *fn;
+	void *arg;
+};
+
+static void run_post(evutil_socket_t fd, short what, void *arg)
+{
+	struct post_msg *m = arg;
+
+	(void)fd;
+	(void)what;
+	m->fn(m->w, m->arg);
+	free(m);
+}
+
+int edge_worker_post(struct edge_worker *w, edge_worker_post_fn *fn, void *arg)
+{
+	struct post_msg *m = malloc(sizeof(*m));
+	struct timeval now = {0, 0};
+
+	if (!m)
+		return ENOMEM;
+	*m = (struct post_msg){w, fn, arg};
+	if (event_base_once(w->base, -1, EV_TIMEOUT, run_post, m, &now) < 0) {
+		free(m);
+		return ENOMEM;
+	}
+	return 0;
+}
+
 /* A reloaded piece of shared state handed to the worker's thread: the
  * credential store or the TLS context. done() runs there once the worker
  * no longer uses the old one. */
 struct swap_msg {
-	struct edge_worker *w;
 	const struct auth_store *store; /* or */
 	struct ssl_ctx_st *tls;
 	void (*done)(void *arg);
 	void *arg;
 };
 
-static void apply_swap(evutil_socket_t fd, short what, void *arg)
+static void apply_swap(struct edge_worker *w, void *arg)
 {
 	struct swap_msg *m = arg;
 
-	(void)fd;
-	(void)what;
 	if (m->store)
-		turn_server_set_store(m->w->core, m->store);
+		turn_server_set_store(w->core, m->store);
 	if (m->tls)
-		m->w->tls_ctx = m->tls; /* live connections keep their SSL */
+		w->tls_ctx = m->tls; /* live connections keep their SSL */
 	m->done(m->arg);
 	free(m);
 }
 
-static void post_swap(struct swap_msg msg)
+static void post_swap(struct edge_worker *w, struct swap_msg msg)
 {
 	struct swap_msg *m = malloc(sizeof(*m));
-	struct timeval now = {0, 0};
 
 	if (!m)
 		return;
 	*m = msg;
-	if (event_base_once(msg.w->base, -1, EV_TIMEOUT, apply_swap, m, &now) <
-	    0)
+	if (edge_worker_post(w, apply_swap, m) != 0)
 		free(m);
 }
 
 void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
                            void (*done)(void *arg), void *arg)
 {
-	post_swap((struct swap_msg){w, st, NULL, done, arg});
+	post_swap(w, (struct swap_msg){st, NULL, done, arg});
 }
 
 void edge_worker_set_tls(struct edge_worker *w, struct ssl_ctx_st *ctx,
                          void (*done)(void *arg), void *arg)
 {
-	post_swap((struct swap_msg){w, NULL, ctx, done, arg});
+	post_swap(w, (struct swap_msg){NULL, ctx, done, arg});
 }

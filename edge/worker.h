@@ -77,6 +77,12 @@ void edge_worker_stop(struct edge_worker *w);
 /* Free a stopped (or never started) worker; NULL is fine. */
 void edge_worker_free(struct edge_worker *w);
 const struct edge_stats *edge_worker_stats(const struct edge_worker *w);
+/* Run fn(w, arg) on the worker's thread, soon (a per-worker queue: an
+ * admin request, work that arrived on another worker). From any thread.
+ * 0, or ENOMEM (fn will not run; arg is still the caller's). */
+typedef void edge_worker_post_fn(struct edge_worker *w, void *arg);
+int edge_worker_post(struct edge_worker *w, edge_worker_post_fn *fn, void *arg);
+
 /* Hand a new credential store to the worker (from any thread); done() is
  * called on the worker's thread once it no longer uses the old one. */
 void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
