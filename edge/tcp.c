@@ -6,6 +6,13 @@
  * reads, many frames per read), handed whole to the core. Output is capped
  * with back-pressure: a client that does not read its answers stops being
  * read. Connections are found by id (turn_tuple.conn) in a hash table.
+ *
+ * Stream abuse: a connection must finish its TLS handshake and deliver
+ * its first whole message within handshake-timeout of the accept, and
+ * any later frame within handshake-timeout of its first byte, however
+ * slowly it trickles (slow loris); a client that leaves its answers
+ * unread for TCP_WRITE_STALL_S is closed; TCP keepalive finds half-open
+ * peers. Each way of closing is counted (struct edge_stats).
  */
 #include "edge/connlimit.h"
 #include "edge/log.h"
@@ -26,6 +33,7 @@
 #define TCP_OUT_HIGH         (256 * 1024)
 #define CONN_BUCKETS         16384
 #define TCP_ACTIVE_TIMEOUT_S 3900 /* longer than any allocation lifetime */
+#define TCP_WRITE_STALL_S    30   /* answers left unread this long: close */
 
 struct tcp_conn {
 	struct tcp_conn *next, *prev; /* all connections of the worker */
@@ -33,7 +41,11 @@ struct tcp_conn {
 	struct edge_worker *w;
 	struct bufferevent *bev;
 	struct turn_tuple tuple;
-	bool active; /* a frame arrived */
+	struct event *deadline; /* first message, then an unfinished frame */
+	uint64_t frames;        /* frames handed to the core */
+	uint64_t frames_at_arm; /* frames when the deadline was armed */
+	bool active;            /* a frame arrived */
+	bool tls;
 };
 
 int edge_tcp_init(struct edge_worker *w)
@@ -86,8 +98,86 @@ static void tcp_close(struct tcp_conn *c, bool notify)
 		edge_run_actions(w);
 		edge_tx_flush(w);
 	}
+	if (c->deadline)
+		event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+/* Why a connection is cut: counted, then closed with notify. */
+enum close_why {
+	CLOSE_PEER,      /* EOF or a socket error (incl. keepalive) */
+	CLOSE_IDLE,      /* nothing read for the idle limit */
+	CLOSE_STALLED,   /* our answers not read for TCP_WRITE_STALL_S */
+	CLOSE_FIRST,     /* no whole first message in time (slow loris) */
+	CLOSE_HANDSHAKE, /* TLS handshake not finished in time */
+	CLOSE_FRAME,     /* a frame left unfinished (slow loris) */
+	CLOSE_BAD,       /* bytes that cannot start a frame */
+};
+
+static void tcp_cut(struct tcp_conn *c, enum close_why why)
+{
+	struct edge_stats *st = &c->w->stats;
+
+	switch (why) {
+	case CLOSE_PEER:
+		break;
+	case CLOSE_IDLE:
+		EDGE_COUNT(st, tcp_closed_idle, 1);
+		break;
+	case CLOSE_STALLED:
+		EDGE_COUNT(st, tcp_closed_stalled, 1);
+		break;
+	case CLOSE_FIRST:
+	case CLOSE_FRAME:
+		EDGE_COUNT(st, tcp_closed_slow, 1);
+		break;
+	case CLOSE_HANDSHAKE:
+		EDGE_COUNT(st, tls_handshake_timeouts, 1);
+		break;
+	case CLOSE_BAD:
+		EDGE_COUNT(st, tcp_closed_bad, 1);
+		break;
+	}
+	tcp_close(c, true);
+}
+
+static void deadline_fired(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct timeval t = {.tv_sec = c->w->handshake_timeout_s};
+
+	(void)fd;
+	(void)what;
+	if (!c->active) {
+		SSL *ssl = c->tls ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+		tcp_cut(c, ssl && !SSL_is_init_finished(ssl) ? CLOSE_HANDSHAKE
+		                                             : CLOSE_FIRST);
+		return;
+	}
+	if (c->frames != c->frames_at_arm) {
+		/* Frames went through meanwhile: a busy stream, not a
+		 * stuck one. Look again later. */
+		c->frames_at_arm = c->frames;
+		event_add(c->deadline, &t);
+		return;
+	}
+	tcp_cut(c, CLOSE_FRAME);
+}
+
+/* After reading: bytes of an unfinished frame must complete in time. */
+static void frame_deadline(struct tcp_conn *c)
+{
+	struct timeval t = {.tv_sec = c->w->handshake_timeout_s};
+	bool partial = evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+	bool armed = event_pending(c->deadline, EV_TIMEOUT, NULL);
+
+	if (partial && !armed) {
+		c->frames_at_arm = c->frames;
+		event_add(c->deadline, &t);
+	} else if (!partial && armed) {
+		event_del(c->deadline);
+	}
 }
 
 void edge_tcp_send(struct tcp_conn *c, const uint8_t *data, size_t len)
@@ -127,6 +217,7 @@ static bool tcp_frames(struct tcp_conn *c)
 			return true;
 		uint8_t *frame = evbuffer_pullup(in, (ssize_t)frame_len);
 		EDGE_COUNT(&w->stats, tcp_rx, 1);
+		c->frames++;
 		turn_actions_reset(&w->out);
 		turn_server_input(w->core, &c->tuple, frame, frame_len,
 		                  w->now_ms, w->now_s, &w->out);
@@ -140,8 +231,10 @@ static bool tcp_frames(struct tcp_conn *c)
 			 * governs; the idle limit guards only silent
 			 * connections. */
 			struct timeval t = {.tv_sec = TCP_ACTIVE_TIMEOUT_S};
+			struct timeval wt = {.tv_sec = TCP_WRITE_STALL_S};
 			c->active = true;
-			bufferevent_set_timeouts(c->bev, &t, NULL);
+			event_del(c->deadline);
+			bufferevent_set_timeouts(c->bev, &t, &wt);
 		}
 	}
 }
@@ -151,9 +244,11 @@ static void tcp_readable(struct bufferevent *bev, void *arg)
 	struct tcp_conn *c = arg;
 
 	if (!tcp_frames(c)) {
-		tcp_close(c, true);
+		tcp_cut(c, CLOSE_BAD);
 		return;
 	}
+	if (c->active)
+		frame_deadline(c);
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > TCP_OUT_HIGH)
 		bufferevent_disable(bev, EV_READ);
 }
@@ -167,8 +262,11 @@ static void tcp_writable(struct bufferevent *bev, void *arg)
 static void tcp_event(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-		tcp_close(arg, true);
+	if (what & BEV_EVENT_TIMEOUT)
+		tcp_cut(arg,
+		        what & BEV_EVENT_WRITING ? CLOSE_STALLED : CLOSE_IDLE);
+	else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		tcp_cut(arg, CLOSE_PEER);
 }
 
 /* A TLS connection gets a bufferevent that runs the server handshake
@@ -214,6 +312,7 @@ static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c->w = w;
+	c->tls = tls;
 	memcpy(&c->tuple.client, sa,
 	       (size_t)salen < sizeof(c->tuple.client)
 	               ? (size_t)salen
@@ -229,10 +328,15 @@ static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
 	do {
 		c->tuple.conn = w->next_conn_id++;
 	} while (c->tuple.conn == 0 || edge_tcp_find(w, c->tuple.conn));
-	c->bev = tls ? tls_bev(w, fd)
-	             : bufferevent_socket_new(w->base, fd,
-	                                      BEV_OPT_CLOSE_ON_FREE);
+	edge_tcp_keepalive(fd);
+	c->deadline = evtimer_new(w->base, deadline_fired, c);
+	c->bev = !c->deadline ? NULL
+	         : tls        ? tls_bev(w, fd)
+	                      : bufferevent_socket_new(w->base, fd,
+	                                               BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
+		if (c->deadline)
+			event_free(c->deadline);
 		if (w->connlimit)
 			edge_connlimit_release(w->connlimit, sa);
 		close(fd);
@@ -249,13 +353,15 @@ static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
 	w->conns = c;
 	bufferevent_setcb(c->bev, tcp_readable, tcp_writable, tcp_event, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, TCP_OUT_HIGH / 2, 0);
-	/* Until the first frame: the idle limit, and for TLS the handshake
-	 * limit if smaller (the frame can only follow the handshake). */
-	if (tls && w->handshake_timeout_s > 0 &&
-	    (w->idle_timeout_s == 0 || w->handshake_timeout_s < idle.tv_sec))
-		idle.tv_sec = w->handshake_timeout_s;
+	/* Until the first frame: handshake and first message within
+	 * handshake-timeout of now, however slowly bytes trickle in; the
+	 * idle limit as well while nothing is read at all. */
 	if (idle.tv_sec > 0)
 		bufferevent_set_timeouts(c->bev, &idle, NULL);
+	if (w->handshake_timeout_s > 0) {
+		struct timeval first = {.tv_sec = w->handshake_timeout_s};
+		event_add(c->deadline, &first);
+	}
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 

@@ -49,6 +49,9 @@ struct edge_worker_opts {
 struct edge_stats {
 	_Atomic uint64_t udp_rx, udp_tx, udp_send_errors, udp_truncated;
 	_Atomic uint64_t tcp_accepted, tcp_closed, tcp_rx, tcp_tx, tcp_refused;
+	/* why stream connections were cut (beside tcp_closed, all closes) */
+	_Atomic uint64_t tcp_closed_idle, tcp_closed_stalled, tcp_closed_slow,
+	        tcp_closed_bad, tls_handshake_timeouts;
 	_Atomic uint64_t relay_rx, relay_tx, relay_send_errors;
 	_Atomic uint64_t relay_open_failures, actions_dropped, relay_icmp;
 };
