@@ -145,9 +145,9 @@ const struct edge_config_key edge_config_keys[] = {
         NUM(TLS, "max-connections", U32, max_connections, 0, UINT32_MAX, "0",
             "N", "TCP/TLS connections in all; 0: file descriptor limit"),
         NUM(TLS, "handshake-timeout", U32, handshake_timeout_s, 1, 300, "10",
-            "SECONDS", "time allowed for a TLS/DTLS handshake"),
+            "SECONDS", "handshake and first message; any frame once begun"),
         NUM(TLS, "idle-timeout", U32, idle_timeout_s, 10, 86400, "300",
-            "SECONDS", "close a TCP/TLS connection with no allocation after"),
+            "SECONDS", "close a stream silent before its first message"),
 
         KEY(CLUSTER, "redis", REDIS_URL, redis, 0, 0, NULL, "URL", SECRET,
             "redis://[:PASSWORD@]HOST[:PORT][/DB]; unset: standalone"),
