@@ -52,6 +52,7 @@ struct edge_stats {
 	/* why stream connections were cut (beside tcp_closed, all closes) */
 	_Atomic uint64_t tcp_closed_idle, tcp_closed_stalled, tcp_closed_slow,
 	        tcp_closed_bad, tls_handshake_timeouts;
+	_Atomic uint64_t tcp_tx_dropped; /* output cap reached: dropped */
 	_Atomic uint64_t relay_rx, relay_tx, relay_send_errors;
 	_Atomic uint64_t relay_open_failures, actions_dropped, relay_icmp;
 };
