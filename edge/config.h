@@ -300,6 +300,12 @@ int edge_config_key_parse(const struct edge_config_key *k,
                           struct edge_config *cfg, const char *value, char *why,
                           size_t why_len);
 
+/* Whether k's field holds the same value in a and b (lists: the same
+ * entries in the same order, addresses compared as written). */
+bool edge_config_key_equal(const struct edge_config_key *k,
+                           const struct edge_config *a,
+                           const struct edge_config *b);
+
 /* Free k's field of cfg and zero it. */
 void edge_config_key_release(const struct edge_config_key *k,
                              struct edge_config *cfg);

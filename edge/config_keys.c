@@ -69,7 +69,7 @@ const struct edge_config_key edge_config_keys[] = {
         FLAG(CORE, "no-tcp", no_tcp, 0, "no TCP listener"),
         FLAG(CORE, "no-tls", no_tls, 0, "no TLS listener"),
         FLAG(CORE, "no-dtls", no_dtls, 0, "no DTLS listener"),
-        PATH(CORE, "log-file", log_file, RELOAD,
+        PATH(CORE, "log-file", log_file, 0,
              "log to FILE (reopened on SIGHUP); stdout, stderr; unset: stderr"),
         KEY(CORE, "log-level", LOG_LEVEL, log_level, 0, 0, "info", "LEVEL",
             RELOAD, "error, warn, info or debug"),

@@ -287,6 +287,23 @@ static void reload_tls(struct daemon *d, const struct edge_config *cfg)
 	edge_info("SIGHUP: certificate %s reloaded", cfg->cert);
 }
 
+/* SIGHUP: name every key that changed but only takes effect at start;
+ * the running value stays. */
+static void log_needs_restart(const struct edge_config *running,
+                              const struct edge_config *cfg)
+{
+	for (size_t i = 0; i < edge_config_nkeys; i++) {
+		const struct edge_config_key *k = &edge_config_keys[i];
+		if (k->flags &
+		    (EDGE_CK_RELOAD | EDGE_CK_ALIAS | EDGE_CK_CMDLINE))
+			continue;
+		if (!edge_config_key_equal(k, running, cfg))
+			edge_warn("SIGHUP: %s changed: needs restart (the "
+			          "running value stays)",
+			          k->name);
+	}
+}
+
 /* SIGHUP: re-read the configuration for credentials (users, user-file,
  * REST secrets) and the TLS certificate, and hand them to every worker.
  * What does not load keeps the old one in force. */
@@ -306,6 +323,7 @@ static void reload_credentials(struct daemon *d)
 		         cerr.msg);
 		return;
 	}
+	log_needs_restart(&d->cfg, &cfg);
 	edge_log_set_level(cfg.log_level);
 	reload_tls(d, &cfg);
 	if (edge_build_store(&cfg, &st, why, sizeof(why)) != 0) {

@@ -87,6 +87,37 @@ class Lifecycle(unittest.TestCase):
         with open(logf) as f:
             self.assertIn("stopped", f.read())
 
+    def test_sighup_names_keys_needing_restart_and_keeps_old_on_error(self):
+        d = Daemon(config="log-level = info\nmin-port = 61000\n"
+                   "max-port = 61999\nuser = a:b\n")
+        self.addCleanup(d.cleanup)
+        d.start()
+        conf = os.path.join(d.tmp, "avedge.conf")
+
+        def hup_and_wait(text):
+            n = d.log().count(text)
+            d.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while d.log().count(text) == n and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertGreater(d.log().count(text), n, d.log())
+
+        with open(conf, "w") as f:
+            f.write("log-level = debug\nmin-port = 61100\n"
+                    "max-port = 61999\nuser = a:b\nuser = c:d\n")
+        hup_and_wait("2 users")
+        log = d.log()
+        self.assertIn("min-port changed: needs restart", log)
+        self.assertNotIn("max-port changed", log)
+        self.assertNotIn("log-level changed", log)  # applied live
+        self.assertNotIn("user changed", log)
+        # a bad line: rejected as a whole, named, the daemon keeps serving
+        with open(conf, "w") as f:
+            f.write("log-level = debug\nmin-port = nope\n")
+        hup_and_wait("configuration rejected, old one stays")
+        self.assertIn("avedge.conf:2", d.log())
+        self.assertIsNotNone(binding_udp("127.0.0.1", d.port))
+
     def test_json_log_format(self):
         d = Daemon(["--log-format", "json"])
         self.addCleanup(d.cleanup)

@@ -593,6 +593,41 @@ START_TEST(test_config_users)
 }
 END_TEST
 
+/* SIGHUP compares snapshots key by key: only what changed differs. */
+START_TEST(test_config_key_equal_finds_changes)
+{
+	struct edge_config a, b;
+	struct edge_config_err err;
+	const char *changed[] = {"min-port", "user", "relay-ip", "realm",
+	                         "redis"};
+
+	write_conf("min-port = 50000\nuser = alice:pw\nrelay-ip = 10.0.0.1\n"
+	           "realm = r1\n");
+	ck_assert_int_eq(load(&a, &err, "-c", conf, NULL), 0);
+	ck_assert_int_eq(load(&b, &err, "-c", conf, NULL), 0);
+	for (size_t i = 0; i < edge_config_nkeys; i++)
+		ck_assert_msg(
+		        edge_config_key_equal(&edge_config_keys[i], &a, &b),
+		        "%s differs between two loads of one file",
+		        edge_config_keys[i].name);
+	edge_config_free(&b);
+	write_conf("min-port = 50001\nuser = alice:pw2\nrelay-ip = 10.0.0.2\n"
+	           "realm = r2\nredis = redis://127.0.0.1:1/0\n");
+	ck_assert_int_eq(load(&b, &err, "-c", conf, NULL), 0);
+	for (size_t i = 0; i < edge_config_nkeys; i++) {
+		const struct edge_config_key *k = &edge_config_keys[i];
+		bool expect_change = false;
+		for (size_t j = 0; j < sizeof(changed) / sizeof(*changed); j++)
+			expect_change |= strcmp(k->name, changed[j]) == 0;
+		ck_assert_msg(edge_config_key_equal(k, &a, &b) != expect_change,
+		              "%s: change %sdetected", k->name,
+		              expect_change ? "not " : "wrongly ");
+	}
+	edge_config_free(&a);
+	edge_config_free(&b);
+}
+END_TEST
+
 START_TEST(test_config_external_ip)
 {
 	struct edge_config c;
@@ -824,6 +859,7 @@ static Suite *config_suite(void)
 	tcase_set_timeout(tc, AVEDGE_TEST_TIMEOUT_S);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_config_users);
+	tcase_add_test(tc, test_config_key_equal_finds_changes);
 	tcase_add_test(tc, test_config_external_ip);
 	tcase_add_test(tc, test_config_redis_url);
 	tcase_add_test(tc, test_config_peer_ranges);
