@@ -76,6 +76,8 @@ static bool authenticate(struct turn_req *r)
 	}
 	if (why != AUTH_OK) {
 		s->stats.auth_failures++;
+		turn_auth_log(s, auth_reason_str(why), res->username,
+		              res->username_len, &r->from->client);
 		if ((why == AUTH_ERR_BAD_INTEGRITY ||
 		     why == AUTH_ERR_REST_EXPIRED) &&
 		    auth_backoff_failure(s->backoff, &r->from->client.sa,

@@ -71,6 +71,13 @@ uint64_t turn_tuple_hash(const uint64_t key[2], const struct turn_tuple *t);
 /* Copy an address of family AF_INET/AF_INET6 (zeroing the rest). */
 void turn_addr_copy(union turn_addr *dst, const struct sockaddr *src);
 /* "1.2.3.4:5" / "[::1]:5" into buf. */
+/* authlog.c: one log line per authentication failure, at most
+ * TURN_AUTHLOG_PER_S per second per worker (burst TURN_AUTHLOG_BURST);
+ * the lines held back are counted in the next line that goes out. */
+#define TURN_AUTHLOG_PER_S 10
+#define TURN_AUTHLOG_BURST 20
+void turn_auth_log(struct turn_server *s, const char *reason, const char *user,
+                   size_t user_len, const union turn_addr *client);
 void turn_addr_str(const union turn_addr *a, char *buf, size_t cap);
 
 /* --- objects ------------------------------------------------------------ */
@@ -188,6 +195,10 @@ struct turn_server {
 	uint32_t next_token;
 	unsigned rr[2]; /* round robin over relay ips, per family */
 	struct auth_result ares;
+	/* auth failure log lines: a token bucket (turn/authlog.c) */
+	uint64_t authlog_last_ms;
+	uint32_t authlog_credit; /* thousandths of a line */
+	uint32_t authlog_suppressed;
 	struct turn_stats stats;
 };
 
