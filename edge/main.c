@@ -5,10 +5,13 @@
  * signals on the main thread until SIGINT/SIGTERM.
  */
 #include "auth/auth.h"
+#include "edge/admin.h"
 #include "edge/config.h"
+#include "edge/dtls.h"
 #include "edge/edge.h"
 #include "edge/log.h"
 #include "edge/net.h"
+#include "edge/redis.h"
 #include "edge/setup.h"
 #include "edge/tls.h"
 #include "edge/worker.h"
@@ -34,14 +37,26 @@ struct daemon {
 	 * moved to the new one */
 	struct auth_store *old_store;
 	atomic_int store_pending;
+	atomic_int store_busy; /* a swap in flight (cleared after the free) */
 	struct ssl_ctx_st *old_tls; /* the same for the TLS context */
 	atomic_int tls_pending;
+	struct ssl_ctx_st *old_dtls; /* and for the DTLS context */
+	atomic_int dtls_pending;
 	struct event_base *base;
 	struct edge_worker *workers[MAX_WORKERS];
 	size_t nworkers;
-	int lock_fds[2 * EDGE_MAX_LISTEN];
+	int lock_fds[3 * EDGE_MAX_LISTEN];
 	size_t nlocks;
+	struct edge_admin *admin; /* NULL: no admin-listen */
+	struct edge_redis *redis; /* NULL: no redis */
+	/* The last configuration accepted by SIGHUP: a store is rebuilt
+	 * from it (plus Redis) when the credentials in Redis change. */
+	struct edge_config creds_cfg;
+	bool has_creds_cfg;
+	atomic_int creds_queued; /* a Redis rebuild is queued on main */
 };
+
+static void redis_creds_changed(void *arg);
 
 /* The addresses every worker binds: listening-ip, or all IPv4 and IPv6
  * addresses when none is given. */
@@ -98,6 +113,13 @@ static int take_locks(struct daemon *d, const struct sockaddr_storage *addrs,
 
 	for (size_t i = 0; i < n; i++) {
 		const struct sockaddr *sa = (const void *)&addrs[i];
+		bool seen = false;
+		/* One lock per address and port, whatever the protocols. */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = memcmp(&addrs[j], &addrs[i], sizeof(addrs[i])) ==
+			       0;
+		if (seen)
+			continue;
 		int fd = edge_port_lock(dir, sa);
 		if (fd < 0) {
 			edge_err("cannot lock %s in %s: %s%s",
@@ -113,21 +135,27 @@ static int take_locks(struct daemon *d, const struct sockaddr_storage *addrs,
 	return 0;
 }
 
-/* The TLS endpoints: the listening addresses on tls-listening-port. */
-static void tls_addrs(const struct edge_config *cfg,
-                      const struct sockaddr_storage *addrs, size_t n,
-                      struct sockaddr_storage *out)
+/* The TLS or DTLS endpoints: the listening addresses on that port. */
+static void port_addrs(uint16_t port, const struct sockaddr_storage *addrs,
+                       size_t n, struct sockaddr_storage *out)
 {
 	for (size_t i = 0; i < n; i++) {
 		out[i] = addrs[i];
 		struct sockaddr *sa = (struct sockaddr *)&out[i];
 		if (sa->sa_family == AF_INET)
 			((struct sockaddr_in *)(void *)sa)->sin_port =
-			        htons(cfg->tls_listening_port);
+			        htons(port);
 		else
 			((struct sockaddr_in6 *)(void *)sa)->sin6_port =
-			        htons(cfg->tls_listening_port);
+			        htons(port);
 	}
+}
+
+/* dtls-listening-port, 0 meaning tls-listening-port (as coturn). */
+static uint16_t dtls_port(const struct edge_config *cfg)
+{
+	return cfg->dtls_listening_port ? cfg->dtls_listening_port
+	                                : cfg->tls_listening_port;
 }
 
 static unsigned worker_count(const struct edge_config *cfg)
@@ -144,11 +172,13 @@ static unsigned worker_count(const struct edge_config *cfg)
 static int start_workers(struct daemon *d)
 {
 	struct edge_worker_opts opts;
-	/* addrs: the listening addresses, then the same on the TLS port */
-	struct sockaddr_storage addrs[2 * EDGE_MAX_LISTEN];
-	size_t naddrs, nown;
+	/* addrs: the listening addresses, then the same on the TLS port,
+	 * then on the DTLS port */
+	struct sockaddr_storage addrs[3 * EDGE_MAX_LISTEN];
+	size_t naddrs, nown, dtls_at = 0;
 	char where[EDGE_ADDRSTR_LEN];
 	bool tls = d->cfg.cert && !d->cfg.no_tls;
+	bool dtls = d->cfg.cert && !d->cfg.no_dtls;
 	int err;
 
 	memset(&opts, 0, sizeof(opts));
@@ -156,7 +186,20 @@ static int start_workers(struct daemon *d)
 		return err;
 	nown = naddrs;
 	if (tls) {
-		tls_addrs(&d->cfg, addrs, naddrs, &addrs[naddrs]);
+		port_addrs(d->cfg.tls_listening_port, addrs, naddrs,
+		           &addrs[naddrs]);
+		nown += naddrs;
+	}
+	if (dtls && !d->cfg.no_udp &&
+	    dtls_port(&d->cfg) == d->cfg.listening_port) {
+		edge_err("dtls-listening-port %u is the UDP listening-port: "
+		         "choose another",
+		         (unsigned)dtls_port(&d->cfg));
+		return EINVAL;
+	}
+	if (dtls) {
+		dtls_at = nown;
+		port_addrs(dtls_port(&d->cfg), addrs, naddrs, &addrs[nown]);
 		nown += naddrs;
 	}
 	if ((err = take_locks(d, addrs, nown)) != 0)
@@ -168,11 +211,40 @@ static int start_workers(struct daemon *d)
 		edge_err("%s", why);
 		return err;
 	}
+	if (d->cfg.redis.url) {
+		char id[EDGE_NODE_ID_MAX + 1];
+		edge_node_id(&d->cfg, id, sizeof(id));
+		err = edge_redis_new(
+		        &d->redis,
+		        &(struct edge_redis_opts){.cfg = &d->cfg,
+		                                  .shared = &d->shared,
+		                                  .node_id = id,
+		                                  .creds_changed =
+		                                          redis_creds_changed,
+		                                  .creds_arg = d},
+		        why, sizeof(why));
+		if (err) {
+			edge_err("%s", why);
+			return err;
+		}
+	}
+	if (d->cfg.admin_listen.text &&
+	    (err = edge_admin_new(
+	             &d->admin,
+	             &(struct edge_admin_opts){.cfg = &d->cfg,
+	                                       .node = d->shared.node,
+	                                       .draining = &d->shared.draining,
+	                                       .redis = d->redis},
+	             why, sizeof(why))) != 0) {
+		edge_err("%s", why);
+		return err;
+	}
 	opts.core = d->shared.core;
 	opts.store = d->shared.store;
 	opts.nonces = d->shared.nonces;
 	opts.policy = d->shared.policy;
 	opts.quota = d->shared.quota;
+	opts.workers = d->workers; /* filled below, read once running */
 	for (size_t i = 0; i < naddrs; i++) {
 		if (!d->cfg.no_udp)
 			opts.udp[opts.nudp++] = addrs[i];
@@ -180,8 +252,13 @@ static int start_workers(struct daemon *d)
 			opts.tcp[opts.ntcp++] = addrs[i];
 		if (tls)
 			opts.tls[opts.ntls++] = addrs[naddrs + i];
+		if (dtls)
+			opts.dtls[opts.ndtls++] = addrs[dtls_at + i];
 	}
 	opts.tls_ctx = d->shared.tls;
+	opts.dtls_ctx = d->shared.dtls;
+	memcpy(opts.dtls_cookie_key, d->shared.dtls_cookie_key,
+	       sizeof(opts.dtls_cookie_key));
 	opts.connlimit = d->shared.connlimit;
 	opts.handshake_timeout_s = d->cfg.handshake_timeout_s;
 	opts.rcvbuf = (int)d->cfg.socket_rcvbuf;
@@ -209,10 +286,19 @@ static int start_workers(struct daemon *d)
 			return err;
 		}
 		d->nworkers++;
+		if (d->redis &&
+		    (err = edge_redis_attach(d->redis, d->workers[i])) != 0)
+			return err;
 	}
 	for (size_t i = 0; i < d->nworkers; i++)
 		if ((err = edge_worker_start(d->workers[i])) != 0)
 			return err;
+	if (d->redis &&
+	    (err = edge_redis_start(d->redis, d->workers, d->nworkers)) != 0)
+		return err;
+	if (d->admin &&
+	    (err = edge_admin_start(d->admin, d->workers, d->nworkers)) != 0)
+		return err;
 	for (size_t i = 0; i < naddrs; i++)
 		edge_info("listening on %s%s%s",
 		          edge_addr_str((const void *)&addrs[i], where,
@@ -225,6 +311,12 @@ static int start_workers(struct daemon *d)
 	else
 		edge_info("TLS is off: %s",
 		          d->cfg.no_tls ? "no-tls is set" : "no cert is set");
+	if (dtls)
+		edge_info("DTLS on port %u (cert %s)",
+		          (unsigned)dtls_port(&d->cfg), d->cfg.cert);
+	else
+		edge_info("DTLS is off: %s",
+		          d->cfg.no_dtls ? "no-dtls is set" : "no cert is set");
 	edge_info("%zu worker threads", d->nworkers);
 	return 0;
 }
@@ -245,7 +337,69 @@ static void store_done(void *arg)
 	if (atomic_fetch_sub(&d->store_pending, 1) == 1) {
 		auth_store_free(d->old_store);
 		d->old_store = NULL;
+		atomic_store(&d->store_busy, 0); /* main may swap again */
 	}
+}
+
+/* Hand st to every worker (main thread, no swap in flight); the old
+ * store is freed once all of them moved. */
+static void swap_store(struct daemon *d, struct auth_store *st)
+{
+	d->old_store = d->shared.store;
+	d->shared.store = st;
+	atomic_store(&d->store_busy, 1);
+	atomic_store(&d->store_pending, (int)d->nworkers);
+	for (size_t i = 0; i < d->nworkers; i++)
+		edge_worker_set_store(d->workers[i], st, store_done, d);
+}
+
+/* A store from cfg's credentials plus those last read from Redis. */
+static int build_store(struct daemon *d, const struct edge_config *cfg,
+                       struct auth_store **st, char *why, size_t why_len)
+{
+	size_t users, secrets;
+	int err = edge_build_store(cfg, st, why, why_len);
+
+	if (!err)
+		edge_redis_merge(d->redis, *st, &users, &secrets);
+	return err;
+}
+
+/* Main thread: the credentials in Redis changed; rebuild and swap (a
+ * swap in flight is waited for). */
+static void on_redis_creds(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval later = {0, 100 * 1000};
+	struct auth_store *st;
+	char why[256] = "";
+
+	if (atomic_load(&d->store_busy)) {
+		event_base_once(d->base, -1, EV_TIMEOUT, on_redis_creds, d,
+		                &later);
+		return;
+	}
+	atomic_store(&d->creds_queued, 0);
+	if (build_store(d, d->has_creds_cfg ? &d->creds_cfg : &d->cfg, &st, why,
+	                sizeof(why)) != 0) {
+		edge_err("redis: credentials not applied, old ones stay: %s",
+		         why);
+		return;
+	}
+	swap_store(d, st);
+	edge_info("redis: credentials applied: %zu users, %zu REST secrets",
+	          auth_store_user_count(st), auth_store_secret_count(st));
+}
+
+/* Redis control thread: hop to the main thread. */
+static void redis_creds_changed(void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval now = {0, 0};
+
+	if (!atomic_exchange(&d->creds_queued, 1))
+		event_base_once(d->base, -1, EV_TIMEOUT, on_redis_creds, d,
+		                &now);
 }
 
 static void tls_done(void *arg)
@@ -287,6 +441,42 @@ static void reload_tls(struct daemon *d, const struct edge_config *cfg)
 	edge_info("SIGHUP: certificate %s reloaded", cfg->cert);
 }
 
+static void dtls_done(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (atomic_fetch_sub(&d->dtls_pending, 1) == 1) {
+		edge_dtls_ctx_free(d->old_dtls);
+		d->old_dtls = NULL;
+	}
+}
+
+/* The same for the DTLS context. */
+static void reload_dtls(struct daemon *d, const struct edge_config *cfg)
+{
+	struct ssl_ctx_st *ctx;
+	char why[256] = "";
+
+	if (!d->shared.dtls || !cfg->cert || cfg->no_dtls)
+		return;
+	if (atomic_load(&d->dtls_pending) > 0) {
+		edge_warn("SIGHUP: previous DTLS reload in progress");
+		return;
+	}
+	if (edge_dtls_ctx_new(&ctx, cfg->cert, cfg->pkey, cfg->cipher_list, why,
+	                      sizeof(why)) != 0) {
+		edge_err("SIGHUP: DTLS certificate rejected, old one stays: %s",
+		         why);
+		return;
+	}
+	d->old_dtls = d->shared.dtls;
+	d->shared.dtls = ctx;
+	atomic_store(&d->dtls_pending, (int)d->nworkers);
+	for (size_t i = 0; i < d->nworkers; i++)
+		edge_worker_set_dtls(d->workers[i], ctx, dtls_done, d);
+	edge_info("SIGHUP: DTLS certificate %s reloaded", cfg->cert);
+}
+
 /* SIGHUP: name every key that changed but only takes effect at start;
  * the running value stays. */
 static void log_needs_restart(const struct edge_config *running,
@@ -314,7 +504,7 @@ static void reload_credentials(struct daemon *d)
 	struct auth_store *st;
 	char why[256] = "";
 
-	if (atomic_load(&d->store_pending) > 0) {
+	if (atomic_load(&d->store_busy)) {
 		edge_warn("SIGHUP: previous reload still in progress");
 		return;
 	}
@@ -326,18 +516,21 @@ static void reload_credentials(struct daemon *d)
 	log_needs_restart(&d->cfg, &cfg);
 	edge_log_set_level(cfg.log_level);
 	reload_tls(d, &cfg);
-	if (edge_build_store(&cfg, &st, why, sizeof(why)) != 0) {
+	reload_dtls(d, &cfg);
+	if (d->admin && edge_admin_reload(d->admin, &cfg, why, sizeof(why)))
+		edge_err("SIGHUP: admin settings rejected, old ones stay: %s",
+		         why);
+	if (build_store(d, &cfg, &st, why, sizeof(why)) != 0) {
 		edge_err("SIGHUP: credentials rejected, old ones stay: %s",
 		         why);
 		edge_config_free(&cfg);
 		return;
 	}
-	edge_config_free(&cfg);
-	d->old_store = d->shared.store;
-	d->shared.store = st;
-	atomic_store(&d->store_pending, (int)d->nworkers);
-	for (size_t i = 0; i < d->nworkers; i++)
-		edge_worker_set_store(d->workers[i], st, store_done, d);
+	if (d->has_creds_cfg)
+		edge_config_free(&d->creds_cfg);
+	d->creds_cfg = cfg; /* kept for rebuilds when Redis changes */
+	d->has_creds_cfg = true;
+	swap_store(d, st);
 	edge_info("SIGHUP: %zu users, %zu REST secrets loaded",
 	          auth_store_user_count(st), auth_store_secret_count(st));
 }
@@ -354,10 +547,13 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	reload_credentials(arg);
 }
 
+/* SIGUSR1 starts draining, SIGUSR2 stops it; never exits by itself. */
 static void on_drain(evutil_socket_t sig, short what, void *arg)
 {
-	edge_warn("signal %d: draining is not implemented yet; ignored",
-	          (int)sig);
+	struct daemon *d = arg;
+
+	edge_admin_set_draining(&d->shared.draining, sig == SIGUSR1,
+	                        sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
 }
 
 static void log_capacity(void)
@@ -391,17 +587,25 @@ static int run(struct daemon *d)
 		edge_info("avedge %s ready", edge_version());
 		event_base_dispatch(d->base);
 	}
+	edge_admin_stop(d->admin); /* before the workers it asks */
+	edge_redis_stop(d->redis); /* before the workers it posts to */
 	for (size_t i = 0; i < d->nworkers; i++)
 		edge_worker_free(d->workers[i]);
+	edge_admin_free(d->admin);
+	edge_redis_free(d->redis);
+	if (d->has_creds_cfg)
+		edge_config_free(&d->creds_cfg);
 	for (size_t i = 0; i < d->nlocks; i++)
 		close(d->lock_fds[i]);
 	for (int i = 0; i < 5; i++)
 		event_free(sigs[i]);
 	event_base_free(d->base);
-	if (atomic_load(&d->store_pending) > 0)
+	if (atomic_load(&d->store_busy))
 		auth_store_free(d->old_store); /* workers are gone */
 	if (atomic_load(&d->tls_pending) > 0)
 		edge_tls_ctx_free(d->old_tls);
+	if (atomic_load(&d->dtls_pending) > 0)
+		edge_dtls_ctx_free(d->old_dtls);
 	edge_shared_free(&d->shared);
 	return err;
 }

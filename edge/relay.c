@@ -7,8 +7,10 @@
  * payloads are borrowed from the receive slots (valid for the batch), and
  * only responses built in the core's scratch space are copied.
  */
+#include "edge/dtls.h"
 #include "edge/log.h"
 #include "edge/net.h"
+#include "edge/redis.h"
 #include "edge/worker_int.h"
 
 #include <errno.h>
@@ -319,6 +321,10 @@ static void send_client(struct edge_worker *w, const struct turn_action *a)
 			tx_queue(w, fd, &t->client, a->data, a->len, false);
 		return;
 	}
+	if (t->transport == TURN_TRANSPORT_DTLS) {
+		edge_dtls_send(w, t, a->data, a->len);
+		return;
+	}
 	struct tcp_conn *c = edge_tcp_find(w, t->conn);
 	if (c)
 		edge_tcp_send(c, a->data, a->len);
@@ -362,6 +368,33 @@ void edge_run_actions(struct edge_worker *w)
 			break;
 		case TURN_ACT_LOG:
 			edge_info("%.*s", (int)a->len, (const char *)a->data);
+			if (w->redis) /* auth failures become events */
+				edge_redis_log(w->redis, (const char *)a->data,
+				               a->len);
+			break;
+		case TURN_ACT_OPEN_TCP_RELAY:
+		case TURN_ACT_CLOSE_TCP_RELAY:
+		case TURN_ACT_TCP_CONNECT:
+		case TURN_ACT_TCP_CLOSE:
+		case TURN_ACT_TCP_BIND_DATA:
+		case TURN_ACT_TCP_HANDOFF:
+			edge_tcp_relay_action(w, a); /* RFC 6062: tcp_relay.c */
+			break;
+		case TURN_ACT_QUOTA_CHECK:
+			if (w->redis) {
+				edge_redis_action(w->redis, a); /* redis.h */
+				break;
+			}
+			/* No Redis: decide locally, the local quota has
+			 * already counted it. */
+			turn_server_quota_result(w->core, a->token,
+			                         TURN_QUOTA_LOCAL, w->now_ms,
+			                         w->now_s, out);
+			break;
+		case TURN_ACT_QUOTA_RELEASE:
+		case TURN_ACT_ALLOC_EVENT:
+			if (w->redis) /* records, events: redis_worker.c */
+				edge_redis_action(w->redis, a);
 			break;
 		}
 	}

@@ -3,11 +3,13 @@
  * share: the credential store (users from the config and the user-file,
  * REST secrets), the nonce keys, the peer policy, the quotas and the core
  * configuration (relay addresses, external-ip mapping, lifetimes) and
- * the TLS context (edge/tls.c) when a certificate is set.
+ * the TLS and DTLS contexts (edge/tls.c, edge/dtls.c) when a certificate
+ * is set.
  */
 #include "edge/setup.h"
 #include "auth/auth.h"
 #include "edge/connlimit.h"
+#include "edge/dtls.h"
 #include "edge/log.h"
 #include "edge/net.h"
 #include "edge/tls.h"
@@ -16,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +142,28 @@ static int protect(struct turn_policy *p, const struct sockaddr *sa)
 	return rc;
 }
 
+/* Redis (every address its host name has at start, on its port) is
+ * never a relay peer. */
+static int protect_redis(struct turn_policy *p, const struct edge_redis_url *u)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *i;
+	char port[8];
+	int rc = 0;
+
+	snprintf(port, sizeof(port), "%u", (unsigned)u->port);
+	if (getaddrinfo(u->host, port, &hints, &res) != 0) {
+		edge_warn("redis host %s does not resolve now: it is not "
+		          "protected from relaying",
+		          u->host);
+		return 0;
+	}
+	for (i = res; i && !rc; i = i->ai_next)
+		if (i->ai_family == AF_INET || i->ai_family == AF_INET6)
+			rc = protect(p, i->ai_addr);
+	freeaddrinfo(res);
+	return rc;
+}
+
 static int build_policy(const struct edge_config *cfg,
                         const struct sockaddr_storage *own, size_t nown,
                         struct turn_policy **out, char *err, size_t err_len)
@@ -165,6 +190,8 @@ static int build_policy(const struct edge_config *cfg,
 	if (!rc && cfg->admin_listen.text)
 		rc = turn_policy_protect(p,
 		                         (const void *)&cfg->admin_listen.addr);
+	if (!rc && cfg->redis.url)
+		rc = protect_redis(p, &cfg->redis);
 	if (rc) {
 		turn_policy_free(p);
 		return rc;
@@ -303,7 +330,8 @@ int edge_setup_shared(const struct edge_config *cfg,
 		return rc;
 	key.id = 1;
 	if (RAND_bytes(key.bytes, sizeof(key.bytes)) != 1 ||
-	    RAND_bytes(core->seed, sizeof(core->seed)) != 1) {
+	    RAND_bytes(core->seed, sizeof(core->seed)) != 1 ||
+	    RAND_bytes(sh->dtls_cookie_key, sizeof(sh->dtls_cookie_key)) != 1) {
 		snprintf(err, err_len, "no randomness from OpenSSL");
 		return EIO;
 	}
@@ -323,6 +351,10 @@ int edge_setup_shared(const struct edge_config *cfg,
 	if (cfg->cert && !cfg->no_tls &&
 	    (rc = edge_tls_ctx_new(&sh->tls, cfg->cert, cfg->pkey,
 	                           cfg->cipher_list, err, err_len)) != 0)
+		return rc;
+	if (cfg->cert && !cfg->no_dtls &&
+	    (rc = edge_dtls_ctx_new(&sh->dtls, cfg->cert, cfg->pkey,
+	                            cfg->cipher_list, err, err_len)) != 0)
 		return rc;
 	relay_ips(cfg, core);
 	if (core->nrelay_ips == 0) {
@@ -346,6 +378,11 @@ int edge_setup_shared(const struct edge_config *cfg,
 	core->auth_rate_burst = cfg->auth_rate_burst;
 	core->software = "avedge/" AVEDGE_VERSION;
 	core->no_auth = cfg->no_auth;
+	core->no_tcp_relay = cfg->no_tcp_relay;
+	core->draining = &sh->draining;
+	core->max_allocations = cfg->max_allocations;
+	core->cluster_quota = cfg->redis.url != NULL; /* edge/redis.c */
+	core->alloc_events = cfg->redis.url != NULL;
 	for (size_t i = 0; i < core->nrelay_ips; i++)
 		edge_info("relay address %s advertised as %s",
 		          edge_addr_str(&core->relay_ips[i].local.sa, where,
@@ -367,5 +404,6 @@ void edge_shared_free(struct edge_shared *sh)
 	turn_node_free(sh->node);
 	edge_connlimit_free(sh->connlimit);
 	edge_tls_ctx_free(sh->tls);
+	edge_dtls_ctx_free(sh->dtls);
 	memset(sh, 0, sizeof(*sh));
 }

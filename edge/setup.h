@@ -9,6 +9,8 @@
 #include "edge/config.h"
 #include "turn/turn.h"
 
+#include <stdatomic.h>
+
 struct auth_store;
 struct auth_nonces;
 struct turn_policy;
@@ -24,7 +26,12 @@ struct edge_shared {
 	struct turn_node *node;
 	struct edge_connlimit *connlimit;
 	struct turn_server_cfg core;
-	struct ssl_ctx_st *tls; /* NULL: no TLS listener (no cert, no-tls) */
+	struct ssl_ctx_st *tls;  /* NULL: no TLS listener (no cert, no-tls) */
+	struct ssl_ctx_st *dtls; /* NULL: no DTLS listener (no cert, no-dtls) */
+	uint8_t dtls_cookie_key[32]; /* random per start: DTLS cookies */
+	/* Node-wide drain flag (SIGUSR1/SIGUSR2, the admin API); the cores
+	 * read it through core.draining. */
+	atomic_int draining;
 };
 
 /* Build everything; own lists the node's listening endpoints (protected

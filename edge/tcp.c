@@ -46,6 +46,11 @@ struct tcp_conn {
 	uint64_t frames_at_arm; /* frames when the deadline was armed */
 	bool active;            /* a frame arrived */
 	bool tls;
+	/* Set by an action (RFC 6062 ConnectionBind): the connection leaves
+	 * tcp.c after the current frame, its bufferevent to take(). */
+	edge_tcp_take_fn *take;
+	uint32_t take_arg;
+	bool keep_frame; /* the frame stays in the input for take() */
 };
 
 int edge_tcp_init(struct edge_worker *w)
@@ -89,6 +94,8 @@ static void tcp_close(struct tcp_conn *c, bool notify)
 	struct edge_worker *w = c->w;
 
 	EDGE_COUNT(&w->stats, tcp_closed, 1);
+	if (c->tls)
+		EDGE_COUNT(&w->stats, tls_closed, 1);
 	conn_unlink(c);
 	if (w->connlimit)
 		edge_connlimit_release(w->connlimit, &c->tuple.client.sa);
@@ -208,9 +215,35 @@ void edge_tcp_send(struct tcp_conn *c, const uint8_t *data, size_t len)
 	evbuffer_add(out, data, len);
 }
 
-/* Hand every complete frame to the core; false when the connection must
- * close (bytes that cannot start a STUN or ChannelData frame). */
-static bool tcp_frames(struct tcp_conn *c)
+void edge_tcp_handover(struct tcp_conn *c, edge_tcp_take_fn *fn, uint32_t arg,
+                       bool keep_frame)
+{
+	c->take = fn;
+	c->take_arg = arg;
+	c->keep_frame = keep_frame;
+}
+
+/* The connection leaves: its bufferevent (and connection-limit slot) goes
+ * to c->take, which owns it from now on. */
+static void handover(struct tcp_conn *c)
+{
+	struct turn_tuple t = c->tuple;
+
+	conn_unlink(c);
+	if (c->deadline)
+		event_free(c->deadline);
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	c->take(c->w, &t, c->bev, c->take_arg);
+	free(c);
+}
+
+enum { FRAMES_OK, FRAMES_BAD, FRAMES_GONE };
+
+/* Hand every complete frame to the core; FRAMES_BAD when the connection
+ * must close (bytes that cannot start a STUN or ChannelData frame),
+ * FRAMES_GONE when it was handed over (c is freed). */
+static int tcp_frames(struct tcp_conn *c)
 {
 	struct edge_worker *w = c->w;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -221,16 +254,16 @@ static bool tcp_frames(struct tcp_conn *c)
 	for (;;) {
 		size_t avail = evbuffer_get_length(in);
 		if (avail < 4)
-			return true;
+			return FRAMES_OK;
 		uint8_t *head = evbuffer_pullup(in, 4);
 		int r = stun_frame_len(head, avail, TCP_FRAME_MAX, &frame_len,
 		                       &why);
 		if (r == EAGAIN)
-			return true;
+			return FRAMES_OK;
 		if (r != 0)
-			return false;
+			return FRAMES_BAD;
 		if (avail < frame_len)
-			return true;
+			return FRAMES_OK;
 		uint8_t *frame = evbuffer_pullup(in, (ssize_t)frame_len);
 		EDGE_COUNT(&w->stats, tcp_rx, 1);
 		c->frames++;
@@ -239,8 +272,14 @@ static bool tcp_frames(struct tcp_conn *c)
 		                  w->now_ms, w->now_s, &w->out);
 		edge_run_actions(w);
 		edge_tx_flush(w); /* payloads borrow the frame: send now */
-		/* The core may have closed this connection: it cannot (it
-		 * has no such action), so c is still valid here. */
+		/* The core cannot close this connection (it has no such
+		 * action), so c is still valid here; it may hand it over. */
+		if (c->take) {
+			if (!c->keep_frame)
+				evbuffer_drain(in, frame_len);
+			handover(c);
+			return FRAMES_GONE;
+		}
 		evbuffer_drain(in, frame_len);
 		if (!c->active) {
 			/* Past the first message the allocation's lifetime
@@ -258,8 +297,11 @@ static bool tcp_frames(struct tcp_conn *c)
 static void tcp_readable(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *c = arg;
+	int r = tcp_frames(c);
 
-	if (!tcp_frames(c)) {
+	if (r == FRAMES_GONE)
+		return;
+	if (r == FRAMES_BAD) {
 		tcp_cut(c, CLOSE_BAD);
 		return;
 	}
@@ -304,6 +346,68 @@ static struct bufferevent *tls_bev(struct edge_worker *w, evutil_socket_t fd)
 	/* A client that just closes its socket is a normal end. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+/* Into the tables, with the callbacks. */
+static void conn_insert(struct edge_worker *w, struct tcp_conn *c)
+{
+	size_t b = c->tuple.conn & (w->nconn_buckets - 1);
+
+	c->hnext = w->conn_buckets[b];
+	w->conn_buckets[b] = c;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	bufferevent_setcb(c->bev, tcp_readable, tcp_writable, tcp_event, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, TCP_OUT_HIGH / 2, 0);
+}
+
+int edge_tcp_adopt(struct edge_worker *w, evutil_socket_t fd, SSL *ssl,
+                   const struct turn_tuple *t, const uint8_t *bytes, size_t len)
+{
+	struct tcp_conn *c = calloc(1, sizeof(*c));
+	struct timeval at = {.tv_sec = TCP_ACTIVE_TIMEOUT_S};
+	struct timeval wt = {.tv_sec = TCP_WRITE_STALL_S};
+
+	if (!c)
+		return ENOMEM;
+	c->w = w;
+	c->tuple = *t;
+	c->tls = ssl != NULL;
+	c->active = true; /* its first message came on the other worker */
+	do {
+		c->tuple.conn = w->next_conn_id++;
+	} while (c->tuple.conn == 0 || edge_tcp_find(w, c->tuple.conn));
+	c->deadline = evtimer_new(w->base, deadline_fired, c);
+	c->bev = !c->deadline ? NULL
+	         : ssl        ? bufferevent_openssl_socket_new(w->base, fd, ssl,
+	                                                       BUFFEREVENT_SSL_OPEN,
+	                                                       BEV_OPT_CLOSE_ON_FREE)
+	                      : bufferevent_socket_new(w->base, fd,
+	                                               BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		if (c->deadline)
+			event_free(c->deadline);
+		free(c);
+		return ENOMEM;
+	}
+	if (ssl)
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	conn_insert(w, c);
+	bufferevent_set_timeouts(c->bev, &at, &wt);
+	/* A socket bufferevent's input takes bytes from its socket only (its
+	 * end is frozen): thaw it for these. An OpenSSL one's is not frozen
+	 * and must not be (its reads would fail). */
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	if (!ssl)
+		evbuffer_unfreeze(in, 0);
+	evbuffer_add(in, bytes, len);
+	if (!ssl)
+		evbuffer_freeze(in, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	tcp_readable(c->bev, c); /* the frames that came with it */
+	return 0;
 }
 
 static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
@@ -360,15 +464,9 @@ static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	EDGE_COUNT(&w->stats, tcp_accepted, 1);
-	size_t b = c->tuple.conn & (w->nconn_buckets - 1);
-	c->hnext = w->conn_buckets[b];
-	w->conn_buckets[b] = c;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
-	bufferevent_setcb(c->bev, tcp_readable, tcp_writable, tcp_event, c);
-	bufferevent_setwatermark(c->bev, EV_WRITE, TCP_OUT_HIGH / 2, 0);
+	if (tls)
+		EDGE_COUNT(&w->stats, tls_accepted, 1);
+	conn_insert(w, c);
 	/* Until the first frame: handshake and first message within
 	 * handshake-timeout of now, however slowly bytes trickle in; the
 	 * idle limit as well while nothing is read at all. */

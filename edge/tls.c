@@ -64,24 +64,15 @@ static int readable(const char *what, const char *path, char *err,
 	return 0;
 }
 
-int edge_tls_ctx_new(SSL_CTX **out, const char *cert, const char *pkey,
-                     const char *cipher_list, char *err, size_t err_len)
+int edge_tls_ctx_load(SSL_CTX *ctx, const char *cert, const char *pkey,
+                      const char *cipher_list, char *err, size_t err_len)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	const char *key = pkey ? pkey : cert;
 	char why[256];
 
-	*out = NULL;
 	if (readable("cert", cert, err, err_len) ||
-	    (pkey && readable("pkey", pkey, err, err_len))) {
-		SSL_CTX_free(ctx);
+	    (pkey && readable("pkey", pkey, err, err_len)))
 		return EINVAL;
-	}
-	if (!ctx) {
-		snprintf(err, err_len, "TLS: %s", ssl_why(why, sizeof(why)));
-		return ENOMEM;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -90,31 +81,49 @@ int edge_tls_ctx_new(SSL_CTX **out, const char *cert, const char *pkey,
 		snprintf(err, err_len, "cipher-list %s: %s",
 		         cipher_list ? cipher_list : DEFAULT_CIPHERS,
 		         ssl_why(why, sizeof(why)));
-		goto fail;
+		return EINVAL;
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, err_len, "cert %s: %s", cert,
 		         ssl_why(why, sizeof(why)));
-		goto fail;
+		return EINVAL;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
 		snprintf(err, err_len, "%s %s: no usable private key: %s",
 		         pkey ? "pkey" : "cert", key,
 		         ssl_why(why, sizeof(why)));
-		goto fail;
+		return EINVAL;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, err_len, "%s %s does not match cert %s: %s",
 		         pkey ? "pkey" : "key in", key, cert,
 		         ssl_why(why, sizeof(why)));
-		goto fail;
+		return EINVAL;
 	}
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	return 0;
+}
+
+int edge_tls_ctx_new(SSL_CTX **out, const char *cert, const char *pkey,
+                     const char *cipher_list, char *err, size_t err_len)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	char why[256];
+	int rc;
+
+	*out = NULL;
+	if (!ctx) {
+		snprintf(err, err_len, "TLS: %s", ssl_why(why, sizeof(why)));
+		return ENOMEM;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	rc = edge_tls_ctx_load(ctx, cert, pkey, cipher_list, err, err_len);
+	if (rc) {
+		SSL_CTX_free(ctx);
+		return rc;
+	}
 	*out = ctx;
 	return 0;
-fail:
-	SSL_CTX_free(ctx);
-	return EINVAL;
 }
 
 void edge_tls_ctx_free(SSL_CTX *ctx)

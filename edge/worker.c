@@ -6,8 +6,10 @@
  * tick drives the core's timers. Everything here runs on the worker's own
  * thread except new/start/stop/free and set_store.
  */
+#include "edge/dtls.h"
 #include "edge/log.h"
 #include "edge/net.h"
+#include "edge/redis.h"
 #include "edge/worker_int.h"
 
 #include <errno.h>
@@ -146,6 +148,7 @@ int edge_worker_new(struct edge_worker **out, int index,
 	if (!w)
 		return ENOMEM;
 	w->index = index;
+	w->workers = opts->workers;
 	w->idle_timeout_s = opts->idle_timeout_s;
 	w->handshake_timeout_s = opts->handshake_timeout_s;
 	w->tls_ctx = opts->tls_ctx;
@@ -171,6 +174,8 @@ int edge_worker_new(struct edge_worker **out, int index,
 		if (err)
 			*failed = (const void *)&opts->tls[i];
 	}
+	if (!err && opts->dtls_ctx && opts->ndtls > 0)
+		err = edge_dtls_new(w, opts, failed);
 	if (err) {
 		edge_worker_free(w);
 		return err;
@@ -218,6 +223,7 @@ void edge_worker_free(struct edge_worker *w)
 	if (!w)
 		return;
 	edge_worker_stop(w);
+	edge_redis_worker_free(w->redis); /* before the base it runs on */
 	for (size_t i = 0; i < w->nudp; i++) {
 		if (w->udp[i].ev)
 			event_free(w->udp[i].ev);
@@ -229,7 +235,9 @@ void edge_worker_free(struct edge_worker *w)
 		evconnlistener_free(w->tls[i]);
 	if (w->conn_buckets)
 		edge_tcp_close_all(w);
+	edge_dtls_free(w);
 	edge_relay_close_all(w);
+	edge_tcp_relay_free(w);
 	turn_server_free(w->core);
 	if (w->tick)
 		event_free(w->tick);
@@ -275,11 +283,12 @@ int edge_worker_post(struct edge_worker *w, edge_worker_post_fn *fn, void *arg)
 }
 
 /* A reloaded piece of shared state handed to the worker's thread: the
- * credential store or the TLS context. done() runs there once the worker
- * no longer uses the old one. */
+ * credential store, the TLS or the DTLS context. done() runs there once
+ * the worker no longer uses the old one. */
 struct swap_msg {
 	const struct auth_store *store; /* or */
-	struct ssl_ctx_st *tls;
+	struct ssl_ctx_st *tls;         /* or */
+	struct ssl_ctx_st *dtls;
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -292,6 +301,8 @@ static void apply_swap(struct edge_worker *w, void *arg)
 		turn_server_set_store(w->core, m->store);
 	if (m->tls)
 		w->tls_ctx = m->tls; /* live connections keep their SSL */
+	if (m->dtls)
+		edge_dtls_set_ctx(w, m->dtls);
 	m->done(m->arg);
 	free(m);
 }
@@ -310,11 +321,17 @@ static void post_swap(struct edge_worker *w, struct swap_msg msg)
 void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
                            void (*done)(void *arg), void *arg)
 {
-	post_swap(w, (struct swap_msg){st, NULL, done, arg});
+	post_swap(w, (struct swap_msg){st, NULL, NULL, done, arg});
 }
 
 void edge_worker_set_tls(struct edge_worker *w, struct ssl_ctx_st *ctx,
                          void (*done)(void *arg), void *arg)
 {
-	post_swap(w, (struct swap_msg){NULL, ctx, done, arg});
+	post_swap(w, (struct swap_msg){NULL, ctx, NULL, done, arg});
+}
+
+void edge_worker_set_dtls(struct edge_worker *w, struct ssl_ctx_st *ctx,
+                          void (*done)(void *arg), void *arg)
+{
+	post_swap(w, (struct swap_msg){NULL, NULL, ctx, done, arg});
 }

@@ -1,7 +1,7 @@
 /*
  * edge/worker.h - one worker thread: an event base, its own UDP socket per
- * listening address (SO_REUSEPORT), its own TCP and TLS listeners, its own
- * TURN server core with the allocations and relay sockets it owns, and the
+ * listening address (SO_REUSEPORT), its own TCP, TLS and DTLS listeners, its
+ * own TURN server core with the allocations and relay sockets it owns, and the
  * counters of what it did. Nothing on its packet path takes a lock.
  */
 #ifndef AVEDGE_EDGE_WORKER_H
@@ -32,9 +32,13 @@ struct edge_worker_opts {
 	size_t ntcp;
 	struct sockaddr_storage tls[EDGE_MAX_LISTEN];
 	size_t ntls;
-	struct ssl_ctx_st *tls_ctx;       /* shared; NULL: no TLS listeners */
+	struct ssl_ctx_st *tls_ctx; /* shared; NULL: no TLS listeners */
+	struct sockaddr_storage dtls[EDGE_MAX_LISTEN];
+	size_t ndtls;
+	struct ssl_ctx_st *dtls_ctx;      /* shared; NULL: no DTLS listeners */
+	uint8_t dtls_cookie_key[32];      /* node-wide secret of DTLS cookies */
 	struct edge_connlimit *connlimit; /* shared, thread-safe */
-	unsigned handshake_timeout_s;     /* TLS: until the first frame */
+	unsigned handshake_timeout_s;     /* TLS/DTLS: until the first frame */
 	int rcvbuf, sndbuf;      /* socket buffer sizes, 0: kernel default */
 	unsigned idle_timeout_s; /* TCP connection without traffic */
 	struct turn_server_cfg core;      /* worker_index set per worker */
@@ -42,6 +46,8 @@ struct edge_worker_opts {
 	const struct auth_nonces *nonces; /* shared, read-only */
 	const struct turn_policy *policy; /* shared, read-only */
 	struct turn_quota *quota;         /* shared, thread-safe */
+	/* all workers, by index (RFC 6062 ConnectionBind handoff) */
+	struct edge_worker *const *workers;
 };
 
 /* Counters, written by the owning worker only (relaxed stores) and read
@@ -55,6 +61,21 @@ struct edge_stats {
 	_Atomic uint64_t tcp_tx_dropped; /* output cap reached: dropped */
 	_Atomic uint64_t relay_rx, relay_tx, relay_send_errors;
 	_Atomic uint64_t relay_open_failures, actions_dropped, relay_icmp;
+	/* RFC 6062 TCP relays: peer connections accepted and connected,
+	 * ended, bytes relayed each way, ConnectionBinds moved between
+	 * workers */
+	_Atomic uint64_t tcp_relay_accepted, tcp_relay_connected,
+	        tcp_relay_closed, tcp_relay_to_peer_bytes,
+	        tcp_relay_to_client_bytes, tcp_relay_handoffs;
+	/* DTLS: HelloVerifyRequests sent, handshakes completed and failed
+	 * (error or timeout), sessions refused by the connection limits and
+	 * closed, STUN/ChannelData records received and sent */
+	_Atomic uint64_t dtls_cookie_sent, dtls_handshakes;
+	_Atomic uint64_t dtls_handshake_failures, dtls_refused, dtls_closed;
+	_Atomic uint64_t dtls_rx, dtls_tx;
+	/* of the stream counts above, TLS's; DTLS sessions opened (after
+	 * the cookie; each ends in dtls_closed) */
+	_Atomic uint64_t tls_accepted, tls_closed, dtls_sessions;
 };
 
 /* Add to a counter of the calling worker: a plain load and store, no
@@ -96,5 +117,8 @@ void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
  * connections use it, live ones keep theirs. done() as above. */
 void edge_worker_set_tls(struct edge_worker *w, struct ssl_ctx_st *ctx,
                          void (*done)(void *arg), void *arg);
+/* The same for the DTLS context. */
+void edge_worker_set_dtls(struct edge_worker *w, struct ssl_ctx_st *ctx,
+                          void (*done)(void *arg), void *arg);
 
 #endif

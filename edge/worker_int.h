@@ -1,7 +1,8 @@
 /*
  * edge/worker_int.h - the inside of a worker, shared by worker.c (life
- * cycle, UDP listeners), tcp.c (TCP and TLS stream clients) and relay.c (relay
- * sockets, running the core's actions, batched sends).
+ * cycle, UDP listeners), tcp.c (TCP and TLS stream clients), dtls.c (DTLS
+ * clients) and relay.c (relay sockets, running the core's actions, batched
+ * sends).
  */
 #ifndef AVEDGE_EDGE_WORKER_INT_H
 #define AVEDGE_EDGE_WORKER_INT_H
@@ -55,6 +56,7 @@ struct rx_slot {
 
 struct tcp_conn;
 struct edge_relay;
+struct edge_dtls;
 
 struct edge_worker {
 	int index;
@@ -68,10 +70,14 @@ struct edge_worker {
 	struct evconnlistener *tls[EDGE_MAX_LISTEN];
 	size_t ntls;
 	struct ssl_ctx_st *tls_ctx;       /* shared, not owned */
+	struct edge_dtls *dtls;           /* DTLS sockets, sessions (dtls.c) */
 	struct edge_connlimit *connlimit; /* shared, not owned */
 	unsigned idle_timeout_s;
 	unsigned handshake_timeout_s;
 	struct turn_server *core;
+	struct edge_worker *const *workers; /* all, by index; NULL: one */
+	struct edge_tcp_relay *tcprelay;    /* RFC 6062 (tcp_relay.c) */
+	struct edge_redis_worker *redis;    /* NULL: no redis (redis.h) */
 	struct edge_relay *relays; /* all relay sockets, freed at stop */
 	struct event *tick;
 	struct edge_stats stats;
@@ -117,5 +123,28 @@ struct tcp_conn *edge_tcp_find(struct edge_worker *w, uint32_t id);
 void edge_tcp_send(struct tcp_conn *c, const uint8_t *data, size_t len);
 void edge_tcp_close_all(struct edge_worker *w);
 int edge_tcp_init(struct edge_worker *w);
+
+/* Take a client connection out of tcp.c after the frame being handled
+ * (RFC 6062 ConnectionBind): fn gets its bufferevent (callbacks and
+ * timeouts cleared, input still holding what followed the frame, and the
+ * frame itself with keep_frame) and its connection-limit slot. */
+struct bufferevent;
+typedef void edge_tcp_take_fn(struct edge_worker *w, const struct turn_tuple *t,
+                              struct bufferevent *bev, uint32_t arg);
+void edge_tcp_handover(struct tcp_conn *c, edge_tcp_take_fn *fn, uint32_t arg,
+                       bool keep_frame);
+/* A client connection moved from another worker (its fd, and its SSL for
+ * TLS, which this takes), with bytes already read (framed from the start):
+ * a new tuple.conn, then the frames are handled. 0 or ENOMEM (the caller
+ * still owns fd and ssl). */
+struct ssl_st;
+int edge_tcp_adopt(struct edge_worker *w, evutil_socket_t fd,
+                   struct ssl_st *ssl, const struct turn_tuple *t,
+                   const uint8_t *bytes, size_t len);
+
+/* tcp_relay.c: RFC 6062 TCP relay listeners, peer connections and the
+ * byte pump between them and client data connections */
+void edge_tcp_relay_action(struct edge_worker *w, const struct turn_action *a);
+void edge_tcp_relay_free(struct edge_worker *w);
 
 #endif

@@ -12,14 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Actions the end of one allocation may append (LOG, CLOSE_RELAY x2,
+ * ALLOC_EVENT, QUOTA_RELEASE): an expiry that would not fit in the list
+ * of this tick waits for the next one rather than lose them. */
+#define END_ACTIONS 8
+
 static void on_expire(void *arg, uint64_t now_ms)
 {
 	struct turn_alloc *a = arg;
 	struct turn_server *s = a->s;
 
-	(void)now_ms;
+	if (s->out && s->out->n + END_ACTIONS > TURN_ACTIONS_MAX) {
+		turn_wheel_add(s->wheel, &a->timer, now_ms + 1);
+		return;
+	}
 	if (a->state == ALLOC_PENDING) {
-		turn_alloc_release(a, "relay bind timeout");
+		turn_alloc_release(a, a->pend && a->pend->quota_wait
+		                              ? "quota check timeout"
+		                              : "relay bind timeout");
 		return;
 	}
 	s->stats.allocations_expired++;
@@ -52,6 +62,8 @@ struct turn_relay *turn_alloc_relay(struct turn_alloc *a, int family)
 {
 	uint8_t f = family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0;
 
+	if (a->tcp)
+		return NULL; /* RFC 6062: no datagrams on a TCP allocation */
 	for (int i = 0; i < 2; i++)
 		if (a->relay[i].family == f && f && a->relay[i].handle)
 			return &a->relay[i];
@@ -81,8 +93,9 @@ static void close_relays(struct turn_alloc *a)
 	for (int i = 0; i < 2; i++) {
 		struct turn_relay *rl = &a->relay[i];
 		if (rl->handle) {
-			struct turn_action *act =
-			        turn_act_push(s->out, TURN_ACT_CLOSE_RELAY);
+			struct turn_action *act = turn_act_push(
+			        s->out, a->tcp ? TURN_ACT_CLOSE_TCP_RELAY
+			                       : TURN_ACT_CLOSE_RELAY);
 			if (act)
 				act->relay = rl->handle;
 			rl->handle = NULL;
@@ -122,12 +135,17 @@ void turn_alloc_release(struct turn_alloc *a, const char *reason)
 		log_alloc(a, "deleted", reason);
 		if (s->stats.allocations)
 			s->stats.allocations--;
+		if (s->stats.allocations_by_transport[a->tuple.transport & 3])
+			s->stats.allocations_by_transport[a->tuple.transport &
+			                                  3]--;
 	}
+	turn_cluster_ended(a, reason);
 	turn_wheel_cancel(&a->timer);
 	while (a->perms)
 		turn_perm_free(a->perms);
 	while (a->chans)
 		turn_chan_free(a->chans);
+	turn_tcp_release_all(a);
 	if (a->pend) {
 		if (a->pend->queued)
 			turn_htab_remove(&s->pending, &a->pend->node);
@@ -202,6 +220,7 @@ void turn_alloc_answer(struct turn_alloc *a, const struct turn_signer *sig)
 		                8);
 	stun_build_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS,
 	                    &a->tuple.client.sa);
+	turn_count_response(s, STUN_METHOD_ALLOCATE, 0);
 	turn_resp_send(s, s->out, &a->tuple, sig, &b);
 }
 
@@ -213,10 +232,13 @@ void turn_alloc_complete(struct turn_alloc *a)
 
 	a->state = ALLOC_ACTIVE;
 	turn_alloc_arm(a, a->lifetime_s);
+	a->created_s = s->now_s;
 	s->stats.allocations++;
 	s->stats.allocations_created++;
+	s->stats.allocations_by_transport[a->tuple.transport & 3]++;
 	turn_alloc_answer(a, &p->sig);
 	log_alloc(a, "created", NULL);
+	turn_alloc_event(a, TURN_ALLOC_CREATED, NULL);
 	a->pend = NULL;
 	free(p);
 }
@@ -226,9 +248,11 @@ static struct turn_alloc *alloc_new(struct turn_req *r, uint32_t lifetime_s)
 	struct turn_server *s = r->s;
 	struct turn_alloc *a = calloc(1, sizeof(*a));
 	struct turn_pending *p = calloc(1, sizeof(*p));
+	const char *realm = turn_server_realm(s);
+	size_t rlen = strlen(realm);
 
-	if (a)
-		a->qkey = malloc(r->qkey_len + 1);
+	if (a) /* quota key and realm in one block */
+		a->qkey = malloc(r->qkey_len + 1 + rlen + 1);
 	if (!a || !p || !a->qkey) {
 		if (a)
 			free(a->qkey);
@@ -239,7 +263,10 @@ static struct turn_alloc *alloc_new(struct turn_req *r, uint32_t lifetime_s)
 	memcpy(a->qkey, r->qkey, r->qkey_len);
 	a->qkey[r->qkey_len] = 0;
 	a->qkey_len = (uint16_t)r->qkey_len;
+	a->realm = a->qkey + r->qkey_len + 1;
+	memcpy(a->realm, realm, rlen + 1);
 	a->s = s;
+	a->serial = ++s->next_serial;
 	a->tuple = *r->from;
 	a->user_hash = r->user_hash;
 	a->lifetime_s = lifetime_s;
@@ -265,7 +292,7 @@ static struct turn_alloc *alloc_new(struct turn_req *r, uint32_t lifetime_s)
 /* Attribute checks of s7.2 steps 3-7; 0 or the error code. */
 struct alloc_args {
 	int family; /* of relay[0] */
-	bool even, reserve, dual;
+	bool even, reserve, dual, tcp;
 	const uint8_t *token;
 };
 
@@ -282,8 +309,26 @@ static uint16_t family_of(const struct stun_attr *a, int *family)
 	return 0;
 }
 
-static uint16_t alloc_args(const struct stun_msg *m, struct alloc_args *x)
+/* RFC 6062 s5.1: TCP only over a TCP or TLS control connection, and
+ * without DONT-FRAGMENT, EVEN-PORT or RESERVATION-TOKEN. */
+static uint16_t tcp_args(const struct turn_req *r)
 {
+	uint8_t t = r->from->transport;
+
+	if (r->s->cfg.no_tcp_relay)
+		return 442;
+	if (t != TURN_TRANSPORT_TCP && t != TURN_TRANSPORT_TLS)
+		return 400;
+	if (stun_msg_find(r->m, STUN_ATTR_DONT_FRAGMENT) ||
+	    stun_msg_find(r->m, STUN_ATTR_EVEN_PORT) ||
+	    stun_msg_find(r->m, STUN_ATTR_RESERVATION_TOKEN))
+		return 400;
+	return 0;
+}
+
+static uint16_t alloc_args(const struct turn_req *r, struct alloc_args *x)
+{
+	const struct stun_msg *m = r->m;
 	const struct stun_attr *rt, *ev, *tok, *raf, *aaf;
 	int fam = AF_INET;
 	uint16_t code;
@@ -291,7 +336,10 @@ static uint16_t alloc_args(const struct stun_msg *m, struct alloc_args *x)
 	rt = stun_msg_find(m, STUN_ATTR_REQUESTED_TRANSPORT);
 	if (!rt || rt->len != 4)
 		return 400;
-	if (rt->value[0] != STUN_TRANSPORT_UDP)
+	x->tcp = rt->value[0] == STUN_TRANSPORT_TCP;
+	if (x->tcp && (code = tcp_args(r)) != 0)
+		return code;
+	if (rt->value[0] != STUN_TRANSPORT_UDP && !x->tcp)
 		return 442;
 	ev = stun_msg_find(m, STUN_ATTR_EVEN_PORT);
 	tok = stun_msg_find(m, STUN_ATTR_RESERVATION_TOKEN);
@@ -313,6 +361,34 @@ static uint16_t alloc_args(const struct stun_msg *m, struct alloc_args *x)
 	x->dual = aaf != NULL;
 	x->token = tok ? tok->value : NULL;
 	return 0;
+}
+
+/* A new Allocate while the node drains or is full: 300 Try Alternate with
+ * the ALTERNATE-SERVER the edge set (the least loaded healthy node of the
+ * client's family, RFC 8489 s10; cluster.c), else 508. true: answered. */
+static bool at_capacity(struct turn_req *r)
+{
+	struct turn_server *s = r->s;
+	uint32_t max = s->cfg.max_allocations;
+
+	if (s->cfg.draining &&
+	    atomic_load_explicit(s->cfg.draining, memory_order_relaxed)) {
+		s->stats.drain_rejects++;
+		if (!turn_try_alternate(r))
+			turn_resp_error(r, 508);
+		return true;
+	}
+	if (max && (s->quota ? turn_quota_total(s->quota)
+	                     : s->stats.allocations) >= max) {
+		s->stats.capacity_rejects++;
+		bool alt = turn_try_alternate(r);
+		turn_log(s, "allocate refused: %s max-allocations %u reached",
+		         alt ? "300" : "508", (unsigned)max);
+		if (!alt)
+			turn_resp_error(r, 508);
+		return true;
+	}
+	return false;
 }
 
 static void existing(struct turn_req *r)
@@ -341,10 +417,12 @@ void turn_alloc_request(struct turn_req *r)
 		existing(r);
 		return;
 	}
-	if ((code = alloc_args(r->m, &x)) != 0) {
+	if ((code = alloc_args(r, &x)) != 0) {
 		turn_resp_error(r, code);
 		return;
 	}
+	if (at_capacity(r))
+		return;
 	uint32_t lifetime = turn_lifetime(s, r->m, &zero);
 	if (zero)
 		lifetime = s->cfg.default_lifetime_s;
@@ -382,7 +460,11 @@ void turn_alloc_request(struct turn_req *r)
 	        s->cfg.relay_ips[ip].local.sa.sa_family == AF_INET ? 4 : 6;
 	a->pend->even = x.even;
 	a->pend->reserve = x.reserve;
-	a->pend->want_v6 = x.dual && x.family == AF_INET;
+	a->pend->want_v6 = x.dual && x.family == AF_INET && !x.tcp;
+	a->tcp = x.tcp;
+	/* One relayed address per TCP allocation. */
+	if (x.tcp && x.dual)
+		a->addr_error = 440;
 	if (resv_port) {
 		/* The reserved port moves to this allocation. */
 		a->relay[0].port = resv_port;
@@ -394,7 +476,10 @@ void turn_alloc_request(struct turn_req *r)
 		turn_alloc_release(a, "no relay port");
 		return;
 	}
-	turn_alloc_open(a);
+	if (s->cfg.cluster_quota)
+		turn_quota_park(a); /* opened on turn_server_quota_result() */
+	else
+		turn_alloc_open(a);
 }
 
 /* --- Refresh (s8) -------------------------------------------------------- */
@@ -420,9 +505,11 @@ void turn_refresh_request(struct turn_req *r)
 	if (zero) {
 		turn_resp_ok(r, true, 0);
 		r->s->stats.allocations_deleted++;
+		r->s->stats.allocations_refreshed_0++;
 		turn_alloc_release(a, "refresh 0");
 		return;
 	}
 	turn_alloc_arm(a, lifetime);
 	turn_resp_ok(r, true, lifetime);
+	turn_alloc_event(a, TURN_ALLOC_REFRESHED, NULL);
 }

@@ -12,6 +12,13 @@
 
 #include <string.h>
 
+/* Payload relayed to (dir 0) or from (dir 1) a permitted peer IP. */
+static void flow_count(struct turn_perm *p, int dir, size_t len)
+{
+	p->pkts[dir]++;
+	p->bytes[dir] += len;
+}
+
 /* Take len bytes from the bucket of a direction (0: to peer, 1: to
  * client); false when over max_bps. */
 static bool bucket_take(struct turn_server *s, struct turn_alloc *a, int dir,
@@ -54,6 +61,7 @@ static void send_peer(struct turn_server *s, struct turn_alloc *a,
 	act->len = len;
 	act->dont_fragment = df;
 	a->bytes[0] += len;
+	a->pkts[0]++;
 	s->stats.relayed_to_peer_pkts++;
 	s->stats.relayed_to_peer_bytes += len;
 }
@@ -77,6 +85,7 @@ void turn_send_indication(struct turn_server *s, const struct turn_tuple *from,
 	const struct stun_attr *data;
 	struct turn_alloc *a = active_alloc(s, from);
 	struct turn_relay *rl;
+	struct turn_perm *p = NULL;
 
 	if (!a)
 		return;
@@ -87,7 +96,8 @@ void turn_send_indication(struct turn_server *s, const struct turn_tuple *from,
 		return;
 	}
 	rl = turn_alloc_relay(a, ss.ss_family);
-	if (!rl || !turn_perm_find(s, a, (struct sockaddr *)&ss, s->now_ms)) {
+	if (!rl ||
+	    !(p = turn_perm_find(s, a, (struct sockaddr *)&ss, s->now_ms))) {
 		s->stats.drop_no_permission++;
 		return;
 	}
@@ -105,6 +115,8 @@ void turn_send_indication(struct turn_server *s, const struct turn_tuple *from,
 		return;
 	}
 	turn_addr_copy(peer, (struct sockaddr *)&ss);
+	turn_rtpq_update(&p->rtpq[0], data->value, data->len, s->now_ms);
+	flow_count(p, 0, data->len);
 	send_peer(s, a, rl, peer, data->value, data->len,
 	          stun_msg_find(m, STUN_ATTR_DONT_FRAGMENT) != NULL);
 }
@@ -117,6 +129,7 @@ void turn_channel_data(struct turn_server *s, const struct turn_tuple *from,
 	struct turn_alloc *a;
 	struct turn_chan *c;
 	struct turn_relay *rl;
+	struct turn_perm *p;
 
 	(void)out;
 	if (stun_chandata_parse(&cd, buf, len, &why) != 0) {
@@ -131,12 +144,14 @@ void turn_channel_data(struct turn_server *s, const struct turn_tuple *from,
 		return;
 	}
 	rl = turn_alloc_relay(a, c->peer.sa.sa_family);
-	if (!rl || !turn_perm_find(s, a, &c->peer.sa, s->now_ms)) {
+	if (!rl || !(p = turn_perm_find(s, a, &c->peer.sa, s->now_ms))) {
 		s->stats.drop_no_permission++;
 		return;
 	}
 	if (!bucket_take(s, a, 0, cd.len))
 		return;
+	turn_rtpq_update(&p->rtpq[0], buf + 4, cd.len, s->now_ms);
+	flow_count(p, 0, cd.len);
 	send_peer(s, a, rl, &c->peer, buf + 4, cd.len, false);
 }
 
@@ -153,6 +168,7 @@ static void send_client(struct turn_server *s, struct turn_alloc *a,
 	act->data = data;
 	act->len = len;
 	a->bytes[1] += payload;
+	a->pkts[1]++;
 	s->stats.relayed_to_client_pkts++;
 	s->stats.relayed_to_client_bytes += payload;
 }
@@ -198,18 +214,21 @@ void turn_peer_data(struct turn_server *s, struct turn_alloc *a,
                     struct turn_actions *out)
 {
 	struct turn_chan *c;
+	struct turn_perm *p;
 
 	(void)out;
 	if (a->state != ALLOC_ACTIVE || a->expires_ms <= s->now_ms) {
 		s->stats.drop_no_alloc++;
 		return;
 	}
-	if (!turn_perm_find(s, a, &peer->sa, s->now_ms)) {
+	if (!(p = turn_perm_find(s, a, &peer->sa, s->now_ms))) {
 		s->stats.drop_no_permission++;
 		return;
 	}
 	if (!bucket_take(s, a, 1, len))
 		return;
+	turn_rtpq_update(&p->rtpq[1], buf, len, s->now_ms);
+	flow_count(p, 1, len);
 	c = turn_chan_by_peer(s, a, peer);
 	if (!c || c->expires_ms <= s->now_ms) {
 		data_indication(s, a, peer, buf, len);

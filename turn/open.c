@@ -63,7 +63,8 @@ void turn_alloc_open(struct turn_alloc *a)
 	turn_htab_insert(&s->pending, &p->node,
 	                 turn_hash(s->hkey, &p->token, sizeof(p->token)));
 	p->queued = true;
-	struct turn_action *act = turn_act_push(s->out, TURN_ACT_OPEN_RELAY);
+	struct turn_action *act = turn_act_push(
+	        s->out, a->tcp ? TURN_ACT_OPEN_TCP_RELAY : TURN_ACT_OPEN_RELAY);
 	if (!act)
 		return; /* the pending timeout cleans up */
 	act->alloc = a;
@@ -139,6 +140,7 @@ static void fail(struct turn_alloc *a, uint16_t code)
 
 	s->stats.port_exhausted++;
 	s->stats.responses_error[STUN_METHOD_ALLOCATE]++;
+	turn_count_response(s, STUN_METHOD_ALLOCATE, code);
 	if (turn_resp_begin(s->out, &b, STUN_METHOD_ALLOCATE, STUN_CLASS_ERROR,
 	                    a->tid)) {
 		stun_build_error(&b, code, NULL);
@@ -192,7 +194,8 @@ void turn_alloc_relay_result(struct turn_server *s, uint32_t token, int err,
 	     n = n->next) {
 		struct turn_pending *q =
 		        TURN_CONTAINER(n, struct turn_pending, node);
-		if (n->hash == h && q->token == token) {
+		/* (a token parked on QUOTA_CHECK is not a relay's) */
+		if (n->hash == h && q->token == token && !q->quota_wait) {
 			p = q;
 			break;
 		}

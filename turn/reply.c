@@ -139,6 +139,7 @@ void turn_resp_error(struct turn_req *r, uint16_t code)
 	struct stun_builder b;
 
 	r->s->stats.responses_error[r->m->method & 0xf]++;
+	turn_count_response(r->s, r->m->method, code);
 	if (!turn_resp_begin(r->out, &b, r->m->method, STUN_CLASS_ERROR,
 	                     r->m->tid))
 		return;
@@ -152,6 +153,7 @@ void turn_resp_ok(struct turn_req *r, bool with_lifetime, uint32_t lifetime_s)
 {
 	struct stun_builder b;
 
+	turn_count_response(r->s, r->m->method, 0);
 	if (!turn_resp_begin(r->out, &b, r->m->method, STUN_CLASS_SUCCESS,
 	                     r->m->tid))
 		return;

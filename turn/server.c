@@ -15,6 +15,14 @@
 
 /* --- authentication (auth.h order) ------------------------------------- */
 
+/* The address nonces are bound to: the sender's, or for a ConnectionBind
+ * the control connection's (RFC 6062 s4.4: same credentials, and the
+ * client reuses the nonce it has). */
+static const struct sockaddr *nonce_addr(const struct turn_req *r)
+{
+	return r->nonce_for ? &r->nonce_for->sa : &r->from->client.sa;
+}
+
 /* 401 or 438 with REALM, a fresh NONCE and PASSWORD-ALGORITHMS; unsigned,
  * no SOFTWARE: at most ~4x a minimal request. */
 static void challenge(struct turn_req *r, uint16_t code)
@@ -26,8 +34,9 @@ static void challenge(struct turn_req *r, uint16_t code)
 	const char *realm = auth_store_realm(s->store);
 
 	s->stats.responses_error[r->m->method & 0xf]++;
-	if (auth_nonce_mint(s->nonces, s->store, &r->from->client.sa, s->now_s,
-	                    nonce, sizeof(nonce)) != 0)
+	turn_count_response(s, r->m->method, code);
+	if (auth_nonce_mint(s->nonces, s->store, nonce_addr(r), s->now_s, nonce,
+	                    sizeof(nonce)) != 0)
 		return;
 	size_t nalgs =
 	        auth_store_algorithms_value(s->store, algs, sizeof(algs));
@@ -76,6 +85,7 @@ static bool authenticate(struct turn_req *r)
 	}
 	if (why != AUTH_OK) {
 		s->stats.auth_failures++;
+		s->stats.auth_reasons[why & 0xf]++;
 		turn_auth_log(s, auth_reason_str(why), res->username,
 		              res->username_len, &r->from->client);
 		if ((why == AUTH_ERR_BAD_INTEGRITY ||
@@ -96,8 +106,8 @@ static bool authenticate(struct turn_req *r)
 	}
 	nonce = stun_msg_find(r->m, STUN_ATTR_NONCE);
 	if (!nonce ||
-	    auth_nonce_check(s->nonces, nonce->value, nonce->len,
-	                     &r->from->client.sa, s->now_s) != AUTH_NONCE_OK) {
+	    auth_nonce_check(s->nonces, nonce->value, nonce->len, nonce_addr(r),
+	                     s->now_s) != AUTH_NONCE_OK) {
 		s->stats.stale_nonces++;
 		challenge(r, 438);
 		return false;
@@ -130,6 +140,8 @@ static void binding(struct turn_server *s, const struct turn_tuple *from,
 	                         TURN_RESP_CAP, &len, &oc) != 0 ||
 	    len == 0)
 		return;
+	turn_count_response(s, STUN_METHOD_BINDING,
+	                    oc == TURN_BINDING_UNKNOWN_ATTR ? 420 : 0);
 	out->used = at + len;
 	struct turn_tuple *t = turn_scratch(out, sizeof(*t));
 	struct turn_action *a =
@@ -160,9 +172,22 @@ static void request(struct turn_server *s, const struct turn_tuple *from,
 		if (!authenticate(&r))
 			return;
 		break;
+	case STUN_METHOD_CONNECTION_BIND:
+		/* RFC 6062 s5.4, on a new data connection: no allocation. */
+		if (turn_tcp_handoff(&r))
+			return;
+		/* An unknown CONNECTION-ID is 400 before authentication. */
+		if (!(r.nonce_for = turn_tcp_control_addr(s, m))) {
+			turn_resp_error(&r, 400);
+			return;
+		}
+		if (!authenticate(&r))
+			return;
+		break;
 	case STUN_METHOD_REFRESH:
 	case STUN_METHOD_CREATE_PERMISSION:
 	case STUN_METHOD_CHANNEL_BIND:
+	case STUN_METHOD_CONNECT:
 		if (!a || a->state != ALLOC_ACTIVE) {
 			s->stats.drop_no_alloc++;
 			turn_resp_error(&r, 437);
@@ -194,7 +219,16 @@ static void request(struct turn_server *s, const struct turn_tuple *from,
 		turn_create_permission_request(&r);
 		break;
 	case STUN_METHOD_CHANNEL_BIND:
-		turn_channel_bind_request(&r);
+		if (a->tcp) /* RFC 6062: no channels on a TCP allocation */
+			turn_resp_error(&r, 400);
+		else
+			turn_channel_bind_request(&r);
+		break;
+	case STUN_METHOD_CONNECT:
+		turn_connect_request(&r);
+		break;
+	case STUN_METHOD_CONNECTION_BIND:
+		turn_connection_bind_request(&r);
 		break;
 	}
 }
@@ -289,6 +323,37 @@ void turn_server_relay_result(struct turn_server *s, uint32_t token, int err,
 	turn_alloc_relay_result(s, token, err, relay);
 }
 
+void turn_server_tcp_connect_result(struct turn_server *s, uint32_t conn_id,
+                                    int err, uint64_t now_ms,
+                                    struct turn_actions *out)
+{
+	if (!s || !out)
+		return;
+	enter(s, out, now_ms, false); /* may run inside an action list */
+	turn_tcp_connect_result(s, conn_id, err);
+}
+
+uint32_t turn_server_tcp_incoming(struct turn_server *s,
+                                  struct turn_alloc *alloc,
+                                  const union turn_addr *peer, uint64_t now_ms,
+                                  struct turn_actions *out)
+{
+	if (!s || !alloc || !peer || !out)
+		return 0;
+	enter(s, out, now_ms, true);
+	return turn_tcp_incoming(s, alloc, peer);
+}
+
+void turn_server_tcp_closed(struct turn_server *s, uint32_t conn_id,
+                            uint64_t to_peer, uint64_t to_client,
+                            struct turn_actions *out)
+{
+	if (!s || !out)
+		return;
+	enter(s, out, s->now_ms, true);
+	turn_tcp_closed(s, conn_id, to_peer, to_client);
+}
+
 void turn_server_conn_closed(struct turn_server *s,
                              const struct turn_tuple *tuple,
                              struct turn_actions *out)
@@ -299,6 +364,7 @@ void turn_server_conn_closed(struct turn_server *s,
 	struct turn_alloc *a = turn_alloc_find(s, tuple);
 	if (a) {
 		s->stats.allocations_deleted++;
+		s->stats.allocations_closed++;
 		turn_alloc_release(a, "connection closed");
 	}
 }
@@ -347,7 +413,8 @@ static int tables_init(struct turn_server *s)
 	if (turn_htab_init(&s->allocs, 256) ||
 	    turn_htab_init(&s->pending, 16) || turn_htab_init(&s->perms, 256) ||
 	    turn_htab_init(&s->chans_num, 256) ||
-	    turn_htab_init(&s->chans_peer, 256))
+	    turn_htab_init(&s->chans_peer, 256) ||
+	    turn_htab_init(&s->tconns, 16))
 		return ENOMEM;
 	return 0;
 }
@@ -452,5 +519,6 @@ void turn_server_free(struct turn_server *s)
 	turn_htab_destroy(&s->perms);
 	turn_htab_destroy(&s->chans_num);
 	turn_htab_destroy(&s->chans_peer);
+	turn_htab_destroy(&s->tconns);
 	free(s);
 }

@@ -7,8 +7,10 @@
 #define AVEDGE_TURN_H
 
 #include "stun/stun.h"
+#include "turn/rtpq.h"
 
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <stddef.h>
@@ -103,9 +105,26 @@ struct turn_server_cfg {
 	                           * NULL: none */
 	bool no_auth;             /* accept TURN without credentials
 	                           * (tests only) */
+	bool no_tcp_relay;        /* refuse RFC 6062 TCP allocations (442) */
 	struct turn_node *node;   /* shared port pool and reservations; NULL:
 	                           * the server makes its own */
 	uint8_t seed[16];         /* random: hashes, port choice */
+	/* Node-wide drain flag (nonzero: draining), set by edge/ from any
+	 * thread and read here with a relaxed load on Allocate only; NULL:
+	 * never draining. max_allocations: live allocations on the node
+	 * (counted by the quota, else by this server); 0: unlimited. Both
+	 * answer a new Allocate with 300 Try Alternate when an alternate of
+	 * the client's family is set (turn_server_set_alternates), else 508
+	 * (turn/alloc.c at_capacity). */
+	const atomic_int *draining;
+	uint32_t max_allocations;
+	/* Cluster (turn/cluster.c). cluster_quota: park every Allocate that
+	 * passed the local checks on TURN_ACT_QUOTA_CHECK until
+	 * turn_server_quota_result(); alloc_events: append
+	 * TURN_ACT_ALLOC_EVENT on create, refresh and delete. Both false:
+	 * neither action is ever appended. */
+	bool cluster_quota;
+	bool alloc_events;
 };
 
 /* What edge/ must do. Pointers borrow the input buffer, the server's
@@ -118,6 +137,39 @@ enum turn_action_kind {
 	                       * turn_server_relay_result(token, ...) */
 	TURN_ACT_CLOSE_RELAY, /* close the relay socket (edge handle) */
 	TURN_ACT_LOG,         /* a lifecycle event for the log (text) */
+	/* RFC 6062 TCP relay allocations (turn/tcp_relay.c) */
+	TURN_ACT_OPEN_TCP_RELAY,  /* listen on bind (TCP), then answer with
+	                           * turn_server_relay_result(token, ...) */
+	TURN_ACT_CLOSE_TCP_RELAY, /* close the TCP relay listener (relay) */
+	TURN_ACT_TCP_CONNECT,     /* connect from bind (the relayed address,
+	                           * SO_REUSEADDR/SO_REUSEPORT) to peer; the
+	                           * edge keys the connection by conn_id and
+	                           * answers turn_server_tcp_connect_result() */
+	TURN_ACT_TCP_CLOSE,       /* close peer connection conn_id and its
+	                           * client data connection */
+	TURN_ACT_TCP_BIND_DATA,   /* after the SEND_CLIENT before it: tuple's
+	                           * stream carries raw bytes to and from peer
+	                           * connection conn_id from now on */
+	TURN_ACT_TCP_HANDOFF,     /* a ConnectionBind for another worker: move
+	                           * tuple's stream (fd) and this request
+	                           * (data, len) to worker, which inputs it */
+	/* cluster (turn/cluster.c; only with cfg.cluster_quota or
+	 * cfg.alloc_events) */
+	TURN_ACT_QUOTA_CHECK,   /* take a cluster slot for (qkey, realm),
+	                         * then answer turn_server_quota_result(token,
+	                         * ...); alloc: the parked allocation */
+	TURN_ACT_QUOTA_RELEASE, /* give back the cluster slot of (qkey, realm)
+	                         * granted earlier: once per GRANTED answer */
+	TURN_ACT_ALLOC_EVENT,   /* alloc was created / refreshed / deleted
+	                         * (event; reason when deleted); read it with
+	                         * turn_alloc_describe() while running it */
+};
+
+/* What an ALLOC_EVENT says happened to its allocation. */
+enum turn_alloc_event {
+	TURN_ALLOC_CREATED = 0, /* answered with success, relays bound */
+	TURN_ALLOC_REFRESHED,   /* Refresh with a lifetime > 0 */
+	TURN_ALLOC_DELETED,     /* ended, for reason (every way it can) */
 };
 
 struct turn_action {
@@ -133,6 +185,16 @@ struct turn_action {
 	struct turn_alloc *alloc; /* pass back as the relay's owner */
 	uint32_t token;           /* pass to turn_server_relay_result() */
 	union turn_addr bind;     /* address and port to bind */
+	/* TCP_* */
+	uint32_t conn_id; /* CONNECTION-ID of the peer connection */
+	unsigned worker;  /* TCP_HANDOFF: index of the owning worker */
+	/* QUOTA_*: the quota key (static user or REST id) and the realm,
+	 * NUL-terminated; ALLOC_EVENT: event, and reason when DELETED
+	 * (NUL-terminated, e.g. "expired", "refresh 0", "kicked") */
+	const char *qkey;
+	const char *realm;
+	enum turn_alloc_event event;
+	const char *reason;
 };
 
 #define TURN_ACTIONS_MAX 64
@@ -150,6 +212,12 @@ struct turn_actions {
 };
 void turn_actions_reset(struct turn_actions *out);
 
+/* Response codes counted one by one (turn_code_slot(); 0 is success,
+ * the last slot any other code). */
+#define TURN_CODE_SLOTS 18
+unsigned turn_code_slot(uint16_t code);
+uint16_t turn_slot_code(unsigned slot); /* 0: "other" */
+
 /* Counters of one server core (owner thread writes, anyone reads with
  * relaxed loads; see edge/worker.h EDGE_COUNT). */
 struct turn_stats {
@@ -165,6 +233,25 @@ struct turn_stats {
 	uint64_t drop_no_alloc, drop_no_permission, drop_no_channel,
 	        drop_denied_peer, drop_rate_limit, drop_malformed;
 	uint64_t quota_rejects, port_exhausted, icmp_relayed;
+	/* current allocations by enum turn_transport */
+	uint64_t allocations_by_transport[4];
+	/* ended allocations by why (allocations_expired above) */
+	uint64_t allocations_refreshed_0, allocations_closed,
+	        allocations_kicked;
+	/* new Allocates refused (300 or 508) while draining / at
+	 * max-allocations */
+	uint64_t drain_rejects, capacity_rejects;
+	/* responses by method (& 0xf) and code slot (turn_code_slot()) */
+	uint64_t responses[16][TURN_CODE_SLOTS];
+	uint64_t auth_reasons[16]; /* failures by enum auth_reason (& 0xf) */
+	/* RFC 6062: peer connections now, ever, failed Connects, closed
+	 * unbound after 30 s; bytes relayed (added when a connection ends) */
+	uint64_t tcp_conns, tcp_conns_created, tcp_connect_failures,
+	        tcp_bind_timeouts, tcp_to_peer_bytes, tcp_to_client_bytes;
+	/* cluster: Allocates answered 300 Try Alternate (also counted in
+	 * drain_rejects / capacity_rejects), refused with 486 by the cluster
+	 * quota (also in quota_rejects), granted locally (Redis down/slow) */
+	uint64_t redirects, cluster_quota_denied, cluster_quota_local;
 };
 
 /*
@@ -228,6 +315,38 @@ void turn_server_relay_result(struct turn_server *s, uint32_t token, int err,
                               void *relay, uint64_t now_ms, uint64_t now_s,
                               struct turn_actions *out);
 
+/* --- RFC 6062 TCP relay allocations (turn/tcp_relay.c) ---------------- */
+
+/* The CONNECTION-ID of a peer connection carries the index of the worker
+ * that owns its allocation in its top 8 bits (a ConnectionBind may arrive
+ * on any worker; TCP_HANDOFF moves it to the owner). */
+#define TURN_TCP_CONN_WORKER(id)   ((unsigned)((id) >> 24))
+#define TURN_TCP_CONNECT_TIMEOUT_S 30 /* edge: connect() gives up */
+#define TURN_TCP_BIND_TIMEOUT_S    30 /* unbound peer connection closed */
+
+/* The outcome of a TCP_CONNECT: err 0 when connected (the Connect is
+ * answered with CONNECTION-ID; the edge must not read the peer until
+ * TCP_BIND_DATA), else an errno (447; the edge has closed its socket). A
+ * result for an unknown conn_id with err 0 gets TCP_CLOSE. */
+void turn_server_tcp_connect_result(struct turn_server *s, uint32_t conn_id,
+                                    int err, uint64_t now_ms,
+                                    struct turn_actions *out);
+
+/* A peer connected to the TCP relay listener of alloc (s5.3). Returns the
+ * CONNECTION-ID under which the edge keeps the connection (unread until
+ * TCP_BIND_DATA) and appends the ConnectionAttempt; 0: close it at once
+ * (no permission for the peer's IP, policy, no memory). */
+uint32_t turn_server_tcp_incoming(struct turn_server *s,
+                                  struct turn_alloc *alloc,
+                                  const union turn_addr *peer, uint64_t now_ms,
+                                  struct turn_actions *out);
+
+/* The edge closed peer connection conn_id (and its data connection) on its
+ * own: EOF or error on either side. to_peer / to_client: bytes relayed. */
+void turn_server_tcp_closed(struct turn_server *s, uint32_t conn_id,
+                            uint64_t to_peer, uint64_t to_client,
+                            struct turn_actions *out);
+
 /* A stream connection closed: its allocation ends (RFC 8656 s3.1). */
 void turn_server_conn_closed(struct turn_server *s,
                              const struct turn_tuple *tuple,
@@ -238,6 +357,144 @@ void turn_server_tick(struct turn_server *s, uint64_t now_ms,
                       struct turn_actions *out);
 uint64_t turn_server_next_deadline(const struct turn_server *s);
 const struct turn_stats *turn_server_stats(const struct turn_server *s);
+
+/* --- inspection for the admin API (turn/inspect.c) -------------------- */
+/* Pure snapshots of one server's allocations, taken on the owner's thread
+ * into caller memory (nothing points into the core afterwards). An
+ * allocation is named by (worker_index, serial): serials count up from 1
+ * per server and are never reused. Directions: [0] client -> peer,
+ * [1] peer -> client; bytes are application payload only. */
+#define TURN_INFO_USER_MAX 256
+
+struct turn_alloc_info {
+	uint64_t serial;
+	unsigned worker;
+	char user[TURN_INFO_USER_MAX]; /* quota key: static user or REST id
+	                                * (truncated) */
+	uint8_t transport;             /* enum turn_transport */
+	union turn_addr client;
+	union turn_addr relay[2]; /* advertised; sa_family 0: none */
+	uint64_t created_s;       /* wall clock */
+	uint32_t lifetime_s;
+	uint32_t expires_in_s;
+	uint32_t permissions, channels;
+	uint64_t pkts[2], bytes[2];
+	/* the worst validated RTP stream of each direction: loss in percent
+	 * and jitter in ms; -1 when no RTP was seen that way */
+	double loss_pct[2], jitter_ms[2];
+};
+
+/* RTP seen on one direction of a permission's flow (turn/rtpq.h): per
+ * SSRC, loss and jitter as they arrive at the relay (upstream of it). */
+struct turn_media_info {
+	size_t nssrc;
+	struct turn_rtpq_ssrc_report ssrc[TURN_RTPQ_MAX_SSRC];
+};
+
+struct turn_perm_info {
+	union turn_addr peer; /* port 0 */
+	uint32_t expires_in_s;
+	uint64_t pkts[2], bytes[2];
+	struct turn_media_info media[2];
+};
+
+struct turn_chan_info {
+	uint16_t number;
+	union turn_addr peer;
+	uint32_t expires_in_s;
+};
+
+/* Which allocations a listing wants; NULL fields match everything. peer:
+ * an IP (port ignored) the allocation has a permission for. */
+struct turn_alloc_filter {
+	const char *user;  /* exact quota key */
+	const char *realm; /* exact */
+	const union turn_addr *peer;
+};
+
+/* The server's realm (the store's; valid until the store is swapped). */
+const char *turn_server_realm(const struct turn_server *s);
+/* Active allocations matching f, in ascending serial order; the ones of
+ * rank skip .. skip+cap-1 go to v. Returns how many match in all. */
+size_t turn_server_list(const struct turn_server *s,
+                        const struct turn_alloc_filter *f, uint64_t now_ms,
+                        size_t skip, struct turn_alloc_info *v, size_t cap);
+/* One allocation with up to pcap permissions and ccap channels (*np, *nc
+ * get how many were written). 0, or ENOENT. */
+int turn_server_inspect(const struct turn_server *s, uint64_t serial,
+                        uint64_t now_ms, struct turn_alloc_info *info,
+                        struct turn_perm_info *perms, size_t pcap, size_t *np,
+                        struct turn_chan_info *chans, size_t ccap, size_t *nc);
+/* End an allocation now (the admin's kick): CLOSE_RELAY and LOG actions
+ * into out, counted in allocations_kicked; its client's next request gets
+ * 437. 0, or ENOENT. */
+int turn_server_kick(struct turn_server *s, uint64_t serial, uint64_t now_ms,
+                     struct turn_actions *out);
+/* Relay ports of the node's pool: taken (allocations and reservations),
+ * free to take (neither taken nor quarantined after a failed bind), and
+ * all of them. Thread-safe. */
+void turn_node_usage(struct turn_node *n, uint32_t *in_use, uint32_t *free_,
+                     uint32_t *total);
+
+/* --- the cluster (turn/cluster.c): Redis quota, records, 300 ---------- */
+
+/* The edge's answer to TURN_ACT_QUOTA_CHECK. */
+enum turn_quota_answer {
+	TURN_QUOTA_GRANTED = 0, /* the cluster slot is taken: go on */
+	TURN_QUOTA_DENIED,      /* a cluster quota is reached: 486 */
+	TURN_QUOTA_LOCAL,       /* Redis down or slow, the edge decided
+	                         * locally: go on, no cluster slot held */
+};
+
+/*
+ * The answer to the TURN_ACT_QUOTA_CHECK with token (cfg.cluster_quota).
+ * The Allocate was parked after every local check had passed (the local
+ * turn_quota slot, the fallback count, and the relay port are held).
+ * GRANTED: the relay is opened and the Allocate answered as without the
+ * cluster; the allocation holds the cluster slot and appends exactly one
+ * TURN_ACT_QUOTA_RELEASE when it ends, whichever way (expiry, Refresh 0,
+ * connection closed, kick, relay bind failure or timeout after the grant).
+ * DENIED: 486 Allocation Quota Reached, the local slot and port given
+ * back. LOCAL: as GRANTED, but no QUOTA_RELEASE ever.
+ * A retransmission of a parked Allocate is absorbed; a parked Allocate
+ * gets no answer after TURN_PENDING_TIMEOUT_S (30 s) and is dropped. A
+ * token that is unknown or late (timed out, client gone) is ignored: the
+ * edge must then give back the cluster slot it took itself. May be called
+ * while the caller runs an action list (appends to out). Owner thread.
+ * (Slots held when turn_server_free() runs are not released: the node's
+ * slots go with its registry entry.)
+ */
+void turn_server_quota_result(struct turn_server *s, uint32_t token,
+                              enum turn_quota_answer ans, uint64_t now_ms,
+                              uint64_t now_s, struct turn_actions *out);
+
+/*
+ * Where a draining or full node sends new Allocates (RFC 8656 s7.2,
+ * RFC 8489 s10): the least-loaded healthy node of each family (port set),
+ * and its domain name for ALTERNATE-DOMAIN over TLS/DTLS. Copied; NULL
+ * (or an address of the wrong family) clears that one. On the owner's
+ * thread, whenever the edge learns a better node. With no alternate of
+ * the client's family the answer stays 508.
+ */
+#define TURN_ALT_DOMAIN_MAX 255
+void turn_server_set_alternates(struct turn_server *s,
+                                const union turn_addr *v4,
+                                const union turn_addr *v6, const char *domain);
+
+/* An allocation as its Redis record and events need it. info is the
+ * admin API's snapshot (worker + serial name it; user, transport, client,
+ * relays, created, lifetime, permissions, channels, pkts, bytes); relays
+ * are kept for a deleted one. */
+struct turn_alloc_view {
+	struct turn_alloc_info info;
+	const char *realm;  /* valid while the allocation is (see below) */
+	uint64_t expires_s; /* wall clock; 0 while not active */
+	bool active;        /* false: pending, or deleted */
+};
+/* Describe a (an ALLOC_EVENT's or QUOTA_*'s alloc) into v. On the owner
+ * thread, while running the action list of the call that appended the
+ * action: a deleted allocation is freed at the next turn_server_* call. */
+void turn_alloc_describe(const struct turn_alloc *a, struct turn_alloc_view *v);
 
 /* --- the relay port pool and reservations of a node (turn/node.c) ---- */
 /* One per node, shared by its workers (a mutex taken on Allocate, bind

@@ -17,6 +17,7 @@
 #include "auth/auth.h"
 #include "turn/policy.h"
 #include "turn/ports.h"
+#include "turn/rtpq.h"
 #include "turn/turn.h"
 #include "turn/wheel.h"
 
@@ -119,10 +120,12 @@ struct turn_pending {
 	uint16_t resv_port; /* P+1 held for a RESERVATION-TOKEN */
 	uint8_t resv_token[8];
 	struct turn_signer sig;
+	bool quota_wait; /* token is a QUOTA_CHECK's (cluster.c) */
 };
 
 struct turn_perm;
 struct turn_chan;
+struct turn_tconn;
 
 struct turn_alloc {
 	struct turn_hnode node;         /* s->allocs by tuple */
@@ -146,7 +149,17 @@ struct turn_alloc {
 	uint32_t nperms, nchans;
 	struct turn_bucket bucket[2]; /* 0: to peer, 1: to client */
 	uint64_t bytes[2];
+	uint64_t pkts[2];
+	uint64_t serial;    /* names it in the admin API (inspect.c) */
+	uint64_t created_s; /* wall clock, when it became active */
 	struct turn_pending *pend;
+	bool tcp;                  /* RFC 6062: relay[0] is a TCP listener */
+	struct turn_tconn *tconns; /* its peer connections (tcp_relay.c) */
+	uint32_t ntconns;
+	/* cluster.c */
+	char *realm;          /* in the qkey allocation, NUL-terminated */
+	bool cluster_slot;    /* a GRANTED cluster quota slot is held */
+	uint16_t end_port[2]; /* relay ports when it ended (views) */
 };
 
 struct turn_perm {
@@ -156,6 +169,10 @@ struct turn_perm {
 	struct turn_timer timer;
 	uint64_t expires_ms;
 	struct turn_ipkey ip;
+	uint64_t pkts[2], bytes[2]; /* the flow to and from this peer IP */
+	/* RTP media quality of that flow (rtpq.h), [0] client -> peer,
+	 * [1] peer -> client; zeroed by calloc: 90 kHz dynamic clock */
+	struct turn_rtpq rtpq[2];
 };
 
 struct turn_chan {
@@ -186,6 +203,7 @@ struct turn_server {
 	struct turn_node *node;
 	bool own_node; /* created by the server (cfg.node NULL) */
 	struct turn_htab allocs, pending, perms, chans_num, chans_peer;
+	struct turn_htab tconns;      /* RFC 6062 peer connections by id */
 	struct turn_alloc *all;       /* live allocations (pending too) */
 	struct turn_alloc *graveyard; /* freed at the next call */
 	struct turn_actions *out;     /* of the running call (timers) */
@@ -193,13 +211,18 @@ struct turn_server {
 	uint64_t hkey[2];
 	uint64_t rng[4];
 	uint32_t next_token;
-	unsigned rr[2]; /* round robin over relay ips, per family */
+	uint64_t next_serial; /* of allocations */
+	unsigned rr[2];       /* round robin over relay ips, per family */
 	struct auth_result ares;
 	/* auth failure log lines: a token bucket (turn/authlog.c) */
 	uint64_t authlog_last_ms;
 	uint32_t authlog_credit; /* thousandths of a line */
 	uint32_t authlog_suppressed;
 	struct turn_stats stats;
+	/* cluster.c: 300 Try Alternate targets ([0] IPv4, [1] IPv6; family
+	 * 0: none) */
+	union turn_addr alt[2];
+	char alt_domain[TURN_ALT_DOMAIN_MAX + 1];
 };
 
 /* One request being handled (server.c builds it). */
@@ -213,7 +236,8 @@ struct turn_req {
 	uint64_t user_hash;
 	const char *qkey;
 	size_t qkey_len;
-	const char *user; /* for logs */
+	const char *user;                 /* for logs */
+	const union turn_addr *nonce_for; /* NULL: from->client */
 };
 
 /* --- reply.c: actions, responses --------------------------------------- */
@@ -257,6 +281,12 @@ void turn_refresh_request(struct turn_req *r);
  * channels released, LOG (when it was active), then the graveyard. */
 void turn_alloc_release(struct turn_alloc *a, const char *reason);
 void turn_graveyard_flush(struct turn_server *s);
+/* Count a response sent for method with code (0: success). */
+static inline void turn_count_response(struct turn_server *s, uint16_t method,
+                                       uint16_t code)
+{
+	s->stats.responses[method & 0xf][turn_code_slot(code)]++;
+}
 /* Arm the allocation's lifetime from now. */
 void turn_alloc_arm(struct turn_alloc *a, uint32_t lifetime_s);
 /* The success answer (first, or rebuilt for a retransmission). */
@@ -325,5 +355,44 @@ void turn_peer_icmp(struct turn_server *s, struct turn_alloc *a,
 void turn_peer_data(struct turn_server *s, struct turn_alloc *a,
                     const union turn_addr *peer, uint8_t *buf, size_t len,
                     struct turn_actions *out);
+
+/* --- tcp_relay.c (RFC 6062) ------------------------------------------- */
+
+#define TURN_MAX_TCONNS 256 /* peer connections per allocation */
+
+void turn_connect_request(struct turn_req *r);
+/* A ConnectionBind: answered, or handed to its owner (TCP_HANDOFF) when
+ * its CONNECTION-ID belongs to another worker. */
+void turn_connection_bind_request(struct turn_req *r);
+/* true when the ConnectionBind belongs to another worker: TCP_HANDOFF has
+ * been appended (or a 400 sent for a worker that does not exist). */
+bool turn_tcp_handoff(struct turn_req *r);
+/* The control connection's client address of the allocation that owns
+ * the ConnectionBind's CONNECTION-ID, or NULL. */
+const union turn_addr *turn_tcp_control_addr(struct turn_server *s,
+                                             const struct stun_msg *m);
+/* Close every peer connection of a (TCP_CLOSE each). */
+void turn_tcp_release_all(struct turn_alloc *a);
+void turn_tcp_connect_result(struct turn_server *s, uint32_t id, int err);
+uint32_t turn_tcp_incoming(struct turn_server *s, struct turn_alloc *a,
+                           const union turn_addr *peer);
+void turn_tcp_closed(struct turn_server *s, uint32_t id, uint64_t to_peer,
+                     uint64_t to_client);
+
+/* --- cluster.c: cluster quota, lifecycle events, 300 Try Alternate ---- */
+
+/* Park a's Allocate (relay port held, not yet opened) on QUOTA_CHECK. */
+void turn_quota_park(struct turn_alloc *a);
+void turn_cluster_quota_result(struct turn_server *s, uint32_t token,
+                               enum turn_quota_answer ans);
+/* ALLOC_EVENT for a (when cfg.alloc_events). */
+void turn_alloc_event(struct turn_alloc *a, enum turn_alloc_event ev,
+                      const char *reason);
+/* From turn_alloc_release, before the teardown: DELETED (when it was
+ * active) and QUOTA_RELEASE (when it holds a cluster slot). */
+void turn_cluster_ended(struct turn_alloc *a, const char *reason);
+/* A refused new Allocate: 300 with ALTERNATE-SERVER when an alternate of
+ * the client's family is set (true), else nothing sent (false). */
+bool turn_try_alternate(struct turn_req *r);
 
 #endif

@@ -18,10 +18,13 @@ import socket
 import tempfile
 import time
 import unittest
+import urllib.request
 
 from harness import Daemon, binding_request, free_port, have, parse_xor_mapped
+from test_admin import metric, parse_metrics
 from test_turn_tls import make_cert
 
+ADMIN_TOKEN = "abuse-test-admin-token-000"
 IDLE_CONNS = 1000
 HALF_TLS = 20
 FRESH = 20
@@ -90,11 +93,23 @@ class StreamAbuse(unittest.TestCase):
 
     def start(self, extra=()):
         self.tls_port = free_port()
+        self.admin_port = free_port()
         d = Daemon(["--threads", "2", "--cert", self.cert, "--pkey", self.key,
-                    "--tls-listening-port", str(self.tls_port)] + list(extra))
+                    "--tls-listening-port", str(self.tls_port),
+                    "--admin-listen", "127.0.0.1:%d" % self.admin_port,
+                    "--admin-token", ADMIN_TOKEN] + list(extra))
         self.addCleanup(d.cleanup)
         d.start()
         return d
+
+    def cut_count(self, reason):
+        """avedge_connections_cut_total{reason} from /metrics."""
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/metrics" % self.admin_port,
+            headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            series = parse_metrics(r.read().decode())[0]
+        return metric(series, "avedge_connections_cut_total", reason=reason)
 
     def tcp(self, port, rcvbuf=None):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -212,6 +227,7 @@ class StreamAbuse(unittest.TestCase):
             cut = closed_by_server(s, 1.0) is not None
         self.assertTrue(cut, "a trickling client was not cut")
         self.assertLess(time.monotonic() - t0, 5.0)
+        self.assertEqual(self.cut_count("slow"), 1)
 
     def test_slow_loris_later_frame(self):
         d = self.start(["--handshake-timeout", "2"])
@@ -225,6 +241,7 @@ class StreamAbuse(unittest.TestCase):
         took = closed_by_server(s, 6.0)
         self.assertIsNotNone(took, "an unfinished frame was kept open")
         self.assertLess(took, 4.0)
+        self.assertEqual(self.cut_count("slow"), 1)
 
     def test_unfinished_tls_handshake_cut(self):
         self.start(["--handshake-timeout", "2"])
@@ -234,6 +251,7 @@ class StreamAbuse(unittest.TestCase):
         took = closed_by_server(s, 6.0)
         self.assertIsNotNone(took, "an unfinished handshake was kept open")
         self.assertLess(took, 4.0)
+        self.assertEqual(self.cut_count("tls_handshake_timeout"), 1)
 
     def test_active_connection_not_cut(self):
         """A client that keeps completing frames is never cut, however
@@ -248,6 +266,7 @@ class StreamAbuse(unittest.TestCase):
             time.sleep(0.2)
             s.sendall(req[10:])
             self.assertIsNotNone(parse_xor_mapped(read_frame(s), tid))
+        self.assertEqual(self.cut_count("slow"), 0)
 
 
 if __name__ == "__main__":

@@ -152,3 +152,96 @@ class TurnClient:
 
     def channel_data(self, channel, payload):
         self.send_raw(struct.pack("!HH", channel, len(payload)) + payload)
+
+
+# --- RFC 6062 TCP relay allocations ------------------------------------------
+
+CONNECT, CONNECTION_BIND, CONNECTION_ATTEMPT = 0x00A, 0x00B, 0x00C
+A_CONNECTION_ID = 0x002A
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+class StreamTurnClient(TurnClient):
+    """TurnClient over one TCP connection (RFC 8656 s3.1 framing of STUN
+    messages; no ChannelData). Indications that arrive while a request
+    waits for its answer (ConnectionAttempt) are kept in self.indications."""
+
+    def __init__(self, server, user, password, timeout=5.0, sock=None):
+        self.server, self.user, self.password = server, user, password
+        self.sock = sock or socket.create_connection(server, timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.realm = self.nonce = self.key = None
+        self.indications = []
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def recv_msg(self):
+        head = recv_exact(self.sock, 20)
+        n = struct.unpack("!H", head[2:4])[0]
+        return head + recv_exact(self.sock, n)
+
+    def recv(self):
+        while True:
+            data = self.recv_msg()
+            msg = parse(data)
+            if msg and msg[1] == 1:  # an indication
+                self.indications.append(msg)
+                continue
+            return data
+
+    def next_indication(self):
+        if self.indications:
+            return self.indications.pop(0)
+        return parse(self.recv_msg())
+
+    def allocate_tcp(self, lifetime=None):
+        attrs = [attr(A_REQ_TRANSPORT, bytes([6, 0, 0, 0]))]
+        if lifetime is not None:
+            attrs.append(attr(A_LIFETIME, struct.pack("!I", lifetime)))
+        return self.transact(ALLOCATE, attrs)
+
+    def connect_peer(self, ip, port):
+        tid = os.urandom(12)
+        return self.transact(CONNECT, [attr(A_XOR_PEER, xor_addr(ip, port, tid))],
+                             tid=tid)
+
+    def data_connection(self, connection_id):
+        """A new TCP connection with the credentials of this one, bound to
+        connection_id: (its socket, the parsed ConnectionBind answer). The
+        socket carries raw bytes when the answer is a success."""
+        data = type(self)(self.server, self.user, self.password)
+        data.realm, data.nonce, data.key = self.realm, self.nonce, self.key
+        resp = data.transact(CONNECTION_BIND,
+                             [attr(A_CONNECTION_ID, struct.pack("!I", connection_id))])
+        return data.sock, resp
+
+
+def connection_id(resp):
+    return struct.unpack("!I", resp[3][A_CONNECTION_ID][0])[0]
+
+
+# --- 300 Try Alternate (RFC 8656 s7.2, RFC 8489 s14.15) ----------------------
+
+A_ALTERNATE_SERVER, A_ALTERNATE_DOMAIN = 0x8023, 0x8003
+
+
+def alternate_server(resp):
+    """(ip, port) of the ALTERNATE-SERVER of a parsed answer (a plain,
+    not XOR-ed, address), or None."""
+    v = resp[3].get(A_ALTERNATE_SERVER, [None])[0]
+    if not v or len(v) < 8:
+        return None
+    port = struct.unpack("!H", v[2:4])[0]
+    if v[1] == 1:
+        return socket.inet_ntoa(v[4:8]), port
+    return socket.inet_ntop(socket.AF_INET6, v[4:20]), port

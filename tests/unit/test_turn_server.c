@@ -292,7 +292,8 @@ START_TEST(test_turn_server_allocate_errors)
 {
 	struct h *h = h_default();
 
-	ck_assert_int_eq(allocate_with(h, &A, STUN_TRANSPORT_TCP, false), 442);
+	/* RFC 6062 s5.1: a TCP allocation over UDP is 400 */
+	ck_assert_int_eq(allocate_with(h, &A, STUN_TRANSPORT_TCP, false), 400);
 	ck_assert_int_eq(allocate_with(h, &A, 0, false), 400);
 	ck_assert_int_eq(allocate_with(h, &A, 99, false), 442);
 	ck_assert_int_eq(allocate_with(h, &A, STUN_TRANSPORT_UDP, true), 440);

@@ -39,6 +39,8 @@ struct h_sent {
 	uint8_t data[2100];
 	size_t len;
 	bool df;
+	uint32_t conn_id; /* TCP_* actions */
+	unsigned worker;  /* TCP_HANDOFF */
 };
 
 struct h {
@@ -64,6 +66,8 @@ struct h {
 	size_t nsent;
 	char logs[8][256];
 	size_t nlogs;
+	/* QUOTA_CHECK, QUOTA_RELEASE, ALLOC_EVENT go here (NULL: ignored) */
+	void (*cluster_fn)(struct h *h, const struct turn_action *a);
 	/* client */
 	uint8_t tid[STUN_TID_LEN];
 	uint32_t tid_ctr;
@@ -208,7 +212,8 @@ static inline void h_record(struct h *h, const struct turn_action *a)
 		e->peer = *a->peer;
 	e->relay = a->relay;
 	ck_assert_uint_le(a->len, sizeof(e->data));
-	memcpy(e->data, a->data, a->len);
+	if (a->len)
+		memcpy(e->data, a->data, a->len);
 	e->len = a->len;
 	e->df = a->dont_fragment;
 }
@@ -224,7 +229,16 @@ static inline void h_run(struct h *h)
 		case TURN_ACT_SEND_PEER:
 			h_record(h, a);
 			break;
-		case TURN_ACT_OPEN_RELAY: {
+		case TURN_ACT_TCP_CONNECT:
+		case TURN_ACT_TCP_CLOSE:
+		case TURN_ACT_TCP_BIND_DATA:
+		case TURN_ACT_TCP_HANDOFF:
+			h_record(h, a);
+			h->sent[h->nsent - 1].conn_id = a->conn_id;
+			h->sent[h->nsent - 1].worker = a->worker;
+			break;
+		case TURN_ACT_OPEN_RELAY:
+		case TURN_ACT_OPEN_TCP_RELAY: {
 			h->opens++;
 			h->alloc = a->alloc;
 			h->token = a->token;
@@ -243,6 +257,7 @@ static inline void h_run(struct h *h)
 			break;
 		}
 		case TURN_ACT_CLOSE_RELAY:
+		case TURN_ACT_CLOSE_TCP_RELAY:
 			if (h->closes < 16)
 				h->closed[h->closes] = a->relay;
 			h->closes++;
@@ -253,6 +268,12 @@ static inline void h_run(struct h *h)
 			if (h->nlogs < 8)
 				snprintf(h->logs[h->nlogs++], 256, "%s",
 				         (const char *)a->data);
+			break;
+		case TURN_ACT_QUOTA_CHECK:
+		case TURN_ACT_QUOTA_RELEASE:
+		case TURN_ACT_ALLOC_EVENT:
+			if (h->cluster_fn)
+				h->cluster_fn(h, a);
 			break;
 		}
 	}

@@ -1,0 +1,84 @@
+/*
+ * edge/redis.h - shared state in Redis (redis = redis://...): the node
+ * registry and its heartbeat, a record per allocation, cluster-wide
+ * quotas, users and REST secrets read from Redis, events on a channel.
+ * Optional: without redis nothing here is created and the daemon keeps
+ * everything in process. The packet path never waits on Redis; only an
+ * Allocate may wait for its quota answer, up to redis-timeout, after which
+ * the node decides locally. docs/cluster.md has the key layout.
+ *
+ * Threads. The node object runs a control thread with its own event base
+ * (registry heartbeat, alternates, credential sync, keyspace
+ * notifications). Each worker has its own connection on its own event
+ * base for its quota checks, allocation records and events: nothing
+ * crosses threads on that path.
+ */
+#ifndef AVEDGE_EDGE_REDIS_H
+#define AVEDGE_EDGE_REDIS_H
+
+#include "edge/config.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EDGE_NODE_ID_MAX 64
+
+struct edge_redis;
+struct edge_redis_worker;
+struct edge_worker;
+struct edge_shared;
+struct auth_store;
+struct turn_action;
+
+struct edge_redis_opts {
+	const struct edge_config *cfg;    /* borrowed for the process's life */
+	const struct edge_shared *shared; /* relay addresses, drain flag */
+	const char *node_id;
+	/* Called on the control thread when the credentials read from
+	 * Redis changed: the daemon builds a new store (edge_redis_merge)
+	 * and swaps it in. */
+	void (*creds_changed)(void *arg);
+	void *creds_arg;
+};
+
+/* The node id: node-id, else the host name reduced to [A-Za-z0-9._-]
+ * (the rule the admin API uses). */
+void edge_node_id(const struct edge_config *cfg, char *buf, size_t cap);
+
+/* Create (nothing connects yet). 0 or errno with err. */
+int edge_redis_new(struct edge_redis **out, const struct edge_redis_opts *o,
+                   char *err, size_t err_len);
+/* Give worker w (created, not started) its connection; it connects once
+ * the worker runs. 0 or ENOMEM. */
+int edge_redis_attach(struct edge_redis *r, struct edge_worker *w);
+/* Start the control thread once the workers run. 0 or errno. */
+int edge_redis_start(struct edge_redis *r, struct edge_worker *const *workers,
+                     size_t n);
+/* Stop the control thread; before the workers stop. NULL is fine. */
+void edge_redis_stop(struct edge_redis *r);
+/* Free after the workers are freed. NULL is fine. */
+void edge_redis_free(struct edge_redis *r);
+
+/* Add the users and REST secrets last read from Redis to st (a store
+ * being built from the configuration; its own users win over Redis users
+ * of the same name). Thread-safe. NULL r does nothing. */
+void edge_redis_merge(struct edge_redis *r, struct auth_store *st,
+                      size_t *users, size_t *secrets);
+
+/* Health for /metrics and /api/stats; thread-safe, NULL r: not
+ * configured. */
+bool edge_redis_up(const struct edge_redis *r);
+uint64_t edge_redis_local_grants(const struct edge_redis *r);
+
+/* --- on a worker's thread (relay.c) -------------------------------------- */
+/* Run a cluster action of the core (quota check and release, allocation
+ * event); a LOG action is looked at for auth failures (published). */
+void edge_redis_action(struct edge_redis_worker *rw,
+                       const struct turn_action *a);
+void edge_redis_log(struct edge_redis_worker *rw, const char *line, size_t len);
+/* Free the worker's part (worker.c, once its thread stopped). */
+void edge_redis_worker_free(struct edge_redis_worker *rw);
+
+#endif

@@ -1,0 +1,497 @@
+"""A cluster of avedge nodes sharing state in a real Redis (issue 5).
+
+Each test starts redis-server on a free loopback port (no persistence,
+a temp dir) and two or three avedge nodes on 127.0.0.1, 127.0.0.2 and
+127.0.0.3, each with its own listening and relay address, one realm and
+node-ttl 3 s. Everything is stopped by PID.
+"""
+import base64
+import hashlib
+import hmac
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+from harness import AVEDGE, binding_request, free_port, have
+from turnclient import (ALLOCATE, REFRESH, A_LIFETIME, TurnClient, attr,
+                        alternate_server, error_code)
+
+REALM = "cluster.test"
+TOKEN = "cluster-admin-token-0123456789"
+TTL = 3
+
+
+def redis_cli(port, *args):
+    out = subprocess.run(["redis-cli", "-p", str(port), "--raw"] + [str(a) for a in args],
+                         capture_output=True, text=True, timeout=10)
+    return out.stdout.strip()
+
+
+class Redis:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="avedge-redis-")
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", self.tmp],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if redis_cli(self.port, "PING") == "PONG":
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def cli(self, *args):
+        return redis_cli(self.port, *args)
+
+    def cleanup(self):
+        self.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Node:
+    """One avedge node on its own loopback address."""
+
+    def __init__(self, ip, node_id, redis_port, extra=()):
+        self.ip, self.id = ip, node_id
+        self.tmp = tempfile.mkdtemp(prefix="avedge-node-")
+        self.port = free_port(ip)
+        self.admin_port = free_port(ip)
+        self.log_path = os.path.join(self.tmp, "avedge.log")
+        self.args = ["--listening-ip", ip, "--listening-port", str(self.port),
+                     "--relay-ip", ip, "--min-port", "40000", "--max-port", "40999",
+                     "--lock-dir", self.tmp, "--realm", REALM, "--threads", "2",
+                     "--redis", "redis://127.0.0.1:%d/0" % redis_port,
+                     "--node-id", node_id, "--node-ttl", str(TTL),
+                     "--admin-listen", "%s:%d" % (ip, self.admin_port),
+                     "--admin-token", TOKEN, "--allow-loopback-peers",
+                     "--user", "alice:alicepw", "--user", "bob:bobpw",
+                     "--user", "carol:carolpw", "--user", "dave:davepw"] + list(extra)
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log_path, "w")
+        self.proc = subprocess.Popen([AVEDGE] + self.args, stdout=self.logf,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("avedge exited:\n" + self.log())
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(0.2)
+                s.sendto(binding_request()[0], (self.ip, self.port))
+                try:
+                    s.recvfrom(2048)
+                    return self
+                except (socket.timeout, ConnectionRefusedError):
+                    pass
+        raise RuntimeError("avedge not ready:\n" + self.log())
+
+    @property
+    def addr(self):
+        return (self.ip, self.port)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def kill_with(self, sig):
+        self.proc.send_signal(sig)
+
+    def http(self, path):
+        req = urllib.request.Request("http://%s:%d%s" % (self.ip, self.admin_port, path),
+                                     headers={"Authorization": "Bearer " + TOKEN})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.read().decode()
+
+    def metric(self, name):
+        for line in self.http("/metrics").splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and not self.logf.closed:
+            self.logf.close()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def rest_credentials(secret, ident="tester", ttl=600):
+    user = "%d:%s" % (int(time.time()) + ttl, ident)
+    pw = base64.b64encode(hmac.new(secret.encode(), user.encode(), hashlib.sha1).digest())
+    return user, pw.decode()
+
+
+def wait_for(fn, timeout, step=0.05):
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(step)
+
+
+class Peer:
+    """A UDP peer on 127.0.0.1 counting what it receives."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.addr = self.sock.getsockname()
+        self.got = set()
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                data, _ = self.sock.recvfrom(2048)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if len(data) >= 4:
+                self.got.add(struct.unpack("!I", data[:4])[0])
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+@unittest.skipUnless(have("redis-server") and have("redis-cli"), "needs redis-server")
+class RedisCluster(unittest.TestCase):
+    nodes_wanted = 2
+    node_extra = ()
+
+    def setUp(self):
+        self.redis = Redis().start()
+        self.addCleanup(self.redis.cleanup)
+        self.nodes = []
+        for i in range(self.nodes_wanted):
+            n = Node("127.0.0.%d" % (i + 1), "n%d" % (i + 1), self.redis.port,
+                     self.node_extra)
+            self.addCleanup(n.cleanup)
+            n.start()
+            self.nodes.append(n)
+        for n in self.nodes:
+            self.assertTrue(wait_for(lambda: self.redis.cli("EXISTS", "avedge/node/" + n.id) == "1", 5),
+                            n.log())
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            c.close()
+
+    def client(self, node, user, pw=None):
+        c = TurnClient(node.addr, user, pw if pw is not None else user + "pw")
+        self.clients.append(c)
+        return c
+
+    def allocate(self, node, user, pw=None):
+        c = self.client(node, user, pw)
+        resp = c.allocate()
+        return c, resp
+
+    def assertAllocated(self, resp, what=""):
+        self.assertEqual(resp[1], 2, "%s: %s" % (what, error_code(resp[3])))
+
+    def free(self, c):
+        resp = c.transact(REFRESH, [attr(A_LIFETIME, struct.pack("!I", 0))])
+        self.assertEqual(resp[1], 2)
+
+
+class TestRegistryAndRecords(RedisCluster):
+    def test_registry_entry(self):
+        h = self.redis.cli("HGETALL", "avedge/node/n1").split("\n")
+        entry = dict(zip(h[0::2], h[1::2]))
+        self.assertEqual(entry["id"], "n1")
+        self.assertEqual(entry["listen4"], "127.0.0.1:%d" % self.nodes[0].port)
+        self.assertEqual(entry["relay4"], "127.0.0.1")
+        self.assertEqual(entry["draining"], "0")
+        ttl = int(self.redis.cli("PTTL", "avedge/node/n1"))
+        self.assertTrue(0 < ttl <= TTL * 1000, ttl)
+        self.assertEqual(set(self.redis.cli("SMEMBERS", "avedge/nodes").split()), {"n1", "n2"})
+        self.assertIn("avedge_redis_up 1", self.nodes[0].http("/metrics"))
+        self.assertIn('"redis":"up"', self.nodes[0].http("/api/stats"))
+
+    def test_record_follows_allocation(self):
+        c, resp = self.allocate(self.nodes[1], "alice")
+        self.assertAllocated(resp)
+        ids = wait_for(lambda: self.redis.cli("SMEMBERS", "avedge/node/n2/allocs").split(), 2)
+        self.assertEqual(len(ids), 1)
+        self.assertTrue(ids[0].startswith("n2-"), ids)
+        h = self.redis.cli("HGETALL", "avedge/alloc/" + ids[0]).split("\n")
+        rec = dict(zip(h[0::2], h[1::2]))
+        self.assertEqual(rec["user"], "alice")
+        self.assertEqual(rec["realm"], REALM)
+        self.assertEqual(rec["node"], "n2")
+        self.assertEqual(rec["transport"], "udp")
+        self.assertEqual(rec["client"], "127.0.0.1:%d" % c.sock.getsockname()[1])
+        self.assertTrue(rec["relay"].startswith("127.0.0.2:"), rec)
+        self.assertTrue(0 < int(self.redis.cli("PTTL", "avedge/alloc/" + ids[0])) <= TTL * 1000)
+        self.free(c)
+        self.assertTrue(wait_for(lambda: self.redis.cli("EXISTS", "avedge/alloc/" + ids[0]) == "0", 2))
+        self.assertEqual(self.redis.cli("SCARD", "avedge/node/n2/allocs"), "0")
+
+    def test_events_published(self):
+        sub = subprocess.Popen(["redis-cli", "-p", str(self.redis.port), "--raw",
+                                "SUBSCRIBE", "avedge/events"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            time.sleep(0.3)
+            c, resp = self.allocate(self.nodes[0], "bob")
+            self.assertAllocated(resp)
+            self.free(c)
+            bad = self.client(self.nodes[0], "bob", "wrong")
+            bad.allocate()
+            time.sleep(0.5)
+        finally:
+            sub.terminate()
+            out = sub.communicate(timeout=5)[0]
+        self.assertIn('"event":"allocation.created"', out)
+        self.assertIn('"event":"allocation.deleted"', out)
+        self.assertIn('"event":"auth.failure"', out)
+
+
+class TestClusterQuota(RedisCluster):
+    nodes_wanted = 3
+    node_extra = ("--user-quota", "2", "--total-quota", "4")
+
+    def test_quota_spans_nodes(self):
+        n1, n2, n3 = self.nodes
+        a1, r = self.allocate(n1, "alice")
+        self.assertAllocated(r, "alice@n1")
+        _, r = self.allocate(n2, "alice")
+        self.assertAllocated(r, "alice@n2")
+        _, r = self.allocate(n3, "alice")
+        self.assertEqual(error_code(r[3]), 486, "user-quota 2 across nodes")
+        _, r = self.allocate(n1, "bob")
+        self.assertAllocated(r, "bob@n1")
+        _, r = self.allocate(n3, "bob")
+        self.assertAllocated(r, "bob@n3")
+        _, r = self.allocate(n2, "carol")
+        self.assertEqual(error_code(r[3]), 486, "total-quota 4 across nodes")
+        self.free(a1)
+        _, r = self.allocate(n2, "carol")
+        self.assertAllocated(r, "carol@n2 after a free")
+        _, r = self.allocate(n3, "dave")
+        self.assertEqual(error_code(r[3]), 486, "exactly one more")
+
+    def test_realm_quota_key_in_redis_wins(self):
+        self.redis.cli("SET", "turn/realm/%s/user-quota" % REALM, "1")
+        _, r = self.allocate(self.nodes[0], "alice")
+        self.assertAllocated(r)
+        _, r = self.allocate(self.nodes[1], "alice")
+        self.assertEqual(error_code(r[3]), 486)
+
+
+class TestCredentials(RedisCluster):
+    nodes_wanted = 3
+
+    def test_secret_added_reaches_every_node_in_2s(self):
+        user, pw = rest_credentials("rotated-secret")
+        for n in self.nodes:
+            _, r = self.allocate(n, user, pw)
+            self.assertEqual(error_code(r[3]), 401)
+        t0 = time.time()
+        self.redis.cli("SADD", "turn/realm/%s/secret" % REALM, "rotated-secret")
+        pending = list(self.nodes)
+        while pending and time.time() - t0 < 5:
+            n = pending[0]
+            c, r = self.allocate(n, user, pw)
+            if r[1] == 2:
+                pending.pop(0)
+                self.free(c)
+            else:
+                time.sleep(0.05)
+        self.assertFalse(pending, "not accepted everywhere")
+        self.assertLess(time.time() - t0, 2.0)
+
+    def test_user_key_in_redis_allocates_everywhere(self):
+        key = hashlib.md5(("zed:%s:zedpw" % REALM).encode()).hexdigest()
+        self.redis.cli("SET", "turn/realm/%s/user/zed/key" % REALM, key)
+        time.sleep(2.0)
+        for n in self.nodes:
+            c, r = self.allocate(n, "zed", "zedpw")
+            self.assertAllocated(r, n.id)
+            self.free(c)
+        # the config users keep working beside them
+        c, r = self.allocate(self.nodes[0], "alice")
+        self.assertAllocated(r)
+
+    def test_user_removed_from_redis_is_refused(self):
+        key = hashlib.md5(("yan:%s:yanpw" % REALM).encode()).hexdigest()
+        self.redis.cli("SET", "turn/realm/%s/user/yan/key" % REALM, key)
+        time.sleep(2.0)
+        _, r = self.allocate(self.nodes[1], "yan", "yanpw")
+        self.assertAllocated(r)
+        self.redis.cli("DEL", "turn/realm/%s/user/yan/key" % REALM)
+        time.sleep(2.0)
+        _, r = self.allocate(self.nodes[1], "yan", "yanpw")
+        self.assertEqual(error_code(r[3]), 401)
+
+
+def stream(c, peer, first, count, gap=0.002):
+    for i in range(first, first + count):
+        c.channel_data(0x4000, struct.pack("!I", i) + b"x" * 160)
+        time.sleep(gap)
+
+
+def open_flow(test, node, user="alice"):
+    c, r = test.allocate(node, user)
+    test.assertAllocated(r)
+    peer = Peer()
+    test.addCleanup(peer.close)
+    test.assertEqual(c.channel_bind(0x4000, *peer.addr)[1], 2)
+    return c, peer
+
+
+class TestDrain(RedisCluster):
+    def test_drain_sends_new_allocates_to_a_healthy_node(self):
+        n1, n2 = self.nodes
+        c, peer = open_flow(self, n1)
+        stream(c, peer, 0, 100)
+        n1.kill_with(signal.SIGUSR1)
+        time.sleep(0.3)
+        stream(c, peer, 100, 200)
+        _, r = self.allocate(n1, "bob")
+        self.assertEqual(error_code(r[3]), 300, n1.log())
+        self.assertEqual(alternate_server(r), n2.addr)
+        # the redirect works: the alternate allocates
+        _, r = self.allocate(n2, "bob")
+        self.assertAllocated(r)
+        stream(c, peer, 300, 100)
+        time.sleep(0.3)
+        self.assertEqual(len(peer.got), 400, "running flow lost packets")
+        # the registry says so, and the draining node is no alternate
+        self.assertTrue(wait_for(lambda: self.redis.cli("HGET", "avedge/node/n1", "draining") == "1", 3))
+        n2.kill_with(signal.SIGUSR1)
+        time.sleep(2.0)
+        _, r = self.allocate(n2, "carol")
+        self.assertEqual(error_code(r[3]), 508, "no healthy alternate left")
+        n1.kill_with(signal.SIGUSR2)
+        time.sleep(2.0)
+        _, r = self.allocate(n1, "carol")
+        self.assertAllocated(r, "drain ended")
+
+
+class TestFaults(RedisCluster):
+    def test_redis_killed_mid_relay_then_back_empty(self):
+        n1, n2 = self.nodes
+        c, peer = open_flow(self, n1)
+        _, r = self.allocate(n2, "bob")
+        self.assertAllocated(r)
+        wait_for(lambda: self.redis.cli("SCARD", "avedge/node/n1/allocs") == "1", 3)
+        killer = threading.Timer(0.3, self.redis.kill)
+        killer.start()
+        stream(c, peer, 0, 500)
+        killer.join()
+        time.sleep(0.3)
+        self.assertEqual(len(peer.got), 500, "packets lost while Redis died")
+        self.assertTrue(wait_for(lambda: n1.metric("avedge_redis_up") == 0, 3))
+        self.assertIn('"redis":"down"', n1.http("/api/stats"))
+        self.assertEqual(n1.http("/readyz").strip(), "ready")
+        _, r = self.allocate(n1, "carol")
+        self.assertAllocated(r, "allocation with Redis down")
+        self.assertGreaterEqual(n1.metric("avedge_redis_local_grants_total"), 1)
+        # Redis comes back empty on the same port
+        self.redis.start()
+        self.assertTrue(wait_for(lambda: self.redis.cli("EXISTS", "avedge/node/n1") == "1", 8),
+                        n1.log())
+        self.assertTrue(wait_for(lambda: self.redis.cli("SCARD", "avedge/node/n1/allocs") == "2", 8))
+        self.assertTrue(wait_for(lambda: self.redis.cli("SCARD", "avedge/node/n2/allocs") == "1", 8))
+        self.assertTrue(wait_for(lambda: n1.metric("avedge_redis_up") == 1, 3))
+        # the quota counts came back too (this node's live allocations)
+        self.assertTrue(wait_for(lambda: self.redis.cli(
+            "HVALS", "avedge/quota/%s/user/carol" % REALM) == "1", 8))
+
+    def test_hung_redis_decides_locally_then_reconciles(self):
+        n1 = self.nodes[0]
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            for user in ("alice", "bob", "carol"):
+                t0 = time.time()
+                _, r = self.allocate(n1, user)
+                self.assertAllocated(r, user)
+                self.assertLess(time.time() - t0, 1.0, "waited past redis-timeout")
+            self.assertEqual(n1.metric("avedge_redis_local_grants_total"), 3)
+        finally:
+            self.redis.proc.send_signal(signal.SIGCONT)
+        self.assertTrue(wait_for(lambda: n1.metric("avedge_redis_up") == 1, 8))
+        # the slots decided locally are counted in Redis by the next round
+        self.assertTrue(wait_for(lambda: self.redis.cli(
+            "HVALS", "avedge/quota/%s/user/carol" % REALM) == "1", 8))
+
+    def test_killed_node_leaves_within_node_ttl(self):
+        n1, n2 = self.nodes
+        self.redis.cli("SET", "turn/realm/%s/user-quota" % REALM, "1")
+        _, r = self.allocate(n2, "alice")
+        self.assertAllocated(r)
+        _, r = self.allocate(n1, "alice")
+        self.assertEqual(error_code(r[3]), 486)
+        ids = wait_for(lambda: self.redis.cli("SMEMBERS", "avedge/node/n2/allocs").split(), 2)
+        self.assertEqual(len(ids), 1)
+        n2.stop(signal.SIGKILL)
+        t0 = time.time()
+        self.assertTrue(wait_for(lambda: self.redis.cli("EXISTS", "avedge/alloc/" + ids[0]) == "0",
+                                 TTL + 1))
+        self.assertTrue(wait_for(lambda: self.redis.cli("EXISTS", "avedge/node/n2") == "0", TTL + 1))
+        self.assertLess(time.time() - t0, TTL + 0.5)
+        _, r = self.allocate(n1, "alice")
+        self.assertAllocated(r, "the dead node's slot is free")
+
+
+class TestPeerPolicy(RedisCluster):
+    nodes_wanted = 1
+
+    def test_redis_is_never_a_peer(self):
+        """Loopback peers are allowed here, yet Redis's address and port
+        stay out of reach (a datagram to it counts as a denied peer)."""
+        node = self.nodes[0]
+        c, r = self.allocate(node, "alice")
+        self.assertAllocated(r)
+        peer = Peer()
+        self.addCleanup(peer.close)
+        self.assertEqual(c.create_permission("127.0.0.1")[1], 2)
+
+        def denied():
+            return node.metric('avedge_drops_total{reason="denied_peer"}') or 0
+        before = denied()
+        c.send_indication("127.0.0.1", peer.addr[1], struct.pack("!I", 7))
+        self.assertTrue(wait_for(lambda: 7 in peer.got, 2), "other loopback port")
+        c.send_indication("127.0.0.1", self.redis.port, b"PING\r\n")
+        self.assertTrue(wait_for(lambda: denied() == before + 1, 2))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,101 @@
+/*
+ * tools/edgectl/edgectl.h - edgectl, the ops CLI of avedge: talks to one
+ * node's admin HTTP(S) API (docs/admin.md). Shared between main.c
+ * (options, commands, exit codes), http.c (one request with libevent's
+ * HTTP client, OpenSSL for https), json.c (a small parser for the
+ * answers) and print.c (human output). Never uses edge/ code.
+ */
+#ifndef AVEDGE_TOOLS_EDGECTL_H
+#define AVEDGE_TOOLS_EDGECTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Exit codes (also in --help). */
+enum {
+	ECTL_OK = 0,
+	ECTL_REFUSED = 1, /* the node said no: 404, 400, 409, 5xx ... */
+	ECTL_USAGE = 2,
+	ECTL_UNREACHABLE = 3, /* no answer, timeout, TLS failure, 401/403 */
+};
+
+/* --- http.c --------------------------------------------------------------- */
+
+struct ectl_target {
+	const char *url;    /* http[s]://host[:port] (a path prefix is kept) */
+	const char *token;  /* NULL: no Authorization header */
+	double timeout_s;   /* whole request: connect, TLS, answer */
+	bool insecure;      /* https: skip certificate verification */
+	const char *cacert; /* https: trust this PEM file, not the system CAs */
+};
+
+struct ectl_reply {
+	int status; /* HTTP status; 0 when there was no answer */
+	char reason[64];
+	char *body; /* NUL-terminated, owned: ectl_reply_free */
+	size_t len;
+	char err[512]; /* why there was no answer */
+};
+
+/* Check the target URL. 0, or EINVAL with why in err. */
+int ectl_url_check(const char *url, char *err, size_t err_len);
+/* One request. method "GET", "POST", "DELETE"; path "/api/..." with any
+ * query already encoded; body NULL or a JSON text. Returns 0 when the
+ * node answered (any status), else an errno with r->err saying why. */
+int ectl_http(const struct ectl_target *t, const char *method, const char *path,
+              const char *body, struct ectl_reply *r);
+void ectl_reply_free(struct ectl_reply *r);
+
+/* --- json.c --------------------------------------------------------------- */
+
+enum ectl_jtype { EJ_NULL, EJ_BOOL, EJ_NUM, EJ_STR, EJ_ARR, EJ_OBJ };
+
+struct ectl_json {
+	enum ectl_jtype type;
+	bool b;
+	double num;
+	char *s;  /* EJ_STR: decoded UTF-8; EJ_NUM: the number's text */
+	size_t n; /* EJ_ARR, EJ_OBJ: items */
+	struct ectl_json *items;
+	char **keys; /* EJ_OBJ */
+};
+
+/* Parse text[0..len) (depth at most 64). 0, EBADMSG or ENOMEM. */
+int ectl_json_parse(const char *text, size_t len, struct ectl_json **out);
+void ectl_json_free(struct ectl_json *v);
+/* Member of an object (NULL if v is not an object or has no key). */
+const struct ectl_json *ectl_json_get(const struct ectl_json *v,
+                                      const char *key);
+/* The string, or NULL if v is not a string. */
+const char *ectl_json_str(const struct ectl_json *v);
+/* The number, or def if v is not a number. */
+double ectl_json_num(const struct ectl_json *v, double def);
+/* Append s as a JSON string literal to buf (cap bytes, NUL-terminated);
+ * false if it does not fit. */
+bool ectl_json_quote(char *buf, size_t cap, const char *s);
+
+/* --- print.c -------------------------------------------------------------- */
+
+struct ectl_table;
+
+struct ectl_table *ectl_table_new(size_t ncols, const char *const *heads);
+/* Add a row of ncols cells (copied; control characters made visible). */
+void ectl_table_row(struct ectl_table *t, const char *const *cells);
+/* Print with aligned columns; columns whose head starts with '>' are
+ * right-aligned (the '>' is not printed). Frees the table. */
+void ectl_table_print(struct ectl_table *t, FILE *fp);
+
+/* Terminal-safe copy of untrusted text (control characters as '?'). */
+void ectl_safe(char *dst, size_t cap, const char *src);
+void ectl_fmt_bytes(char *buf, size_t cap, double bytes);
+void ectl_fmt_age(char *buf, size_t cap, double s);
+
+/* Human output of an answer (the parsed JSON of the command). 0, or
+ * ECTL_REFUSED when the answer is not what was expected. */
+int ectl_print_status(const struct ectl_json *v, FILE *fp);
+int ectl_print_allocations(const struct ectl_json *v, FILE *fp);
+int ectl_print_allocation(const struct ectl_json *v, FILE *fp);
+int ectl_print_generic(const struct ectl_json *v, FILE *fp);
+
+#endif
