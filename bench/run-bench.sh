@@ -7,6 +7,12 @@
 #   bench/run-bench.sh [--quick] [--rounds N] [--servers "avedge coturn bare"]
 #                      [--avedge PATH] [--coturn PATH] [--port P]
 #                      [--window W] [--out FILE.md] [--no-build]
+#                      [--avedge-base PATH] [--rtp]
+#
+# --avedge-base PATH adds a server "avedge-base": the same command line
+# with another avedge binary (an older build), to measure what a change
+# costs. --rtp makes every payload an RTP packet (avedge-load --rtp), so
+# per-flow RTP quality code runs on every relayed packet.
 #
 # Prints a markdown table and writes it to bench/results-<date>.md, with the
 # raw measurements (one JSON object per test) in bench/results-<date>.jsonl.
@@ -18,6 +24,8 @@ ROUNDS=3
 QUICK=0
 SERVERS="avedge coturn bare"
 AVEDGE_BIN=$REPO/build/avedge
+AVEDGE_BASE_BIN=""
+RTP_ARGS=()
 COTURN_BIN=/usr/bin/turnserver
 PORT=34780
 MIN_PORT=10000 # relay ports, outside the kernel's ephemeral range
@@ -27,7 +35,7 @@ CLIENTS=200
 DO_BUILD=1
 OUT=""
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -35,6 +43,8 @@ while [ $# -gt 0 ]; do
 	--rounds) ROUNDS=$2; shift ;;
 	--servers) SERVERS=$2; shift ;;
 	--avedge) AVEDGE_BIN=$2; shift ;;
+	--avedge-base) AVEDGE_BASE_BIN=$2; shift ;;
+	--rtp) RTP_ARGS=(--rtp) ;;
 	--coturn) COTURN_BIN=$2; shift ;;
 	--port) PORT=$2; shift ;;
 	--window) WINDOW=$2; shift ;;
@@ -92,7 +102,10 @@ log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 # The exact server command lines (also printed in the results).
 server_cmd() {
 	case "$1" in
-	avedge) echo "$AVEDGE_BIN --listening-ip 127.0.0.1 --listening-port $PORT" \
+	avedge | avedge-base)
+		local bin=$AVEDGE_BIN
+		[ "$1" = avedge-base ] && bin=$AVEDGE_BASE_BIN
+		echo "$bin --listening-ip 127.0.0.1 --listening-port $PORT" \
 		"--relay-ip 127.0.0.1 --min-port $MIN_PORT --max-port $MAX_PORT" \
 		"--realm bench --user bench:bench --allow-loopback-peers" \
 		"--threads 2 --lock-dir $TMP/lock" ;;
@@ -116,10 +129,13 @@ start_server() {
 	cmd=$(server_cmd "$s")
 	BIN_ID=-
 	case "$s" in
-	avedge) [ -x "$AVEDGE_BIN" ] || { log "avedge: $AVEDGE_BIN not built - skipped"; return 1; }
+	avedge | avedge-base)
+		local bin=$AVEDGE_BIN
+		[ "$s" = avedge-base ] && bin=$AVEDGE_BASE_BIN
+		[ -x "$bin" ] || { log "$s: $bin not built - skipped"; return 1; }
 		mkdir -p "$TMP/lock"
 		# The binary may be rebuilt while we run: record which one ran.
-		BIN_ID=$(sha256sum "$AVEDGE_BIN" | cut -c1-12) ;;
+		BIN_ID=$(sha256sum "$bin" | cut -c1-12) ;;
 	coturn) [ -x "$COTURN_BIN" ] || { log "coturn: $COTURN_BIN missing - skipped"; return 1; } ;;
 	esac
 	# shellcheck disable=SC2086
@@ -166,7 +182,7 @@ print(" ".join("%s=%s" % (k, d[k]) for k in ks if d.get(k) is not None))')"
 	fi
 }
 
-DATA=(-c "$CLIENTS" -d "$DURATION" --warmup "$WARMUP")
+DATA=(-c "$CLIENTS" -d "$DURATION" --warmup "$WARMUP" "${RTP_ARGS[@]}")
 run_server_round() {
 	local s=$1 r=$2
 	# Memory on a fresh process: RSS growth over MEM_ALLOCS held allocations.

@@ -10,7 +10,7 @@ import json
 import statistics
 import sys
 
-SERVERS = ["avedge", "coturn", "bare"]
+SERVERS = ["avedge", "avedge-base", "coturn", "bare"]
 
 # label, test, key, scale, decimals; "lower" marks metrics where less is better
 ROWS = [
@@ -76,8 +76,10 @@ def main():
         sys.exit(__doc__)
     vals = load(sys.argv[1])
     present = [s for s in SERVERS if any(k[0] == s for k in vals)]
+    base = "avedge-base" in present
     head = ["metric (median over rounds, ± half the range)"] + present + \
-        ["avedge/coturn", "avedge/bare", "bare/coturn"]
+        ["avedge/coturn", "avedge/bare", "bare/coturn"] + \
+        (["avedge/avedge-base"] if base else [])
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for label, test, key, _, dec, better in ROWS:
@@ -88,6 +90,8 @@ def main():
         row += [cell(got[s], dec) for s in present]
         row += [ratio(got["avedge"], got["coturn"]), ratio(got["avedge"], got["bare"]),
                 ratio(got["bare"], got["coturn"])]
+        if base:
+            row.append(ratio(got["avedge"], got["avedge-base"]))
         print("| " + " | ".join(row) + " |")
 
 

@@ -61,6 +61,22 @@ static void rx_reset(struct load_worker *w)
 	}
 }
 
+/* --rtp: V=2, PT 96, the client's index as SSRC, a 90 kHz timestamp
+ * stepping 3000 (30 frames/s) per packet. */
+static void rtp_header(uint8_t *p, uint32_t ssrc, uint32_t seq)
+{
+	uint32_t ts = seq * 3000u;
+
+	p[0] = 0x80;
+	p[1] = 96;
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	for (int i = 0; i < 4; i++) {
+		p[4 + i] = (uint8_t)(ts >> (24 - 8 * i));
+		p[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
+	}
+}
+
 /* Write one data packet for c into buf; returns its length. */
 static size_t make_pkt(struct load_worker *w, struct load_client *c,
                        uint8_t *buf, uint32_t slot, uint64_t now)
@@ -70,17 +86,23 @@ static size_t make_pkt(struct load_worker *w, struct load_client *c,
 	struct stun_builder b;
 	uint8_t tid[STUN_TID_LEN] = {0};
 
+	size_t at = o->rtp ? LOAD_RTP_HDR : 0;
+
 	if (!o->send_ind) {
 		buf[0] = (uint8_t)(c->channel >> 8);
 		buf[1] = (uint8_t)c->channel;
 		buf[2] = (uint8_t)(o->payload >> 8);
 		buf[3] = (uint8_t)o->payload;
-		memcpy(buf + 4, &h, sizeof(h));
+		if (o->rtp)
+			rtp_header(buf + 4, c->gidx, c->seq);
+		memcpy(buf + 4 + at, &h, sizeof(h));
 		return 4 + (size_t)o->payload;
 	}
 	memcpy(tid, &h.seq, sizeof(h.seq));
 	memcpy(tid + 4, &h.client, sizeof(h.client));
-	memcpy(w->tmpl, &h, sizeof(h));
+	if (o->rtp)
+		rtp_header(w->tmpl, c->gidx, c->seq);
+	memcpy(w->tmpl + at, &h, sizeof(h));
 	stun_build_init(&b, buf, LOAD_BUF, STUN_METHOD_SEND,
 	                STUN_CLASS_INDICATION, tid);
 	stun_build_xor_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS,
@@ -142,12 +164,13 @@ static int on_data(struct load_worker *w, struct load_client *c,
                    const uint8_t *p, size_t len, uint64_t now)
 {
 	struct pkt h;
+	size_t at = w->o->rtp ? LOAD_RTP_HDR : 0;
 
-	if (len < sizeof(h)) {
+	if (len < at + sizeof(h)) {
 		w->st.bad_pkt++;
 		return -1;
 	}
-	memcpy(&h, p, sizeof(h));
+	memcpy(&h, p + at, sizeof(h));
 	if (h.magic != LOAD_MAGIC || h.client != c->gidx) {
 		w->st.bad_pkt++;
 		return -1;
@@ -255,11 +278,12 @@ void load_peer_readable(struct load_worker *w, struct load_peer *p)
 			struct pkt h;
 
 			load_note_ovfl(w, &p->ovfl, mh);
-			if (w->rmsg[i].msg_len < sizeof(h)) {
+			size_t at = w->o->rtp ? LOAD_RTP_HDR : 0;
+			if (w->rmsg[i].msg_len < at + sizeof(h)) {
 				w->st.bad_pkt++;
 				continue;
 			}
-			memcpy(&h, w->rbuf[i], sizeof(h));
+			memcpy(&h, w->rbuf[i] + at, sizeof(h));
 			if (h.magic != LOAD_MAGIC) {
 				w->st.bad_pkt++;
 				continue;

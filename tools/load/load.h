@@ -28,6 +28,7 @@
 #define LOAD_PAYLOAD_MAX 1400
 #define LOAD_REQ_MAX     640 /* one control request, kept for retransmits */
 #define LOAD_TEXT_MAX    256 /* realm, nonce (RFC 8489 allows up to 763) */
+#define LOAD_RTP_HDR     12  /* --rtp: RTP header before ours */
 #define LOAD_MAGIC       0x444c5641u /* "AVLD" in the payload header */
 #define LOAD_HIST_SUB    32          /* histogram buckets per power of 2 */
 #define LOAD_HIST_N      (40 * LOAD_HIST_SUB)
@@ -67,6 +68,7 @@ struct load_opts {
 	uint32_t bind_refresh_s; /* ChannelBind/CreatePermission refresh */
 	int sockbuf;
 	bool send_ind, bare, json;
+	bool rtp; /* payloads start with an RTP header (LOAD_RTP_HDR bytes) */
 	int server_pid;
 	int verbose;
 	const char *label;

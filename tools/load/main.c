@@ -70,6 +70,12 @@ static const char usage[] =
         "0.5)\n"
         "      --channel             ChannelData (default)\n"
         "      --send-indication     Send/Data indications instead\n"
+        "      --rtp                 each payload starts with an RTP header "
+        "(V=2, PT 96,\n"
+        "                            SSRC per client, sequence and 90 kHz "
+        "timestamp per\n"
+        "                            packet), so a relay's RTP quality "
+        "code runs\n"
         "      --bare                talk to tools/bare-forwarder "
         "(no TURN)\n"
         "      --allocs-only N       allocation rate: N Allocates (401 "
@@ -127,6 +133,7 @@ enum {
 	OPT_CHANNEL,
 	OPT_SENDIND,
 	OPT_BARE,
+	OPT_RTP,
 	OPT_ALLOCS,
 	OPT_OUTSTANDING,
 	OPT_HOLD,
@@ -159,6 +166,7 @@ static const struct option longopts[] = {
         {"channel", no_argument, NULL, OPT_CHANNEL},
         {"send-indication", no_argument, NULL, OPT_SENDIND},
         {"bare", no_argument, NULL, OPT_BARE},
+        {"rtp", no_argument, NULL, OPT_RTP},
         {"allocs-only", required_argument, NULL, OPT_ALLOCS},
         {"outstanding", required_argument, NULL, OPT_OUTSTANDING},
         {"hold", required_argument, NULL, OPT_HOLD},
@@ -324,6 +332,9 @@ static int parse_opts(struct load_opts *o, int argc, char **argv,
 		case OPT_BARE:
 			o->bare = true;
 			break;
+		case OPT_RTP:
+			o->rtp = true;
+			break;
 		case OPT_ALLOCS:
 			ok = num_arg(a, 1, 1000000, &v) && (allocs = (int)v);
 			break;
@@ -412,6 +423,10 @@ static int parse_opts(struct load_opts *o, int argc, char **argv,
 			return die_usage("--allocs-only needs a TURN server",
 			                 NULL);
 	}
+	if (o->rtp && o->bare)
+		return die_usage("--rtp needs a TURN server", NULL);
+	if (o->rtp && o->payload < 48)
+		return die_usage("--rtp needs --payload 48 or more", NULL);
 	if (secret && rest_credentials(o, secret))
 		return die_usage("cannot derive REST credentials", NULL);
 	if (!o->bare && (!o->user[0] || !o->password[0]))
