@@ -5,13 +5,14 @@
 # ASan+UBSan, a bounded libFuzzer run over the parsers, and a valgrind leak
 # check of the daemon. Prints the time of each stage and, last, one line
 # "N passed, N failed". Exit 0 only when every stage passed.
-#   FUZZ_SECONDS   length of the fuzz run (default 60)
+#   FUZZ_SECONDS   length of each fuzz target's run (default 40; targets:
+#                  STUN codec, TURN core, RTP quality estimator)
 #   STAGES         space-separated subset of stages to run (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=$(nproc 2>/dev/null || echo 2)
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-40}
 ALL_STAGES="deps format build unit integration sanitize fuzz"
 STAGES=${STAGES:-$ALL_STAGES}
 passed=0
@@ -78,7 +79,8 @@ sanitize() {
 fuzz() {
 	CC=clang cmake -S . -B build-fuzz -DAVEDGE_FUZZ=ON -DAVEDGE_TESTS=OFF \
 		>/dev/null &&
-		cmake --build build-fuzz -j"$JOBS" --target fuzz_stun &&
+		cmake --build build-fuzz -j"$JOBS" --target fuzz_stun fuzz_turn \
+			fuzz_rtpq &&
 		bash tests/fuzz/run.sh build-fuzz "$FUZZ_SECONDS"
 }
 
