@@ -50,6 +50,7 @@
 #define AUTH_REALM_MAX    763 /* RFC 8489 s14.9 */
 #define AUTH_SECRET_MAX   256 /* bytes of one static-auth-secret */
 #define AUTH_SECRETS_MAX  16  /* static-auth-secret entries per realm */
+#define AUTH_REALMS_MAX   16  /* realms per store, the default included */
 #define AUTH_LINE_MAX     1024
 #define AUTH_ERR_MAX      160 /* room for any error string we write */
 
@@ -89,14 +90,34 @@ uint16_t auth_reason_code(enum auth_reason r);
 struct auth_store;
 
 /*
- * A new empty store for one realm (copied; printable ASCII, 1..763
- * bytes). On EINVAL err (may be NULL) names the problem. Later, several
- * realms may live in one store: every look-up already takes the realm.
+ * A new empty store for one realm, its default realm (copied; printable
+ * ASCII, 1..763 bytes). On EINVAL err (may be NULL) names the problem.
  */
 int auth_store_new(struct auth_store **out, const char *realm, char *err,
                    size_t err_len);
-/* Free a store (NULL is fine). No thread may still use it. */
+/* Free a store and its other realms (NULL is fine). No thread may still
+ * use it. */
 void auth_store_free(struct auth_store *s);
+
+/*
+ * Several realms (tenants) in one store (auth/realms.c). Each realm is a
+ * store of its own with its own users and secrets, owned by the default
+ * one: every function of this header taking a store works on one realm,
+ * so a caller picks the realm's store first (auth_store_find_realm) and
+ * a user of one realm never verifies against another's. The store is
+ * swapped as a whole on reload.
+ */
+/* The store of realm (NUL-terminated) in s, added empty when missing:
+ * s itself for s's own realm. Only while building. EINVAL (bad name),
+ * ENOSPC past AUTH_REALMS_MAX, ENOMEM. */
+int auth_store_add_realm(struct auth_store *s, const char *realm,
+                         struct auth_store **out, char *err, size_t err_len);
+/* The store of realm in s (s itself for its own realm), or NULL. */
+const struct auth_store *auth_store_find_realm(const struct auth_store *s,
+                                               const char *realm);
+/* Realms of s, its own first: i = 0 is s; NULL past the last. */
+const struct auth_store *auth_store_realm_at(const struct auth_store *s,
+                                             size_t i);
 
 /*
  * Add one static user from a config value: "name:password" (both long-term
@@ -264,12 +285,13 @@ enum auth_reason auth_check_algorithms(const struct auth_store *s,
  *   expiry (4, unix seconds, big endian) | MAC (8)
  * = 32 characters, printable, no quotes. MAC = HMAC-SHA256 under the key
  * of that id over the cookie, key id, algorithms, expiry and the client's
- * transport address (family, IP, port; an IPv4-mapped IPv6 address counts
- * as IPv4), truncated to 64 bits. So any worker, and any node sharing the
- * key, checks a nonce without state, and a nonce is only good from the
- * 5-tuple's source it was minted for (s9.2.4: no NONCE reused across
- * source addresses and ports). A TCP/TLS client reconnecting from a new
- * port gets one 438 and retries.
+ * IP address (family and IP, not the port; an IPv4-mapped IPv6 address
+ * counts as IPv4), truncated to 64 bits. So any worker, and any node
+ * sharing the key, checks a nonce without state, and a nonce is only good
+ * from the host it was minted for. Not the port: a client that opens
+ * another connection keeps its nonce (a stream client following a 300 to
+ * another node, an RFC 6062 data connection, a NAT rebinding), which
+ * Chromium needs (it gives up on a 438 after a redirect).
  */
 #define AUTH_NONCE_LEN              32
 #define AUTH_NONCE_KEY_LEN          32

@@ -45,6 +45,10 @@ struct auth_store {
 	size_t nkeyonly; /* 0xKEY users: no SHA-256 for this realm */
 	struct auth_secret secrets[AUTH_SECRETS_MAX];
 	size_t nsecrets;
+	/* realms.c: the other realms of a store (each a store of its own,
+	 * owned here, with no realms of its own); NULL in those */
+	struct auth_store *realms[AUTH_REALMS_MAX - 1];
+	size_t nrealms;
 };
 
 /* creds.c: does realm (len bytes) name this store's realm? */

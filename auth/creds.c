@@ -73,6 +73,8 @@ void auth_store_free(struct auth_store *s)
 	free(s->by_name);
 	free(s->by_hash);
 	explicit_bzero(s->secrets, sizeof(s->secrets));
+	for (size_t i = 0; i < s->nrealms; i++)
+		auth_store_free(s->realms[i]);
 	free(s);
 }
 

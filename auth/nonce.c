@@ -98,7 +98,19 @@ const char *auth_nonce_status_str(enum auth_nonce_status st)
 	return "?";
 }
 
-/* MAC over cookie | id | algs | expiry | transport address. */
+/* The client's family and IP (transport_bytes without the port): nonces
+ * are bound to the host, not the port, so a client that opens another
+ * connection (a stream client following a 300 redirect, an RFC 6062 data
+ * connection) or whose NAT moves it to another port keeps its nonce, while
+ * a nonce still cannot be used from another address. */
+static size_t ip_bytes(const struct sockaddr *sa, uint8_t out[19])
+{
+	size_t n = transport_bytes(sa, out);
+
+	return n > 2 ? n - 2 : 0;
+}
+
+/* MAC over cookie | id | algs | expiry | client IP. */
 static int nonce_mac(const struct auth_nonce_key *k, const char *cookie,
                      const uint8_t head[6], const uint8_t *addr,
                      size_t addr_len, uint8_t mac[MAC_LEN])
@@ -130,7 +142,7 @@ int auth_nonce_mint(const struct auth_nonces *n, const struct auth_store *s,
                     size_t cap)
 {
 	uint8_t addr[19], payload[PAYLOAD_LEN];
-	size_t addr_len = transport_bytes(client, addr);
+	size_t addr_len = ip_bytes(client, addr);
 	uint32_t f = auth_store_features(s);
 	uint8_t fb[3] = {(uint8_t)(f >> 16), (uint8_t)(f >> 8), (uint8_t)f};
 
@@ -198,7 +210,7 @@ enum auth_nonce_status auth_nonce_check(const struct auth_nonces *n,
 		k = &n->prev;
 	else
 		return AUTH_NONCE_STALE;
-	size_t addr_len = transport_bytes(client, addr);
+	size_t addr_len = ip_bytes(client, addr);
 	if (addr_len == 0 ||
 	    nonce_mac(k, (const char *)nonce, payload, addr, addr_len, mac) !=
 	            0 ||

@@ -298,6 +298,8 @@ static void route_api(struct edge_admin *a, struct evhttp_request *req,
 		admin_history(a, req, query);
 	else if (strcmp(path, "/api/allocations") == 0 && get)
 		admin_list(a, req, query);
+	else if (admin_creds_route(a, req, path))
+		; /* /api/users, /api/secrets */
 	else if (strncmp(path, ALLOC_PREFIX, plen) == 0 && get)
 		admin_show(a, req, path + plen);
 	else if (strncmp(path, ALLOC_PREFIX, plen) == 0 &&
@@ -590,6 +592,9 @@ int edge_admin_new(struct edge_admin **out, const struct edge_admin_opts *o,
 	a->max_allocations = cfg->max_allocations;
 	a->redis_configured = cfg->redis.url != NULL;
 	a->redis = o->redis;
+	a->creds = o->creds;
+	a->creds_apply = o->creds_apply;
+	a->creds_arg = o->creds_arg;
 	a->start_s = (uint64_t)time(NULL);
 	node_id(a, cfg);
 	a->realm = strdup(cfg->realm ? cfg->realm : "");

@@ -17,6 +17,7 @@ struct edge_admin;
 struct edge_worker;
 struct turn_node;
 struct edge_redis;
+struct edge_creds;
 
 /* What the admin server reads; everything is borrowed and must outlive
  * it. */
@@ -24,8 +25,16 @@ struct edge_admin_opts {
 	const struct edge_config *cfg; /* admin-*, node-id, max-allocations */
 	struct turn_node *node;        /* relay port pool */
 	atomic_int *draining;          /* the node's drain flag */
-	/* Redis health for /metrics and /api/stats; NULL: no redis */
-	const struct edge_redis *redis;
+	/* Redis health for /metrics and /api/stats, and where the API
+	 * writes users and secrets; NULL: no redis */
+	struct edge_redis *redis;
+	/* /api/users and /api/secrets (NULL: not served): the API's own
+	 * credentials, and the daemon's rebuild of the store, which calls
+	 * done (from any thread) once every worker has the new store. */
+	struct edge_creds *creds;
+	void (*creds_apply)(void *arg, void (*done)(void *done_arg, int err),
+	                    void *done_arg);
+	void *creds_arg;
 };
 
 /* Create the server and bind admin-listen (on the calling thread, so a

@@ -45,8 +45,14 @@ struct edge_admin {
 	uint32_t max_allocations;
 	bool redis_configured;
 	/* NULL: redis not configured */
-	const struct edge_redis *redis;
-	uint64_t start_s; /* wall clock */
+	struct edge_redis *redis;
+	/* users and secrets of the API (admin_creds.c); NULL: not served */
+	struct edge_creds *creds;
+	void (*creds_apply)(void *arg, void (*done)(void *done_arg, int err),
+	                    void *done_arg);
+	void *creds_arg;
+	uint64_t cred_changes[4]; /* ADMIN_CRED_* (admin thread only) */
+	uint64_t start_s;         /* wall clock */
 	struct turn_node *node;
 	atomic_int *draining;
 	struct edge_worker **workers;
@@ -95,6 +101,19 @@ int admin_history_start(struct edge_admin *a);
 void admin_history_free(struct edge_admin *a);
 void admin_history(struct edge_admin *a, struct evhttp_request *req,
                    const char *query);
+
+/* admin_creds.c: /api/users and /api/secrets; true if path was one of
+ * them (and answered). */
+enum {
+	ADMIN_CRED_USER_ADD,
+	ADMIN_CRED_USER_DEL,
+	ADMIN_CRED_SECRET_ADD,
+	ADMIN_CRED_SECRET_DEL,
+	ADMIN_CRED_KINDS
+};
+bool admin_creds_route(struct edge_admin *a, struct evhttp_request *req,
+                       const char *path);
+const char *admin_cred_kind_name(unsigned kind);
 
 /* admin_www.c: the embedded dashboard; true if path was one of its files
  * (and answered), false to route it elsewhere. No token needed. */

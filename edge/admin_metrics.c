@@ -326,6 +326,11 @@ static void m_node(struct evbuffer *b, struct edge_admin *a)
 	      (uint64_t)atomic_load(a->draining));
 	counter(b, "avedge_admin_unauthorized_total",
 	        "Admin API requests refused with 401.", a->unauthorized);
+	family(b, "avedge_admin_credential_changes_total", "counter",
+	       "Users and REST secrets changed through the admin API.");
+	for (unsigned k = 0; k < ADMIN_CRED_KINDS; k++)
+		sample1(b, "avedge_admin_credential_changes_total", "kind",
+		        admin_cred_kind_name(k), a->cred_changes[k]);
 	family(b, "avedge_build_info", "gauge", "Build information.");
 	sample1(b, "avedge_build_info", "version", edge_version(), 1);
 	gauge(b, "avedge_start_time_seconds",

@@ -430,6 +430,10 @@ static int check(struct loader *l)
 	    (rc = check_needs(l, "admin-pkey", c->admin_pkey, "admin-cert",
 	                      c->admin_cert)))
 		return rc;
+	const char *rkey;
+	char rwhy[300];
+	if (edge_config_check_realms(c, &rkey, rwhy, sizeof(rwhy)))
+		return key_fail(l, where_set(l, rkey), rkey, "%s", rwhy);
 	if (c->admin_token && c->admin_token_file) {
 		k = later(l, "admin-token", "admin-token-file");
 		return key_fail(l, where_set(l, k->name), k->name,
@@ -556,6 +560,7 @@ static void type_text(const struct edge_config_key *k, char *buf, size_t len)
 	case EDGE_CT_EXTERNAL_IP_LIST:
 	case EDGE_CT_IP_RANGE_LIST:
 	case EDGE_CT_USER_LIST:
+	case EDGE_CT_REALM_LIST:
 		snprintf(buf, len, "list, repeatable");
 		break;
 	case EDGE_CT_LOG_LEVEL:

@@ -96,6 +96,32 @@ struct edge_user_list {
 	size_t n;
 };
 
+/*
+ * The realm keys (several realms, docs/config.md "Realms"): REALM, a
+ * separator, then what the key takes:
+ *   realm-listener    = REALM@IP, REALM@IP:PORT, REALM@[IPv6]:PORT
+ *   realm-sni         = REALM@HOSTNAME
+ *   realm-user        = REALM:NAME:PASSWORD (or REALM:NAME:0xKEY)
+ *   realm-secret      = REALM:SECRET
+ *   realm-user-quota  = REALM:N
+ *   realm-total-quota = REALM:N
+ * REALM is 1..763 printable characters without blanks, ':' or '@'.
+ */
+struct edge_realm_item {
+	char *text;  /* the value as written (first: list equality) */
+	char *realm; /* NUL-terminated */
+	struct sockaddr_storage addr; /* realm-listener; port 0: any */
+	char *host;                   /* realm-sni, lower case */
+	struct edge_user user;        /* realm-user */
+	char *secret;                 /* realm-secret */
+	uint32_t n;                   /* realm-*-quota */
+};
+
+struct edge_realm_list {
+	struct edge_realm_item *v;
+	size_t n;
+};
+
 /* redis = redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]; url NULL if unset. */
 struct edge_redis_url {
 	char *url;
@@ -163,6 +189,9 @@ struct edge_config {
 	bool no_auth;
 	uint32_t auth_rate_limit; /* challenges/s per source IP; 0: off */
 	uint32_t auth_rate_burst;
+	/* several realms (struct edge_realm_item) */
+	struct edge_realm_list realm_listeners, realm_snis, realm_users,
+	        realm_secrets, realm_user_quotas, realm_total_quotas;
 
 	/* TLS and connections */
 	char *cert;
@@ -175,7 +204,8 @@ struct edge_config {
 
 	/* cluster */
 	struct edge_redis_url redis;
-	char *node_id; /* NULL: main() uses the host name */
+	char *node_id;     /* NULL: main() uses the host name */
+	char *node_domain; /* NULL: none (no ALTERNATE-DOMAIN to here) */
 	uint32_t node_ttl_s;
 	uint32_t redis_timeout_ms;
 
@@ -193,6 +223,17 @@ struct edge_config {
 struct edge_config_err {
 	char msg[512]; /* "FILE:LINE: key 'K': expected ..., got '...'" */
 };
+
+/* The realms of cfg, realm first, then each one a realm-listener or
+ * realm-sni names, in order of appearance, once each: realm i of the
+ * node (turn_tuple.realm). Writes up to cap names (borrowed from cfg) and
+ * returns how many there are. */
+size_t edge_config_realms(const struct edge_config *cfg, const char **names,
+                          size_t cap);
+/* The loader's checks across the realm keys: 0, or 1 with *key the key
+ * at fault and why the problem (edge/config_realms.c). */
+int edge_config_check_realms(const struct edge_config *cfg, const char **key,
+                             char *why, size_t len);
 
 /*
  * Fill *cfg with the defaults of every key (cfg need not be initialised).
@@ -241,6 +282,8 @@ enum edge_config_type {
 	EDGE_CT_LOG_FORMAT,
 	EDGE_CT_REDIS_URL,
 	EDGE_CT_HOSTPORT,
+	EDGE_CT_REALM_LIST, /* struct edge_realm_list; the key's name says
+	                     * which form (struct edge_realm_item) */
 };
 
 enum edge_config_group {

@@ -24,6 +24,7 @@
 #define T_LOG_FORMAT       enum edge_log_format
 #define T_REDIS_URL        struct edge_redis_url
 #define T_HOSTPORT         struct edge_hostport
+#define T_REALM_LIST       struct edge_realm_list
 
 #define FIELD(t, f)                                                            \
 	(offsetof(struct edge_config, f) +                                     \
@@ -133,6 +134,21 @@ const struct edge_config_key edge_config_keys[] = {
             "N", "401 challenges per second per source IP; 0: no limit"),
         NUM(AUTH, "auth-rate-burst", U32, auth_rate_burst, 0, 10000000, "2000",
             "N", "challenges allowed in a burst above the rate"),
+        LIST(AUTH, "realm-listener", REALM_LIST, realm_listeners,
+             "REALM@IP[:PORT]", 0,
+             "requests to this listening-ip (any port, or PORT) are in "
+             "REALM"),
+        LIST(AUTH, "realm-sni", REALM_LIST, realm_snis, "REALM@HOSTNAME", 0,
+             "TLS connections whose SNI is HOSTNAME are in REALM"),
+        LIST(AUTH, "realm-user", REALM_LIST, realm_users, "REALM:NAME:PASSWORD",
+             RELOAD | SECRET,
+             "static user of REALM; PASSWORD may be 0x + 32 hex digits"),
+        LIST(AUTH, "realm-secret", REALM_LIST, realm_secrets, "REALM:SECRET",
+             RELOAD | SECRET, "TURN REST API secret of REALM (repeatable)"),
+        LIST(AUTH, "realm-user-quota", REALM_LIST, realm_user_quotas, "REALM:N",
+             0, "user-quota of REALM; 0: unlimited"),
+        LIST(AUTH, "realm-total-quota", REALM_LIST, realm_total_quotas,
+             "REALM:N", 0, "total-quota of REALM; 0: unlimited"),
 
         PATH(TLS, "cert", cert, RELOAD,
              "certificate chain (PEM) for TLS/DTLS; re-read on SIGHUP"),
@@ -153,6 +169,9 @@ const struct edge_config_key edge_config_keys[] = {
             "redis://[:PASSWORD@]HOST[:PORT][/DB]; unset: standalone"),
         KEY(CLUSTER, "node-id", NAME, node_id, 1, 64, NULL, "ID", 0,
             "unique node id (A-Z a-z 0-9 . _ -); unset: host name"),
+        KEY(CLUSTER, "node-domain", NAME, node_domain, 1, 253, NULL, "NAME", 0,
+            "this node's public DNS name, sent as ALTERNATE-DOMAIN "
+            "to TLS/DTLS clients other nodes redirect here"),
         NUM(CLUSTER, "node-ttl", U32, node_ttl_s, 3, 3600, "15", "SECONDS",
             "a node silent this long leaves the registry"),
         NUM(CLUSTER, "redis-timeout", U32, redis_timeout_ms, 10, 60000, "200",

@@ -34,6 +34,13 @@ static const char *shown(const struct pctx *p, char *buf, size_t len)
 		snprintf(buf, len, "%.*s:***", (int)(cut - v), v);
 		return buf;
 	}
+	if (p->k->type == EDGE_CT_REALM_LIST && (cut = strchr(v, ':'))) {
+		const char *c2 = strchr(cut + 1, ':');
+		if (strcmp(p->k->name, "realm-user") == 0 && c2)
+			cut = c2;
+		snprintf(buf, len, "%.*s:***", (int)(cut - v), v);
+		return buf;
+	}
 	if (p->k->type == EDGE_CT_REDIS_URL) {
 		if (!(cut = strrchr(v, '@')))
 			return v;
@@ -652,6 +659,135 @@ static void release_hostport(void *f, bool secret)
 	memset(hp, 0, sizeof(*hp));
 }
 
+/* ---- the realm keys (config.h, struct edge_realm_item) ---- */
+
+/* IP, IP:PORT, [IPv6] or [IPv6]:PORT into it->addr (port 0: any). */
+static bool split_listener(const char *v, struct edge_realm_item *it)
+{
+	const char *h = v, *he, *colon = NULL;
+	struct ip ip;
+	uint64_t port = 0;
+
+	if (*v == '[') {
+		h = v + 1;
+		if (!(he = strchr(h, ']')) || (he[1] && he[1] != ':'))
+			return false;
+		colon = he[1] ? he + 1 : NULL;
+	} else {
+		colon = strchr(v, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL; /* a bare IPv6 address */
+		he = colon ? colon : v + strlen(v);
+	}
+	if (!parse_ip(h, (size_t)(he - h), &ip) ||
+	    (colon &&
+	     (!digits(colon + 1, strlen(colon + 1), 65535, &port) || !port)))
+		return false;
+	to_sockaddr(&ip, (uint16_t)port, &it->addr);
+	return true;
+}
+
+static bool split_host_name(const char *v, struct edge_realm_item *it)
+{
+	static const char host_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                 "abcdefghijklmnopqrstuvwxyz"
+	                                 "0123456789.-";
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 253 || strspn(v, host_chars) != len ||
+	    !(it->host = strdup(v)))
+		return false;
+	for (char *c = it->host; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return true;
+}
+
+/* What follows REALM and its separator, by key; a reason or NULL. */
+static const char *split_realm_rest(const char *name, const char *v,
+                                    struct edge_realm_item *it)
+{
+	size_t nlen;
+	uint64_t n;
+
+	if (strcmp(name, "realm-listener") == 0)
+		return split_listener(v, it) ? NULL : "IP[:PORT]";
+	if (strcmp(name, "realm-sni") == 0)
+		return split_host_name(v, it) ? NULL : "a host name";
+	if (strcmp(name, "realm-user") == 0) {
+		if (!split_user(v, &it->user, &nlen))
+			return "NAME:PASSWORD or NAME:0x + 32 hex digits";
+		it->user.name = strndup(v, nlen);
+		if (!it->user.has_key)
+			it->user.password = strdup(v + nlen + 1);
+		return it->user.name && (it->user.has_key || it->user.password)
+		               ? NULL
+		               : nomem;
+	}
+	if (strcmp(name, "realm-secret") == 0) {
+		if (!*v || strlen(v) > 256)
+			return "a secret of 1..256 bytes";
+		return (it->secret = strdup(v)) ? NULL : nomem;
+	}
+	if (!digits(v, strlen(v), UINT32_MAX, &n))
+		return "a number";
+	it->n = (uint32_t)n;
+	return NULL;
+}
+
+static void release_realm_item(struct edge_realm_item *it)
+{
+	free_secret(it->text, true);
+	free(it->realm);
+	free(it->host);
+	free(it->user.name);
+	free_secret(it->user.password, true);
+	free_secret(it->secret, true);
+	explicit_bzero(it, sizeof(*it));
+}
+
+static int parse_realm(const struct pctx *p, void *f)
+{
+	struct edge_realm_list *l = f;
+	struct edge_realm_item it = {0}, *a;
+	bool at = strcmp(p->k->name, "realm-listener") == 0 ||
+	          strcmp(p->k->name, "realm-sni") == 0;
+	const char *v = p->value, *sep = strchr(v, at ? '@' : ':'), *err;
+	size_t rlen = sep ? (size_t)(sep - v) : 0;
+
+	if (!sep || rlen == 0 || rlen > 763 || strcspn(v, " \t:@") < rlen)
+		return expected(p, "%s (REALM without blanks, ':' or '@')",
+		                p->k->arg);
+	for (size_t i = 0; i < rlen; i++)
+		if (v[i] < 0x21 || v[i] > 0x7e)
+			return expected(p, "%s (REALM of printable ASCII)",
+			                p->k->arg);
+	err = split_realm_rest(p->k->name, sep + 1, &it);
+	if (!err && (!(it.realm = strndup(v, rlen)) || !(it.text = strdup(v))))
+		err = nomem;
+	if (!err && !(a = grow(l->v, l->n, sizeof(*a))))
+		err = nomem;
+	if (err) {
+		release_realm_item(&it);
+		if (err == nomem)
+			return ENOMEM;
+		return expected(p, "%s (%s after the realm)", p->k->arg, err);
+	}
+	l->v = a;
+	a[l->n++] = it;
+	return 0;
+}
+
+static void release_realm(void *f, bool secret)
+{
+	struct edge_realm_list *l = f;
+
+	(void)secret;
+	for (size_t i = 0; i < l->n; i++)
+		release_realm_item(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
 static const struct {
 	int (*parse)(const struct pctx *p, void *field);
 	void (*release)(void *field, bool secret); /* NULL: nothing owned */
@@ -672,6 +808,7 @@ static const struct {
         [EDGE_CT_LOG_FORMAT] = {parse_log_format, NULL},
         [EDGE_CT_REDIS_URL] = {parse_redis, release_redis},
         [EDGE_CT_HOSTPORT] = {parse_hostport, release_hostport},
+        [EDGE_CT_REALM_LIST] = {parse_realm, release_realm},
 };
 
 int edge_config_key_parse(const struct edge_config_key *k,

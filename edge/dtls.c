@@ -32,6 +32,7 @@
 #include "edge/connlimit.h"
 #include "edge/log.h"
 #include "edge/net.h"
+#include "edge/realms.h"
 #include "edge/tls.h"
 #include "edge/worker_int.h"
 
@@ -71,6 +72,7 @@ struct dtls_sock {
 	struct event *ev;
 	struct edge_worker *w;
 	uint32_t listener; /* turn_tuple.listener */
+	uint8_t realm;     /* turn_tuple.realm (realm-listener) */
 };
 
 struct dtls_sess {
@@ -465,6 +467,7 @@ static struct dtls_sess *sess_new(struct dtls_sock *ds,
 	memcpy(&s->tuple.client, from, sizeof(*from));
 	s->tuple.listener = ds->listener;
 	s->tuple.transport = TURN_TRANSPORT_DTLS;
+	s->tuple.realm = ds->realm;
 	do {
 		s->tuple.conn = w->next_conn_id++;
 	} while (s->tuple.conn == 0);
@@ -719,6 +722,7 @@ static int open_sock(struct edge_dtls *d, const struct sockaddr *sa,
 	ds->fd = fd;
 	ds->w = d->w;
 	ds->listener = (uint32_t)(DTLS_LISTENER_BASE + d->nsock);
+	ds->realm = edge_realm_of_listener(opts->realms, sa);
 	d->nsock++;
 	ds->ev = event_new(d->w->base, fd, EV_READ | EV_PERSIST, dtls_readable,
 	                   ds);

@@ -7,6 +7,7 @@
 #include "auth/auth.h"
 #include "edge/admin.h"
 #include "edge/config.h"
+#include "edge/creds.h"
 #include "edge/dtls.h"
 #include "edge/edge.h"
 #include "edge/log.h"
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -54,9 +56,25 @@ struct daemon {
 	struct edge_config creds_cfg;
 	bool has_creds_cfg;
 	atomic_int creds_queued; /* a Redis rebuild is queued on main */
+	/* Users and secrets of the admin API (in process; no Redis), merged
+	 * into every store built. Rebuilds it asks for wait in `waiting`
+	 * (any thread appends) until one starts; the swap then carries them
+	 * (`swapping`, main thread and the last worker) and they are told
+	 * once every worker has the new store. */
+	struct edge_creds *creds;
+	pthread_mutex_t waiters_mu;
+	struct creds_waiter *waiting, *swapping;
+};
+
+struct creds_waiter {
+	void (*done)(void *arg, int err);
+	void *arg;
+	struct creds_waiter *next;
 };
 
 static void redis_creds_changed(void *arg);
+static void creds_apply(void *arg, void (*done)(void *done_arg, int err),
+                        void *done_arg);
 
 /* The addresses every worker binds: listening-ip, or all IPv4 and IPv6
  * addresses when none is given. */
@@ -211,6 +229,9 @@ static int start_workers(struct daemon *d)
 		edge_err("%s", why);
 		return err;
 	}
+	if ((err = edge_creds_new(&d->creds)) != 0 ||
+	    (err = edge_creds_merge(d->creds, &d->cfg, d->shared.store)) != 0)
+		return err;
 	if (d->cfg.redis.url) {
 		char id[EDGE_NODE_ID_MAX + 1];
 		edge_node_id(&d->cfg, id, sizeof(id));
@@ -234,7 +255,10 @@ static int start_workers(struct daemon *d)
 	             &(struct edge_admin_opts){.cfg = &d->cfg,
 	                                       .node = d->shared.node,
 	                                       .draining = &d->shared.draining,
-	                                       .redis = d->redis},
+	                                       .redis = d->redis,
+	                                       .creds = d->creds,
+	                                       .creds_apply = creds_apply,
+	                                       .creds_arg = d},
 	             why, sizeof(why))) != 0) {
 		edge_err("%s", why);
 		return err;
@@ -245,6 +269,7 @@ static int start_workers(struct daemon *d)
 	opts.policy = d->shared.policy;
 	opts.quota = d->shared.quota;
 	opts.workers = d->workers; /* filled below, read once running */
+	opts.realms = &d->shared.realms;
 	for (size_t i = 0; i < naddrs; i++) {
 		if (!d->cfg.no_udp)
 			opts.udp[opts.nudp++] = addrs[i];
@@ -329,15 +354,28 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+static void waiters_done(struct creds_waiter *w, int err)
+{
+	while (w) {
+		struct creds_waiter *next = w->next;
+		w->done(w->arg, err);
+		free(w);
+		w = next;
+	}
+}
+
 static void store_done(void *arg)
 {
 	struct daemon *d = arg;
 
 	/* Runs on each worker; the last one frees the old store. */
 	if (atomic_fetch_sub(&d->store_pending, 1) == 1) {
+		struct creds_waiter *w = d->swapping;
+		d->swapping = NULL;
 		auth_store_free(d->old_store);
 		d->old_store = NULL;
 		atomic_store(&d->store_busy, 0); /* main may swap again */
+		waiters_done(w, 0);
 	}
 }
 
@@ -360,19 +398,27 @@ static int build_store(struct daemon *d, const struct edge_config *cfg,
 	size_t users, secrets;
 	int err = edge_build_store(cfg, st, why, why_len);
 
+	if (!err && (err = edge_creds_merge(d->creds, cfg, *st)) != 0) {
+		snprintf(why, why_len, "admin API credentials: %s",
+		         strerror(err));
+		auth_store_free(*st);
+		*st = NULL;
+	}
 	if (!err)
 		edge_redis_merge(d->redis, *st, &users, &secrets);
 	return err;
 }
 
-/* Main thread: the credentials in Redis changed; rebuild and swap (a
- * swap in flight is waited for). */
+/* Main thread: the credentials in Redis or those of the admin API
+ * changed; rebuild and swap (a swap in flight is waited for). */
 static void on_redis_creds(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct timeval later = {0, 100 * 1000};
+	struct creds_waiter *w;
 	struct auth_store *st;
 	char why[256] = "";
+	int err;
 
 	if (atomic_load(&d->store_busy)) {
 		event_base_once(d->base, -1, EV_TIMEOUT, on_redis_creds, d,
@@ -380,15 +426,22 @@ static void on_redis_creds(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	atomic_store(&d->creds_queued, 0);
-	if (build_store(d, d->has_creds_cfg ? &d->creds_cfg : &d->cfg, &st, why,
-	                sizeof(why)) != 0) {
-		edge_err("redis: credentials not applied, old ones stay: %s",
-		         why);
+	pthread_mutex_lock(&d->waiters_mu);
+	w = d->waiting; /* their changes are in what is built now */
+	d->waiting = NULL;
+	pthread_mutex_unlock(&d->waiters_mu);
+	err = build_store(d, d->has_creds_cfg ? &d->creds_cfg : &d->cfg, &st,
+	                  why, sizeof(why));
+	if (err) {
+		edge_err("credentials not applied, old ones stay: %s", why);
+		waiters_done(w, err);
 		return;
 	}
+	d->swapping = w;
 	swap_store(d, st);
-	edge_info("redis: credentials applied: %zu users, %zu REST secrets",
-	          auth_store_user_count(st), auth_store_secret_count(st));
+	edge_info("%s: credentials applied: %zu users, %zu REST secrets",
+	          w ? "admin API" : "redis", auth_store_user_count(st),
+	          auth_store_secret_count(st));
 }
 
 /* Redis control thread: hop to the main thread. */
@@ -400,6 +453,27 @@ static void redis_creds_changed(void *arg)
 	if (!atomic_exchange(&d->creds_queued, 1))
 		event_base_once(d->base, -1, EV_TIMEOUT, on_redis_creds, d,
 		                &now);
+}
+
+/* Admin thread: the API changed its users or secrets; rebuild the store
+ * on the main thread, done(done_arg, err) once every worker has it. */
+static void creds_apply(void *arg, void (*done)(void *done_arg, int err),
+                        void *done_arg)
+{
+	struct daemon *d = arg;
+	struct creds_waiter *w = calloc(1, sizeof(*w));
+
+	if (!w) {
+		done(done_arg, ENOMEM);
+		return;
+	}
+	w->done = done;
+	w->arg = done_arg;
+	pthread_mutex_lock(&d->waiters_mu);
+	w->next = d->waiting;
+	d->waiting = w;
+	pthread_mutex_unlock(&d->waiters_mu);
+	redis_creds_changed(d);
 }
 
 static void tls_done(void *arg)
@@ -607,6 +681,11 @@ static int run(struct daemon *d)
 	if (atomic_load(&d->dtls_pending) > 0)
 		edge_dtls_ctx_free(d->old_dtls);
 	edge_shared_free(&d->shared);
+	edge_creds_free(d->creds);
+	for (struct creds_waiter *w = d->waiting, *next; w; w = next) {
+		next = w->next;
+		free(w);
+	}
 	return err;
 }
 
@@ -618,6 +697,7 @@ int main(int argc, char **argv)
 
 	d.argc = argc;
 	d.argv = argv;
+	pthread_mutex_init(&d.waiters_mu, NULL);
 	if (edge_config_load(&d.cfg, argc, argv, &cerr) != 0) {
 		fprintf(stderr, "avedge: %s\n", cerr.msg);
 		return 2;

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,8 @@ static uint64_t node_allocations(const struct edge_redis *r)
 struct alt_msg {
 	union turn_addr v4, v6;
 	bool has4, has6;
+	uint16_t tls_port, dtls_port;
+	char domain[TURN_ALT_DOMAIN_MAX + 1];
 };
 
 static void apply_alt(struct edge_worker *w, void *arg)
@@ -191,12 +194,13 @@ static void apply_alt(struct edge_worker *w, void *arg)
 	struct alt_msg *m = arg;
 
 	turn_server_set_alternates(w->core, m->has4 ? &m->v4 : NULL,
-	                           m->has6 ? &m->v6 : NULL, NULL);
+	                           m->has6 ? &m->v6 : NULL,
+	                           m->domain[0] ? m->domain : NULL);
+	turn_server_set_alternate_ports(w->core, m->tls_port, m->dtls_port);
 	free(m);
 }
 
-/* "ip:port" or "[v6]:port" into a; false if it is not one. */
-static bool parse_hostport(const char *s, union turn_addr *a)
+bool redis_parse_hostport(const char *s, union turn_addr *a)
 {
 	char ip[64];
 	const char *colon = strrchr(s, ':');
@@ -224,24 +228,48 @@ static bool parse_hostport(const char *s, union turn_addr *a)
 	return true;
 }
 
-static void post_alternates(struct edge_redis *r, const char *v4,
-                            const char *v6)
+/* What the alternate's registry entry says; "" for a missing field. */
+struct alt_entry {
+	const char *v4, *v6, *tls, *dtls, *domain;
+};
+
+static uint16_t port_of(const char *s)
 {
-	if (r->alt_posted && strcmp(r->alt[0], v4) == 0 &&
-	    strcmp(r->alt[1], v6) == 0)
+	unsigned long v = strtoul(s, NULL, 10);
+	return v <= 65535 ? (uint16_t)v : 0;
+}
+
+static void post_alternates(struct edge_redis *r, const struct alt_entry *e)
+{
+	if (r->alt_posted && strcmp(r->alt[0], e->v4) == 0 &&
+	    strcmp(r->alt[1], e->v6) == 0 && strcmp(r->alt_tls, e->tls) == 0 &&
+	    strcmp(r->alt_dtls, e->dtls) == 0 &&
+	    strcmp(r->alt_domain, e->domain) == 0)
 		return;
-	snprintf(r->alt[0], sizeof(r->alt[0]), "%s", v4);
-	snprintf(r->alt[1], sizeof(r->alt[1]), "%s", v6);
+	snprintf(r->alt[0], sizeof(r->alt[0]), "%s", e->v4);
+	snprintf(r->alt[1], sizeof(r->alt[1]), "%s", e->v6);
+	snprintf(r->alt_tls, sizeof(r->alt_tls), "%s", e->tls);
+	snprintf(r->alt_dtls, sizeof(r->alt_dtls), "%s", e->dtls);
+	snprintf(r->alt_domain, sizeof(r->alt_domain), "%s", e->domain);
 	r->alt_posted = true;
-	edge_info("redis: alternate server for 300 Try Alternate: %s%s%s",
-	          *v4 ? v4 : "", *v4 && *v6 ? " " : "",
-	          *v4 || *v6 ? v6 : "none (508 when draining or full)");
+	edge_info("redis: alternate server for 300 Try Alternate: %s%s%s%s%s"
+	          "%s%s%s%s",
+	          *e->v4 ? e->v4 : "", *e->v4 && *e->v6 ? " " : "",
+	          *e->v4 || *e->v6 ? e->v6 : "none (508 when draining or full)",
+	          port_of(e->tls) ? " tls port " : "",
+	          port_of(e->tls) ? e->tls : "",
+	          port_of(e->dtls) ? " dtls port " : "",
+	          port_of(e->dtls) ? e->dtls : "", *e->domain ? " domain " : "",
+	          e->domain);
 	for (size_t i = 0; i < r->nworkers; i++) {
 		struct alt_msg *m = calloc(1, sizeof(*m));
 		if (!m)
 			continue;
-		m->has4 = parse_hostport(v4, &m->v4);
-		m->has6 = parse_hostport(v6, &m->v6);
+		m->has4 = redis_parse_hostport(e->v4, &m->v4);
+		m->has6 = redis_parse_hostport(e->v6, &m->v6);
+		m->tls_port = port_of(e->tls);
+		m->dtls_port = port_of(e->dtls);
+		snprintf(m->domain, sizeof(m->domain), "%s", e->domain);
 		if (edge_worker_post(r->workers[i], apply_alt, m) != 0)
 			free(m);
 	}
@@ -249,47 +277,48 @@ static void post_alternates(struct edge_redis *r, const char *v4,
 
 static const char *field(const struct redisReply *h, const char *name)
 {
-	for (size_t i = 0; i + 1 < h->elements; i += 2)
-		if (h->element[i]->type == REDIS_REPLY_STRING &&
-		    h->element[i + 1]->type == REDIS_REPLY_STRING &&
-		    strcmp(h->element[i]->str, name) == 0)
-			return h->element[i + 1]->str;
-	return NULL;
+	const char *v = redis_hash_field(h, name);
+	return v ? v : "";
 }
 
 /* The least-loaded healthy other node: not draining, below its
- * max-allocations, entry alive (its TTL); ties by id. */
+ * max-allocations, entry alive (its TTL); ties by id. Also the other
+ * nodes' listeners for the workers' peer checks (redis_peers.c). */
 static void on_nodes(struct rconn *c, struct redisReply *r, enum rc_status st,
                      void *arg)
 {
 	struct edge_redis *er = arg;
-	const char *best4 = "", *best6 = "", *best_id = NULL;
-	unsigned long long best = 0;
+	struct alt_entry best = {"", "", "", "", ""};
+	const char *best_id = NULL;
+	unsigned long long least = 0;
 
 	(void)c;
 	if (st != RC_OK || !r || r->type != REDIS_REPLY_ARRAY)
 		return;
+	redis_peers_update(er, r);
 	for (size_t i = 0; i < r->elements; i++) {
 		const struct redisReply *h = r->element[i];
 		if (h->type != REDIS_REPLY_ARRAY)
 			continue;
 		const char *id = field(h, "id"), *dr = field(h, "draining");
-		const char *na = field(h, "allocations");
-		const char *mx = field(h, "max_allocations");
-		unsigned long long n = na ? strtoull(na, NULL, 10) : 0;
-		unsigned long long m = mx ? strtoull(mx, NULL, 10) : 0;
-		if (!id || strcmp(id, er->node_id) == 0 ||
-		    (dr && strcmp(dr, "0") != 0) || (m && n >= m))
+		unsigned long long n =
+		        strtoull(field(h, "allocations"), NULL, 10);
+		unsigned long long m =
+		        strtoull(field(h, "max_allocations"), NULL, 10);
+		if (!*id || strcmp(id, er->node_id) == 0 ||
+		    (*dr && strcmp(dr, "0") != 0) || (m && n >= m))
 			continue;
 		if (best_id &&
-		    (n > best || (n == best && strcmp(id, best_id) >= 0)))
+		    (n > least || (n == least && strcmp(id, best_id) >= 0)))
 			continue;
 		best_id = id;
-		best = n;
-		best4 = field(h, "listen4") ? field(h, "listen4") : "";
-		best6 = field(h, "listen6") ? field(h, "listen6") : "";
+		least = n;
+		best = (struct alt_entry){
+		        field(h, "listen4"), field(h, "listen6"),
+		        field(h, "tls_port"), field(h, "dtls_port"),
+		        field(h, "domain")};
 	}
-	post_alternates(er, best4, best6);
+	post_alternates(er, &best);
 }
 
 /* --- heartbeat ------------------------------------------------------------ */
@@ -320,6 +349,10 @@ static void beat(struct edge_redis *r)
 	        {"listen6", r->listen6},
 	        {"relay4", r->relay4},
 	        {"relay6", r->relay6},
+	        {"tls_port", r->tls_port},
+	        {"dtls_port", r->dtls_port},
+	        {"domain", r->domain ? r->domain : ""},
+	        {"endpoints", r->endpoints},
 	        {"allocations", allocs},
 	        {"max_allocations", maxa},
 	        {"draining", atomic_load(r->draining) ? "1" : "0"},
@@ -509,6 +542,8 @@ int edge_redis_new(struct edge_redis **out, const struct edge_redis_opts *o,
 	redis_scripts_init();
 	r->cfg.url = &cfg->redis;
 	r->cfg.realm = cfg->realm ? cfg->realm : "";
+	r->cfg.realms = (const char *const *)o->shared->realms.names;
+	r->cfg.nrealms = o->shared->realms.n;
 	r->cfg.node_ttl_s = cfg->node_ttl_s;
 	r->cfg.timeout_ms = cfg->redis_timeout_ms;
 	r->cfg.user_quota = cfg->user_quota;
@@ -525,10 +560,16 @@ int edge_redis_new(struct edge_redis **out, const struct edge_redis_opts *o,
 	            sizeof(r->listen6));
 	relay_addr(&o->shared->core, AF_INET, r->relay4, sizeof(r->relay4));
 	relay_addr(&o->shared->core, AF_INET6, r->relay6, sizeof(r->relay6));
+	redis_endpoints_init(r, cfg, &o->shared->core);
+	r->domain = cfg->node_domain;
 	r->start_ms = wall_ms();
 	r->draining = (atomic_int *)&o->shared->draining;
 	r->creds_changed = o->creds_changed;
 	r->creds_arg = o->creds_arg;
+	struct auth_nonce_key key = {.id = 1};
+	if (RAND_bytes(key.bytes, sizeof(key.bytes)) == 1)
+		redis_nonce_share(&cfg->redis, cfg->redis_timeout_ms,
+		                  o->shared->nonces, &key);
 	r->base = event_base_new();
 	if (!r->base || redis_creds_new(&r->creds, r) != 0) {
 		snprintf(err, err_len, "redis: out of memory");
@@ -613,6 +654,7 @@ void edge_redis_free(struct edge_redis *r)
 	if (r->creds_timer)
 		event_free(r->creds_timer);
 	redis_creds_free(r->creds);
+	free(r->peers_last);
 	if (r->base)
 		event_base_free(r->base);
 	free(r);

@@ -67,6 +67,34 @@ void edge_redis_free(struct edge_redis *r);
 void edge_redis_merge(struct edge_redis *r, struct auth_store *st,
                       size_t *users, size_t *secrets);
 
+/* --- the admin API's credential changes (redis_admin.c) ----------------- */
+/* Write a credential in coturn's layout for the node's realm, on the
+ * control thread: USER_SET stores hex_key (32 hex digits, the MD5 key:
+ * never a password) at turn/realm/<realm>/user/<name>/key, USER_DEL
+ * deletes it, SECRET_ADD / SECRET_DEL SADD / SREM the secret in
+ * turn/realm/<realm>/secret. name_or_secret and hex_key are copied. Then
+ * the credentials are read again at once (every other node reads them
+ * within 2 s). done runs once, on the control thread: err 0 (changed:
+ * the key or member was there to delete / was new), ENOTCONN (Redis is
+ * down: nothing was sent), ETIMEDOUT (no answer within redis-timeout:
+ * it may have been applied) or EIO (an error reply). Returns 0 or
+ * ENOTCONN / ENOMEM (done will not run). */
+enum edge_redis_cred_op {
+	EDGE_REDIS_USER_SET,
+	EDGE_REDIS_USER_DEL,
+	EDGE_REDIS_SECRET_ADD,
+	EDGE_REDIS_SECRET_DEL,
+};
+typedef void edge_redis_cred_fn(void *arg, int err, bool changed);
+int edge_redis_cred_write(struct edge_redis *r, enum edge_redis_cred_op op,
+                          const char *name_or_secret, const char *hex_key,
+                          edge_redis_cred_fn *done, void *arg);
+/* The user names last read from Redis (fn under a mutex: it must not
+ * call back into r) and how many REST secrets. Thread-safe. */
+void edge_redis_each_user(struct edge_redis *r,
+                          void (*fn)(void *arg, const char *name, size_t len),
+                          void *arg, size_t *nsecrets);
+
 /* Health for /metrics and /api/stats; thread-safe, NULL r: not
  * configured. */
 bool edge_redis_up(const struct edge_redis *r);

@@ -1,6 +1,7 @@
 /*
  * edge/redis_creds.c - users and REST secrets read from Redis in coturn's
- * layout, for the node's realm:
+ * layout, for each realm of the node (the node's realm first; one reader
+ * per other realm chained behind it, each reading and merging its own):
  *   turn/realm/<realm>/secret            SET of REST shared secrets
  *   turn/realm/<realm>/user/<name>/key   hex MD5 key (32 hex digits)
  * A read ("sync") runs on the control thread: SMEMBERS of the secret set,
@@ -34,6 +35,8 @@ struct strv {
 
 struct redis_creds {
 	struct edge_redis *r;
+	const char *realm;        /* whose keys these are */
+	struct redis_creds *next; /* the node's next realm */
 	char secret_key[REDIS_KEY_MAX];
 	char user_pattern[2 * REDIS_KEY_MAX + 32]; /* glob-escaped realm */
 	size_t user_prefix_len; /* "turn/realm/<realm>/user/" */
@@ -137,7 +140,7 @@ static void finish(struct redis_creds *cr, bool ok)
 	if (changed) {
 		edge_info("redis: credentials of realm %s: %zu users, %zu REST "
 		          "secrets in Redis",
-		          cr->r->cfg.realm, cr->users.n, cr->secrets.n);
+		          cr->realm, cr->users.n, cr->secrets.n);
 		if (cr->r->creds_changed)
 			cr->r->creds_changed(cr->r->creds_arg);
 	}
@@ -286,6 +289,8 @@ static void on_secrets(struct rconn *c, struct redisReply *r, enum rc_status st,
 
 void redis_creds_sync(struct redis_creds *cr, bool users)
 {
+	if (cr->next)
+		redis_creds_sync(cr->next, users);
 	if (cr->running) {
 		cr->again = true;
 		cr->again_users |= users;
@@ -306,8 +311,18 @@ void redis_creds_merge(struct redis_creds *cr, struct auth_store *st,
                        size_t *users, size_t *secrets)
 {
 	char why[AUTH_ERR_MAX];
+	size_t nu = 0, ns = 0;
 
 	*users = *secrets = 0;
+	if (cr->next) /* the other realms, each into its own store */
+		redis_creds_merge(cr->next, st, &nu, &ns);
+	if (cr->realm != cr->r->cfg.realm &&
+	    auth_store_add_realm(st, cr->realm, &st, why, sizeof(why)) != 0) {
+		edge_warn("redis: realm %s: %s", cr->realm, why);
+		return;
+	}
+	*users = nu;
+	*secrets = ns;
 	pthread_mutex_lock(&cr->mu);
 	for (size_t i = 0; i < cr->users.n; i++) {
 		int rc = auth_store_add_user(st, cr->users.v[i], why,
@@ -328,6 +343,20 @@ void redis_creds_merge(struct redis_creds *cr, struct auth_store *st,
 	pthread_mutex_unlock(&cr->mu);
 }
 
+void redis_creds_each_user(struct redis_creds *cr,
+                           void (*fn)(void *arg, const char *name, size_t len),
+                           void *arg, size_t *nsecrets)
+{
+	pthread_mutex_lock(&cr->mu);
+	for (size_t i = 0; fn && i < cr->users.n; i++) {
+		const char *u = cr->users.v[i], *colon = strrchr(u, ':');
+		fn(arg, u, colon ? (size_t)(colon - u) : strlen(u));
+	}
+	if (nsecrets)
+		*nsecrets = cr->secrets.n;
+	pthread_mutex_unlock(&cr->mu);
+}
+
 /* A realm in a SCAN pattern: glob characters escaped. */
 static void glob_escape(char *out, size_t cap, const char *s)
 {
@@ -341,8 +370,11 @@ static void glob_escape(char *out, size_t cap, const char *s)
 	out[k] = 0;
 }
 
-int redis_creds_new(struct redis_creds **out, struct edge_redis *r)
+/* The reader of realm (realms[i] of the node, 0 the node's realm) and,
+ * chained behind it, those of the realms after it. */
+static int creds_new(struct redis_creds **out, struct edge_redis *r, size_t i)
 {
+	const char *realm = i ? r->cfg.realms[i] : r->cfg.realm;
 	struct redis_creds *cr = calloc(1, sizeof(*cr));
 	char esc[2 * REDIS_KEY_MAX];
 
@@ -350,22 +382,34 @@ int redis_creds_new(struct redis_creds **out, struct edge_redis *r)
 	if (!cr)
 		return ENOMEM;
 	cr->r = r;
+	cr->realm = realm;
 	pthread_mutex_init(&cr->mu, NULL);
 	snprintf(cr->secret_key, sizeof(cr->secret_key),
-	         REDIS_REALM_PFX "%s/secret", r->cfg.realm);
-	glob_escape(esc, sizeof(esc) - 16, r->cfg.realm);
+	         REDIS_REALM_PFX "%s/secret", realm);
+	glob_escape(esc, sizeof(esc) - 16, realm);
 	snprintf(cr->user_pattern, sizeof(cr->user_pattern),
 	         REDIS_REALM_PFX "%s/user/*/key", esc);
-	cr->user_prefix_len = strlen(REDIS_REALM_PFX) + strlen(r->cfg.realm) +
-	                      strlen("/user/");
+	cr->user_prefix_len =
+	        strlen(REDIS_REALM_PFX) + strlen(realm) + strlen("/user/");
 	*out = cr;
+	if (i + 1 < r->cfg.nrealms && creds_new(&cr->next, r, i + 1) != 0) {
+		redis_creds_free(cr);
+		*out = NULL;
+		return ENOMEM;
+	}
 	return 0;
+}
+
+int redis_creds_new(struct redis_creds **out, struct edge_redis *r)
+{
+	return creds_new(out, r, 0);
 }
 
 void redis_creds_free(struct redis_creds *cr)
 {
 	if (!cr)
 		return;
+	redis_creds_free(cr->next);
 	strv_free(&cr->users);
 	strv_free(&cr->secrets);
 	strv_free(&cr->keys);

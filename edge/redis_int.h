@@ -101,12 +101,43 @@ void redis_creds_sync(struct redis_creds *cr, bool users);
 /* Add the users and secrets last read to st (thread-safe). */
 void redis_creds_merge(struct redis_creds *cr, struct auth_store *st,
                        size_t *users, size_t *secrets);
+/* The user names last read (fn under the snapshot's mutex: it must not
+ * call back) and how many secrets (thread-safe). */
+void redis_creds_each_user(struct redis_creds *cr,
+                           void (*fn)(void *arg, const char *name, size_t len),
+                           void *arg, size_t *nsecrets);
+
+/* --- redis_nonce.c: the cluster's nonce key ----------------------------- */
+struct auth_nonces;
+struct auth_nonce_key;
+/* Blocking, before the workers run: publish own as the cluster's nonce
+ * key unless one is there, and install the one Redis holds into n. false
+ * (logged) if Redis could not be asked: n is unchanged. */
+bool redis_nonce_share(const struct edge_redis_url *u, uint32_t timeout_ms,
+                       struct auth_nonces *n, const struct auth_nonce_key *own);
+
+/* --- redis_peers.c: other nodes' listeners ------------------------------ */
+struct turn_server_cfg;
+/* The registry's endpoints, tls_port and dtls_port fields of this node. */
+void redis_endpoints_init(struct edge_redis *r, const struct edge_config *cfg,
+                          const struct turn_server_cfg *core);
+/* From a registry read (the nodes script's reply): when the other nodes'
+ * endpoints changed, post each worker its new set (control thread). */
+void redis_peers_update(struct edge_redis *r, const struct redisReply *nodes);
+/* A registry hash's field (a flat HGETALL array), or NULL. */
+const char *redis_hash_field(const struct redisReply *h, const char *name);
+/* "ip:port" or "[v6]:port" into a; false if it is not one. */
+union turn_addr;
+bool redis_parse_hostport(const char *s, union turn_addr *a);
 
 /* --- the node object (redis.c) ------------------------------------------ */
 struct edge_redis {
 	struct edge_config_ref {
 		const struct edge_redis_url *url;
 		const char *realm;
+		/* every realm of the node, [0] realm (edge/realms.h) */
+		const char *const *realms;
+		size_t nrealms;
 		uint32_t node_ttl_s, timeout_ms;
 		uint32_t user_quota, total_quota, max_allocations;
 	} cfg;
@@ -115,6 +146,11 @@ struct edge_redis {
 	char allocs_key[sizeof(REDIS_NODE_PREFIX) + EDGE_NODE_ID_MAX + 8];
 	/* the registry entry's addresses, "ip:port" or "" */
 	char listen4[64], listen6[64], relay4[64], relay6[64];
+	/* every listening "ip:port", blank-separated (redis_peers.c); the
+	 * TLS and DTLS ports ("0": none); node-domain or NULL */
+	char endpoints[1024], tls_port[8], dtls_port[8];
+	const char *domain;
+	char *peers_last;  /* other nodes' endpoints last posted */
 	uint64_t start_ms; /* wall clock */
 	atomic_int *draining;
 	void (*creds_changed)(void *arg);
@@ -130,7 +166,9 @@ struct edge_redis {
 	struct event *beat, *creds_timer;
 	atomic_int stop;
 	struct redis_creds *creds;
-	char alt[2][64]; /* v4, v6 "ip:port" last posted to the workers */
+	/* v4, v6 "ip:port", TLS and DTLS ports and domain of the alternate
+	 * last posted to the workers */
+	char alt[2][64], alt_tls[8], alt_dtls[8], alt_domain[256];
 	bool alt_posted;
 	bool notify;            /* keyspace notifications are on */
 	uint64_t users_read_ms; /* last SCAN of the user keys */

@@ -219,8 +219,10 @@ static void on_quota(struct rconn *c, struct redisReply *r, enum rc_status st,
 	free(q);
 }
 
+/* ARGV user-quota and total-quota: the realm's (the action's), which the
+ * realm's keys in Redis override. */
 static int quota_send(struct edge_redis_worker *rw, struct qcheck *q,
-                      const char *realm)
+                      const char *realm, const struct turn_action *a)
 {
 	const struct edge_redis *r = rw->r;
 	char tkey[REDIS_KEY_MAX], uq_key[REDIS_KEY_MAX], tq_key[REDIS_KEY_MAX];
@@ -233,8 +235,8 @@ static int quota_send(struct edge_redis_worker *rw, struct qcheck *q,
 	         realm);
 	snprintf(tq_key, sizeof(tq_key), REDIS_REALM_PFX "%s/total-quota",
 	         realm);
-	snprintf(uq, sizeof(uq), "%u", (unsigned)r->cfg.user_quota);
-	snprintf(tq, sizeof(tq), "%u", (unsigned)r->cfg.total_quota);
+	snprintf(uq, sizeof(uq), "%u", (unsigned)a->user_quota);
+	snprintf(tq, sizeof(tq), "%u", (unsigned)a->total_quota);
 	argv[0] = q->e->key;
 	argv[1] = tkey;
 	argv[2] = uq_key;
@@ -263,7 +265,7 @@ static void quota_check(struct edge_redis_worker *rw,
 		q->rw = rw;
 		q->e = e;
 		q->token = a->token;
-		if (quota_send(rw, q, realm) == 0) {
+		if (quota_send(rw, q, realm, a) == 0) {
 			e->inflight++;
 			return;
 		}
@@ -464,12 +466,13 @@ void edge_redis_action(struct edge_redis_worker *rw,
 static void count_live(struct edge_redis_worker *rw, const char *realm)
 {
 	struct edge_worker *w = rw->w;
+	struct turn_alloc_filter f = {.realm = realm};
 	size_t skip = 0, total;
 
 	do {
 		size_t got;
-		total = turn_server_list(w->core, NULL, w->now_ms, skip,
-		                         rw->list, LIST_PAGE);
+		total = turn_server_list(w->core, &f, w->now_ms, skip, rw->list,
+		                         LIST_PAGE);
 		got = total - skip < LIST_PAGE ? total - skip : LIST_PAGE;
 		for (size_t i = 0; i < got; i++) {
 			const struct turn_alloc_info *in = &rw->list[i];
@@ -483,19 +486,24 @@ static void count_live(struct edge_redis_worker *rw, const char *realm)
 	} while (skip < total);
 }
 
-/* Set this worker's quota fields to the live counts where they differ. */
-static void reconcile(struct edge_redis_worker *rw, const char *realm)
+/* Set this worker's quota fields to the live counts where they differ;
+ * the total of each realm of the core. */
+static void reconcile(struct edge_redis_worker *rw)
 {
 	char tkey[REDIS_KEY_MAX], num[16];
-	uint64_t sum = 0;
+	uint64_t sums[TURN_MAX_REALMS] = {0};
+	const char *realm;
 	bool busy = false;
 
 	for (size_t i = 0; i < rw->nb; i++) {
 		struct qentry **pp = &rw->b[i];
 		while (*pp) {
 			struct qentry *e = *pp;
-			if (strcmp(e->realm, realm) == 0)
-				sum += e->live;
+			for (size_t k = 0;
+			     (realm = turn_server_realm_name(rw->w->core, k));
+			     k++)
+				if (strcmp(e->realm, realm) == 0)
+					sums[k] += e->live;
 			if (e->inflight) {
 				busy = true;
 			} else if (!rw->synced || e->held != e->live) {
@@ -520,19 +528,24 @@ static void reconcile(struct edge_redis_worker *rw, const char *realm)
 	}
 	if (busy)
 		return; /* the total waits for the checks in flight */
-	total_key(tkey, sizeof(tkey), realm);
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)sum);
-	if (sum)
-		rconn_cmdv(rw->c, NULL, NULL, 4, "HSET", tkey, rw->field, num);
-	else
-		rconn_cmdv(rw->c, NULL, NULL, 3, "HDEL", tkey, rw->field);
+	for (size_t k = 0; (realm = turn_server_realm_name(rw->w->core, k));
+	     k++) {
+		total_key(tkey, sizeof(tkey), realm);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)sums[k]);
+		if (sums[k])
+			rconn_cmdv(rw->c, NULL, NULL, 4, "HSET", tkey,
+			           rw->field, num);
+		else
+			rconn_cmdv(rw->c, NULL, NULL, 3, "HDEL", tkey,
+			           rw->field);
+	}
 	rw->synced = true;
 }
 
 static void round_now(struct edge_redis_worker *rw)
 {
 	struct edge_worker *w = rw->w;
-	const char *realm = turn_server_realm(w->core);
+	const char *realm;
 
 	if (!rconn_up(rw->c))
 		return;
@@ -540,8 +553,9 @@ static void round_now(struct edge_redis_worker *rw)
 	for (size_t i = 0; i < rw->nb; i++)
 		for (struct qentry *e = rw->b[i]; e; e = e->next)
 			e->live = 0;
-	count_live(rw, realm ? realm : "");
-	reconcile(rw, realm ? realm : "");
+	for (size_t k = 0; (realm = turn_server_realm_name(w->core, k)); k++)
+		count_live(rw, realm);
+	reconcile(rw);
 }
 
 static void on_period(evutil_socket_t fd, short what, void *arg)

@@ -108,6 +108,8 @@ int edge_build_store(const struct edge_config *cfg, struct auth_store **out,
 			goto fail;
 		}
 	}
+	if ((rc = edge_realms_build_store(cfg, st, err, err_len)) != 0)
+		goto fail;
 	*out = st;
 	return 0;
 fail:
@@ -340,6 +342,8 @@ int edge_setup_shared(const struct edge_config *cfg,
 	            0 ||
 	    (rc = turn_quota_new(&sh->quota, cfg->user_quota,
 	                         cfg->total_quota)) != 0 ||
+	    (rc = edge_realms_set_quotas(cfg, sh->quota)) != 0 ||
+	    (rc = edge_realms_new(&sh->realms, cfg)) != 0 ||
 	    (rc = turn_node_new(&sh->node, cfg->min_port, cfg->max_port)) !=
 	            0 ||
 	    (rc = edge_connlimit_new(&sh->connlimit, cfg->max_connections,
@@ -383,6 +387,8 @@ int edge_setup_shared(const struct edge_config *cfg,
 	core->max_allocations = cfg->max_allocations;
 	core->cluster_quota = cfg->redis.url != NULL; /* edge/redis.c */
 	core->alloc_events = cfg->redis.url != NULL;
+	core->realms = (const char *const *)sh->realms.names;
+	core->nrealms = sh->realms.n;
 	for (size_t i = 0; i < core->nrelay_ips; i++)
 		edge_info("relay address %s advertised as %s",
 		          edge_addr_str(&core->relay_ips[i].local.sa, where,
@@ -405,5 +411,6 @@ void edge_shared_free(struct edge_shared *sh)
 	edge_connlimit_free(sh->connlimit);
 	edge_tls_ctx_free(sh->tls);
 	edge_dtls_ctx_free(sh->dtls);
+	edge_realms_free(&sh->realms);
 	memset(sh, 0, sizeof(*sh));
 }

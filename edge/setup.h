@@ -7,6 +7,7 @@
 #define AVEDGE_EDGE_SETUP_H
 
 #include "edge/config.h"
+#include "edge/realms.h"
 #include "turn/turn.h"
 
 #include <stdatomic.h>
@@ -29,6 +30,9 @@ struct edge_shared {
 	struct ssl_ctx_st *tls;  /* NULL: no TLS listener (no cert, no-tls) */
 	struct ssl_ctx_st *dtls; /* NULL: no DTLS listener (no cert, no-dtls) */
 	uint8_t dtls_cookie_key[32]; /* random per start: DTLS cookies */
+	/* realm indexes of listeners and TLS server names; core.realms
+	 * points at its names */
+	struct edge_realm_map realms;
 	/* Node-wide drain flag (SIGUSR1/SIGUSR2, the admin API); the cores
 	 * read it through core.draining. */
 	atomic_int draining;
@@ -42,7 +46,8 @@ int edge_setup_shared(const struct edge_config *cfg,
                       struct edge_shared *sh, char *err, size_t err_len);
 void edge_shared_free(struct edge_shared *sh);
 
-/* A new credential store from cfg (users, user-file, secrets). */
+/* A new credential store from cfg (users, user-file, secrets, and the
+ * other realms with their realm-user and realm-secret entries). */
 int edge_build_store(const struct edge_config *cfg, struct auth_store **out,
                      char *err, size_t err_len);
 

@@ -17,6 +17,7 @@
 #include "edge/connlimit.h"
 #include "edge/log.h"
 #include "edge/net.h"
+#include "edge/realms.h"
 #include "edge/worker_int.h"
 
 #include <errno.h>
@@ -240,6 +241,18 @@ static void handover(struct tcp_conn *c)
 
 enum { FRAMES_OK, FRAMES_BAD, FRAMES_GONE };
 
+/* realm-sni: the server name the client sent in its TLS handshake (done:
+ * a frame came) picks the connection's realm; none keeps the
+ * listener's. */
+static void sni_realm(struct tcp_conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	const char *host =
+	        ssl ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+
+	edge_realm_of_sni(c->w->realms, host, &c->tuple.realm);
+}
+
 /* Hand every complete frame to the core; FRAMES_BAD when the connection
  * must close (bytes that cannot start a STUN or ChannelData frame),
  * FRAMES_GONE when it was handed over (c is freed). */
@@ -266,6 +279,8 @@ static int tcp_frames(struct tcp_conn *c)
 			return FRAMES_OK;
 		uint8_t *frame = evbuffer_pullup(in, (ssize_t)frame_len);
 		EDGE_COUNT(&w->stats, tcp_rx, 1);
+		if (c->tls && c->frames == 0)
+			sni_realm(c);
 		c->frames++;
 		turn_actions_reset(&w->out);
 		turn_server_input(w->core, &c->tuple, frame, frame_len,
@@ -440,11 +455,15 @@ static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
 	c->tuple.transport = tls ? TURN_TRANSPORT_TLS : TURN_TRANSPORT_TCP;
 	c->tuple.listener = 0;
 	for (size_t i = 0; i < w->ntcp; i++)
-		if (w->tcp[i] == l)
+		if (w->tcp[i] == l) {
 			c->tuple.listener = (uint32_t)(EDGE_MAX_LISTEN + i);
+			c->tuple.realm = w->tcp_realm[i];
+		}
 	for (size_t i = 0; i < w->ntls; i++)
-		if (w->tls[i] == l)
+		if (w->tls[i] == l) {
 			c->tuple.listener = (uint32_t)(2 * EDGE_MAX_LISTEN + i);
+			c->tuple.realm = w->tls_realm[i];
+		}
 	do {
 		c->tuple.conn = w->next_conn_id++;
 	} while (c->tuple.conn == 0 || edge_tcp_find(w, c->tuple.conn));

@@ -9,6 +9,7 @@
 #include "edge/dtls.h"
 #include "edge/log.h"
 #include "edge/net.h"
+#include "edge/realms.h"
 #include "edge/redis.h"
 #include "edge/worker_int.h"
 
@@ -36,6 +37,7 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
 	memset(&tuple, 0, sizeof(tuple));
 	tuple.listener = us->listener;
 	tuple.transport = TURN_TRANSPORT_UDP;
+	tuple.realm = us->realm;
 	edge_clock(w);
 	for (int round = 0; round < BATCHES_PER_WAKE; round++) {
 		unsigned b;
@@ -86,6 +88,7 @@ static int open_udp(struct edge_worker *w, const struct sockaddr *sa,
 	us->fd = fd;
 	us->w = w;
 	us->listener = (uint32_t)w->nudp;
+	us->realm = edge_realm_of_listener(opts->realms, sa);
 	w->nudp++;
 	us->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, udp_readable, us);
 	if (!us->ev || event_add(us->ev, NULL) < 0)
@@ -94,7 +97,8 @@ static int open_udp(struct edge_worker *w, const struct sockaddr *sa,
 }
 
 /* A TCP listener, or with tls a TLS one (edge_tls_accept). */
-static int open_tcp(struct edge_worker *w, const struct sockaddr *sa, bool tls)
+static int open_tcp(struct edge_worker *w, const struct sockaddr *sa, bool tls,
+                    const struct edge_worker_opts *opts)
 {
 	int fd = edge_tcp_listen(sa, 1024);
 
@@ -108,10 +112,14 @@ static int open_tcp(struct edge_worker *w, const struct sockaddr *sa, bool tls)
 		return ENOMEM;
 	}
 	evconnlistener_set_error_cb(l, edge_tcp_accept_error);
-	if (tls)
+	uint8_t realm = edge_realm_of_listener(opts->realms, sa);
+	if (tls) {
+		w->tls_realm[w->ntls] = realm;
 		w->tls[w->ntls++] = l;
-	else
+	} else {
+		w->tcp_realm[w->ntcp] = realm;
 		w->tcp[w->ntcp++] = l;
+	}
 	return 0;
 }
 
@@ -153,6 +161,7 @@ int edge_worker_new(struct edge_worker **out, int index,
 	w->handshake_timeout_s = opts->handshake_timeout_s;
 	w->tls_ctx = opts->tls_ctx;
 	w->connlimit = opts->connlimit;
+	w->realms = opts->realms;
 	w->base = event_base_new();
 	if (!w->base) {
 		free(w);
@@ -165,12 +174,12 @@ int edge_worker_new(struct edge_worker **out, int index,
 			*failed = (const void *)&opts->udp[i];
 	}
 	for (size_t i = 0; i < opts->ntcp && !err; i++) {
-		err = open_tcp(w, (const void *)&opts->tcp[i], false);
+		err = open_tcp(w, (const void *)&opts->tcp[i], false, opts);
 		if (err)
 			*failed = (const void *)&opts->tcp[i];
 	}
 	for (size_t i = 0; i < opts->ntls && opts->tls_ctx && !err; i++) {
-		err = open_tcp(w, (const void *)&opts->tls[i], true);
+		err = open_tcp(w, (const void *)&opts->tls[i], true, opts);
 		if (err)
 			*failed = (const void *)&opts->tls[i];
 	}

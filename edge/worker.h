@@ -23,6 +23,7 @@ struct turn_policy;
 struct turn_quota;
 struct ssl_ctx_st;
 struct edge_connlimit;
+struct edge_realm_map;
 
 /* What every worker listens on and shares. */
 struct edge_worker_opts {
@@ -48,6 +49,9 @@ struct edge_worker_opts {
 	struct turn_quota *quota;         /* shared, thread-safe */
 	/* all workers, by index (RFC 6062 ConnectionBind handoff) */
 	struct edge_worker *const *workers;
+	/* the realm of each listening address and TLS server name
+	 * (edge/realms.h); shared, read-only; NULL: one realm */
+	const struct edge_realm_map *realms;
 };
 
 /* Counters, written by the owning worker only (relaxed stores) and read

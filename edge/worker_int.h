@@ -28,6 +28,7 @@ struct udp_sock {
 	struct event *ev;
 	struct edge_worker *w;
 	uint32_t listener; /* index, as in turn_tuple.listener */
+	uint8_t realm;     /* turn_tuple.realm of its requests */
 };
 
 /* A queued datagram: payload borrowed (an rx buffer, valid for the batch)
@@ -69,6 +70,10 @@ struct edge_worker {
 	size_t ntcp;
 	struct evconnlistener *tls[EDGE_MAX_LISTEN];
 	size_t ntls;
+	/* turn_tuple.realm of each TCP / TLS listener; TLS SNI may change
+	 * a connection's (edge/realms.h) */
+	uint8_t tcp_realm[EDGE_MAX_LISTEN], tls_realm[EDGE_MAX_LISTEN];
+	const struct edge_realm_map *realms;
 	struct ssl_ctx_st *tls_ctx;       /* shared, not owned */
 	struct edge_dtls *dtls;           /* DTLS sockets, sessions (dtls.c) */
 	struct edge_connlimit *connlimit; /* shared, not owned */

@@ -156,7 +156,8 @@ void turn_alloc_release(struct turn_alloc *a, const char *reason)
 	}
 	close_relays(a);
 	if (a->quota_taken)
-		turn_quota_release(s->quota, a->qkey, a->qkey_len);
+		turn_quota_release_in(s->quota, turn_realm_of(s, &a->tuple),
+		                      a->qkey, a->qkey_len);
 	a->quota_taken = false;
 	turn_htab_remove(&s->allocs, &a->node);
 	if (a->prev)
@@ -248,7 +249,7 @@ static struct turn_alloc *alloc_new(struct turn_req *r, uint32_t lifetime_s)
 	struct turn_server *s = r->s;
 	struct turn_alloc *a = calloc(1, sizeof(*a));
 	struct turn_pending *p = calloc(1, sizeof(*p));
-	const char *realm = turn_server_realm(s);
+	const char *realm = turn_realm_name(s, turn_realm_of(s, r->from));
 	size_t rlen = strlen(realm);
 
 	if (a) /* quota key and realm in one block */
@@ -439,7 +440,8 @@ void turn_alloc_request(struct turn_req *r)
 		turn_resp_error(r, 440);
 		return;
 	}
-	if (!turn_quota_take(s->quota, r->qkey, r->qkey_len)) {
+	unsigned realm = turn_realm_of(s, r->from);
+	if (!turn_quota_take_in(s->quota, realm, r->qkey, r->qkey_len)) {
 		s->stats.quota_rejects++;
 		if (resv_port)
 			turn_node_release(s->node, resv_port);
@@ -448,7 +450,7 @@ void turn_alloc_request(struct turn_req *r)
 	}
 	struct turn_alloc *a = alloc_new(r, lifetime);
 	if (!a) {
-		turn_quota_release(s->quota, r->qkey, r->qkey_len);
+		turn_quota_release_in(s->quota, realm, r->qkey, r->qkey_len);
 		if (resv_port)
 			turn_node_release(s->node, resv_port);
 		turn_resp_error(r, 508);

@@ -42,6 +42,8 @@ void turn_quota_park(struct turn_alloc *a)
 	act->token = p->token;
 	act->qkey = a->qkey;
 	act->realm = a->realm;
+	turn_quota_limits(s->quota, turn_realm_of(s, &a->tuple),
+	                  &act->user_quota, &act->total_quota);
 }
 
 static struct turn_pending *parked(struct turn_server *s, uint32_t token)
@@ -170,6 +172,7 @@ void turn_server_set_alternates(struct turn_server *s,
 		s->alt[0].in4 = v4->in4;
 	if (v6 && v6->sa.sa_family == AF_INET6)
 		s->alt[1].in6 = v6->in6;
+	s->alt_ports = false;
 	s->alt_domain[0] = 0;
 	if (domain) {
 		size_t n = strnlen(domain, TURN_ALT_DOMAIN_MAX + 1);
@@ -178,16 +181,67 @@ void turn_server_set_alternates(struct turn_server *s,
 	}
 }
 
+void turn_server_set_alternate_ports(struct turn_server *s, uint16_t tls_port,
+                                     uint16_t dtls_port)
+{
+	if (!s)
+		return;
+	s->alt_tls_port = tls_port;
+	s->alt_dtls_port = dtls_port;
+	s->alt_ports = true;
+}
+
+void turn_server_set_cluster_peers(struct turn_server *s,
+                                   struct turn_policy *set)
+{
+	if (!s) {
+		turn_policy_free(set);
+		return;
+	}
+	turn_policy_free(s->cluster_peers);
+	s->cluster_peers = set;
+}
+
+bool turn_cluster_peer_denied(const struct turn_server *s,
+                              const struct sockaddr *peer)
+{
+	return s->cluster_peers && turn_policy_protects(s->cluster_peers, peer);
+}
+
+/* The alternate of the client's family and transport (RFC 8489 s10, RFC
+ * 8656 s7.2) into out; false: none. */
+static bool alternate_for(const struct turn_server *s,
+                          const struct turn_tuple *from, union turn_addr *out)
+{
+	int family = from->client.sa.sa_family;
+	uint8_t t = from->transport;
+	uint16_t port;
+
+	*out = s->alt[family == AF_INET6];
+	if (out->sa.sa_family == 0 || out->sa.sa_family != family)
+		return false;
+	if (!s->alt_ports ||
+	    (t != TURN_TRANSPORT_TLS && t != TURN_TRANSPORT_DTLS))
+		return true;
+	port = t == TURN_TRANSPORT_TLS ? s->alt_tls_port : s->alt_dtls_port;
+	if (port == 0)
+		return false;
+	if (family == AF_INET)
+		out->in4.sin_port = htons(port);
+	else
+		out->in6.sin6_port = htons(port);
+	return true;
+}
+
 bool turn_try_alternate(struct turn_req *r)
 {
 	struct turn_server *s = r->s;
-	int family = r->from->client.sa.sa_family;
-	const union turn_addr *alt = &s->alt[family == AF_INET6];
+	union turn_addr alt_addr;
+	const union turn_addr *alt = &alt_addr;
 	uint8_t t = r->from->transport;
 	struct stun_builder b;
 
-	/* RFC 8489 s10: of the family of the client's source address. */
-	if (alt->sa.sa_family == 0 || alt->sa.sa_family != family)
+	if (!alternate_for(s, r->from, &alt_addr))
 		return false;
 	s->stats.redirects++;
 	s->stats.responses_error[r->m->method & 0xf]++;

@@ -101,9 +101,11 @@ void turn_send_indication(struct turn_server *s, const struct turn_tuple *from,
 		s->stats.drop_no_permission++;
 		return;
 	}
-	/* The permission admits the IP; the node's own ports stay closed. */
+	/* The permission admits the IP; the node's own ports, and other
+	 * nodes' listeners, stay closed. */
 	if (turn_policy_check(s->policy, (struct sockaddr *)&ss) !=
-	    TURN_POLICY_ALLOWED) {
+	            TURN_POLICY_ALLOWED ||
+	    turn_cluster_peer_denied(s, (struct sockaddr *)&ss)) {
 		s->stats.drop_denied_peer++;
 		return;
 	}

@@ -177,7 +177,8 @@ static bool matches(const struct turn_server *s, const struct turn_alloc *a,
 		return false;
 	if (f && f->user && (!a->qkey || strcmp(a->qkey, f->user) != 0))
 		return false;
-	if (f && f->realm && strcmp(turn_server_realm(s), f->realm) != 0)
+	if (f && f->realm &&
+	    strcmp(a->realm ? a->realm : turn_server_realm(s), f->realm) != 0)
 		return false;
 	return !peer || has_peer(a, peer);
 }

@@ -126,7 +126,8 @@ uint16_t turn_peer_check(struct turn_req *r, const struct sockaddr *peer,
 		else
 			probe.in6.sin6_port = 0;
 	}
-	if (turn_policy_check(r->s->policy, &probe.sa) != TURN_POLICY_ALLOWED) {
+	if (turn_policy_check(r->s->policy, &probe.sa) != TURN_POLICY_ALLOWED ||
+	    turn_cluster_peer_denied(r->s, &probe.sa)) {
 		r->s->stats.drop_denied_peer++;
 		return 403;
 	}

@@ -481,6 +481,18 @@ enum turn_policy_verdict turn_policy_check(const struct turn_policy *p,
 	return TURN_POLICY_ALLOWED;
 }
 
+bool turn_policy_protects(const struct turn_policy *p,
+                          const struct sockaddr *peer)
+{
+	struct candidate c[MAX_CANDIDATES];
+	size_t n = p && peer ? candidates(peer, c) : 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (is_own(p, &c[i]))
+			return true;
+	return false;
+}
+
 const char *turn_policy_verdict_str(enum turn_policy_verdict v)
 {
 	switch (v) {

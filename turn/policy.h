@@ -89,6 +89,12 @@ int turn_policy_protect(struct turn_policy *p, const struct sockaddr *endpoint);
 enum turn_policy_verdict turn_policy_check(const struct turn_policy *p,
                                            const struct sockaddr *peer);
 
+/* Step 1 alone: whether peer (address and port, every IPv6 spelling of
+ * an IPv4 address included) is one of p's protected endpoints. NULL p or
+ * a non-IP peer: false. Same cost as turn_policy_check's step 1. */
+bool turn_policy_protects(const struct turn_policy *p,
+                          const struct sockaddr *peer);
+
 /* Short static name of a verdict, e.g. "own-endpoint". */
 const char *turn_policy_verdict_str(enum turn_policy_verdict v);
 

@@ -25,21 +25,34 @@ static const struct sockaddr *nonce_addr(const struct turn_req *r)
 
 /* 401 or 438 with REALM, a fresh NONCE and PASSWORD-ALGORITHMS; unsigned,
  * no SOFTWARE: at most ~4x a minimal request. */
+/* The realm of the request's tuple: its name, and the store of its
+ * credentials (a realm the store lacks borrows the default's algorithms
+ * for the challenge; nothing verifies there, see authenticate()). */
+static const struct auth_store *realm_of(const struct turn_req *r,
+                                         const char **name)
+{
+	unsigned i = turn_realm_of(r->s, r->from);
+	const struct auth_store *st = r->s->rstore[i];
+
+	*name = turn_realm_name(r->s, i);
+	return st ? st : r->s->store;
+}
+
 static void challenge(struct turn_req *r, uint16_t code)
 {
 	struct turn_server *s = r->s;
 	struct stun_builder b;
 	char nonce[AUTH_NONCE_LEN + 1];
 	uint8_t algs[16];
-	const char *realm = auth_store_realm(s->store);
+	const char *realm;
+	const struct auth_store *st = realm_of(r, &realm);
 
 	s->stats.responses_error[r->m->method & 0xf]++;
 	turn_count_response(s, r->m->method, code);
-	if (auth_nonce_mint(s->nonces, s->store, nonce_addr(r), s->now_s, nonce,
+	if (auth_nonce_mint(s->nonces, st, nonce_addr(r), s->now_s, nonce,
 	                    sizeof(nonce)) != 0)
 		return;
-	size_t nalgs =
-	        auth_store_algorithms_value(s->store, algs, sizeof(algs));
+	size_t nalgs = auth_store_algorithms_value(st, algs, sizeof(algs));
 	if (!turn_resp_begin(r->out, &b, r->m->method, STUN_CLASS_ERROR,
 	                     r->m->tid))
 		return;
@@ -75,7 +88,13 @@ static bool authenticate(struct turn_req *r)
 		r->user_hash = turn_user_hash(s, r->user, 9);
 		return true;
 	}
-	enum auth_reason why = auth_verify(s->store, r->m, s->now_s, res);
+	/* Only the tuple's realm: its REALM must be named, its users and
+	 * secrets verify. A realm the store lacks knows nobody. */
+	const struct auth_store *st = s->rstore[turn_realm_of(s, r->from)];
+	enum auth_reason why = st ? auth_verify(st, r->m, s->now_s, res)
+	                          : auth_verify(s->store, r->m, s->now_s, res);
+	if (!st && why == AUTH_OK)
+		why = AUTH_ERR_UNKNOWN_REALM;
 	if (why == AUTH_ERR_NO_INTEGRITY) {
 		if (paced(r))
 			return false;
@@ -392,10 +411,37 @@ const struct turn_stats *turn_server_stats(const struct turn_server *s)
 	return &s->stats;
 }
 
+const char *turn_realm_name(const struct turn_server *s, unsigned realm)
+{
+	if (realm == 0 || realm >= s->cfg.nrealms || !s->cfg.realms[realm])
+		return s->store ? auth_store_realm(s->store) : "";
+	return s->cfg.realms[realm];
+}
+
+const char *turn_server_realm_name(const struct turn_server *s, size_t i)
+{
+	if (!s || i >= (s->cfg.nrealms ? s->cfg.nrealms : 1))
+		return NULL;
+	return turn_realm_name(s, (unsigned)i);
+}
+
+/* The store of each realm, looked up once per store (not per request). */
+static void realm_stores(struct turn_server *s)
+{
+	s->rstore[0] = s->store;
+	for (size_t i = 1; i < s->cfg.nrealms; i++)
+		s->rstore[i] = s->cfg.realms[i] && s->store
+		                       ? auth_store_find_realm(s->store,
+		                                               s->cfg.realms[i])
+		                       : NULL;
+}
+
 void turn_server_set_store(struct turn_server *s, const struct auth_store *st)
 {
-	if (s && st)
+	if (s && st) {
 		s->store = st;
+		realm_stores(s);
+	}
 }
 
 /* --- life --------------------------------------------------------------- */
@@ -434,7 +480,8 @@ static bool cfg_ok(const struct turn_server_cfg *cfg, const void *store,
                    const void *nonces)
 {
 	if (cfg->nrelay_ips == 0 || cfg->nrelay_ips > TURN_MAX_RELAY_IPS ||
-	    cfg->nworkers == 0 || cfg->worker_index >= cfg->nworkers)
+	    cfg->nworkers == 0 || cfg->worker_index >= cfg->nworkers ||
+	    cfg->nrealms > TURN_MAX_REALMS || (cfg->nrealms && !cfg->realms))
 		return false;
 	if (!cfg->no_auth && (!store || !nonces))
 		return false;
@@ -461,6 +508,7 @@ int turn_server_new(struct turn_server **out, const struct turn_server_cfg *cfg,
 	if (s->cfg.max_lifetime_s < s->cfg.default_lifetime_s)
 		s->cfg.max_lifetime_s = s->cfg.default_lifetime_s;
 	s->store = store;
+	realm_stores(s);
 	s->nonces = nonces;
 	s->policy = policy;
 	s->quota = quota;
@@ -514,6 +562,7 @@ void turn_server_free(struct turn_server *s)
 		turn_node_free(s->node);
 	auth_ratelimit_free(s->rl);
 	auth_backoff_free(s->backoff);
+	turn_policy_free(s->cluster_peers);
 	turn_htab_destroy(&s->allocs);
 	turn_htab_destroy(&s->pending);
 	turn_htab_destroy(&s->perms);

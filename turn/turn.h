@@ -77,7 +77,15 @@ struct turn_tuple {
 	uint32_t listener; /* edge's index of the listening socket */
 	uint32_t conn;     /* stream connection id; 0 for UDP */
 	uint8_t transport; /* enum turn_transport */
+	uint8_t realm;     /* index into cfg.realms: the realm requests on
+	                    * this tuple authenticate in and count quotas
+	                    * against (realm-listener, realm-sni); 0: the
+	                    * store's own realm. Not part of the identity:
+	                    * the edge derives it from listener and conn. */
 };
+
+/* Realms one server core serves (tuple.realm < TURN_MAX_REALMS). */
+#define TURN_MAX_REALMS 16
 
 /* One relay address the node can allocate on (relay-ip), and what it
  * advertises (external-ip public address, or itself). */
@@ -125,6 +133,13 @@ struct turn_server_cfg {
 	 * neither action is ever appended. */
 	bool cluster_quota;
 	bool alloc_events;
+	/* Several realms: realms[i] (i >= 1) names the realm of tuple.realm
+	 * i; its users and secrets are the store's realm of that name
+	 * (auth_store_find_realm). realms[0] is unused: realm 0 is the
+	 * store's own. Borrowed: must outlive the server. nrealms 0 or 1:
+	 * one realm; a tuple.realm >= nrealms counts as 0. */
+	const char *const *realms;
+	size_t nrealms;
 };
 
 /* What edge/ must do. Pointers borrow the input buffer, the server's
@@ -193,6 +208,9 @@ struct turn_action {
 	 * (NUL-terminated, e.g. "expired", "refresh 0", "kicked") */
 	const char *qkey;
 	const char *realm;
+	/* QUOTA_CHECK: the realm's local user-quota and total-quota (the
+	 * turn_quota's; 0: unlimited), the defaults of the cluster check */
+	uint32_t user_quota, total_quota;
 	enum turn_alloc_event event;
 	const char *reason;
 };
@@ -414,6 +432,9 @@ struct turn_alloc_filter {
 
 /* The server's realm (the store's; valid until the store is swapped). */
 const char *turn_server_realm(const struct turn_server *s);
+/* The name of realm i (tuple.realm; 0 is turn_server_realm()); NULL past
+ * the last. Valid as turn_server_realm(). */
+const char *turn_server_realm_name(const struct turn_server *s, size_t i);
 /* Active allocations matching f, in ascending serial order; the ones of
  * rank skip .. skip+cap-1 go to v. Returns how many match in all. */
 size_t turn_server_list(const struct turn_server *s,
@@ -480,6 +501,28 @@ void turn_server_quota_result(struct turn_server *s, uint32_t token,
 void turn_server_set_alternates(struct turn_server *s,
                                 const union turn_addr *v4,
                                 const union turn_addr *v6, const char *domain);
+/*
+ * The alternate's TLS and DTLS listening ports (RFC 8656 s7.2: the
+ * alternate for the client's own transport): a TLS client is sent to
+ * tls_port, a DTLS client to dtls_port, of the alternate's address; 0:
+ * the alternate has no such listener, and those clients get 508. Until
+ * this is called after turn_server_set_alternates() (which resets it),
+ * the alternate's port serves every transport. Owner thread.
+ */
+void turn_server_set_alternate_ports(struct turn_server *s, uint16_t tls_port,
+                                     uint16_t dtls_port);
+
+/*
+ * Other nodes' listeners (from the cluster registry): never relay peers,
+ * whatever the policy allows. set holds them as protected endpoints
+ * (turn_policy_protect(); its other rules are not consulted) and is owned
+ * by the server from now on; the previous set is freed; NULL clears.
+ * Checked with the peer's port (ChannelBind, Send, Connect); a
+ * CreatePermission (an IP alone) is not affected unless an endpoint was
+ * protected with port 0. Owner thread.
+ */
+void turn_server_set_cluster_peers(struct turn_server *s,
+                                   struct turn_policy *set);
 
 /* An allocation as its Redis record and events need it. info is the
  * admin API's snapshot (worker + serial name it; user, transport, client,
@@ -505,13 +548,28 @@ void turn_node_free(struct turn_node *n);
 
 /* --- quotas shared by the workers of a node (turn/quota.c) ------------ */
 /* user-quota (allocations per quota key) and total-quota (all); 0 is
- * unlimited. Thread-safe (a mutex, taken on Allocate and on free only). */
+ * unlimited. Thread-safe (a mutex, taken on Allocate and on free only).
+ * Counted per realm (tuple.realm): a key of realm 1 is not the same key
+ * in realm 0, and each realm has its own total; the limits given here
+ * hold for every realm that has none of its own (turn_quota_set_realm). */
 int turn_quota_new(struct turn_quota **out, uint32_t user_quota,
                    uint32_t total_quota);
 void turn_quota_free(struct turn_quota *q);
-/* Take one slot for key; false when a quota is reached. */
+/* Own limits for realm (< TURN_MAX_REALMS), before use; EINVAL past. */
+int turn_quota_set_realm(struct turn_quota *q, unsigned realm,
+                         uint32_t user_quota, uint32_t total_quota);
+/* The limits that hold for realm (NULL q: 0, 0). */
+void turn_quota_limits(const struct turn_quota *q, unsigned realm,
+                       uint32_t *user_quota, uint32_t *total_quota);
+/* Take one slot for key in realm; false when a quota is reached. */
+bool turn_quota_take_in(struct turn_quota *q, unsigned realm, const char *key,
+                        size_t key_len);
+void turn_quota_release_in(struct turn_quota *q, unsigned realm,
+                           const char *key, size_t key_len);
+/* The same in realm 0. */
 bool turn_quota_take(struct turn_quota *q, const char *key, size_t key_len);
 void turn_quota_release(struct turn_quota *q, const char *key, size_t key_len);
+/* Allocations of every realm. */
 uint32_t turn_quota_total(const struct turn_quota *q);
 
 #endif

@@ -194,6 +194,9 @@ struct turn_chan {
 struct turn_server {
 	struct turn_server_cfg cfg;
 	const struct auth_store *store;
+	/* the store of each realm of cfg.realms (server.c, refreshed with
+	 * the store): [0] is store; NULL: the store lacks that realm */
+	const struct auth_store *rstore[TURN_MAX_REALMS];
 	const struct auth_nonces *nonces;
 	const struct turn_policy *policy;
 	struct turn_quota *quota;
@@ -223,6 +226,13 @@ struct turn_server {
 	 * 0: none) */
 	union turn_addr alt[2];
 	char alt_domain[TURN_ALT_DOMAIN_MAX + 1];
+	/* the alternate's TLS and DTLS ports (turn_server_set_alternate_ports;
+	 * alt_ports false: alt[]'s own port for every transport) */
+	uint16_t alt_tls_port, alt_dtls_port;
+	bool alt_ports;
+	/* other nodes' listeners, never peers (turn_server_set_cluster_peers;
+	 * owned) */
+	struct turn_policy *cluster_peers;
 };
 
 /* One request being handled (server.c builds it). */
@@ -239,6 +249,16 @@ struct turn_req {
 	const char *user;                 /* for logs */
 	const union turn_addr *nonce_for; /* NULL: from->client */
 };
+
+/* server.c: the realm of a tuple (its index, checked), its name and the
+ * store its credentials are in (NULL: the store lacks it; nobody
+ * authenticates there). */
+static inline unsigned turn_realm_of(const struct turn_server *s,
+                                     const struct turn_tuple *t)
+{
+	return t->realm < s->cfg.nrealms ? t->realm : 0;
+}
+const char *turn_realm_name(const struct turn_server *s, unsigned realm);
 
 /* --- reply.c: actions, responses --------------------------------------- */
 
@@ -394,5 +414,8 @@ void turn_cluster_ended(struct turn_alloc *a, const char *reason);
 /* A refused new Allocate: 300 with ALTERNATE-SERVER when an alternate of
  * the client's family is set (true), else nothing sent (false). */
 bool turn_try_alternate(struct turn_req *r);
+/* true: peer (IP and port) is another node's listener. */
+bool turn_cluster_peer_denied(const struct turn_server *s,
+                              const struct sockaddr *peer);
 
 #endif

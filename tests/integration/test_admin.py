@@ -4,6 +4,9 @@ did, health and readiness, drain (508 to new Allocates while an existing
 allocation keeps relaying), the allocation API and kick, access control,
 HTTPS with a self-signed certificate made by the test, and a bind failure.
 """
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -120,13 +123,17 @@ class AdminDaemon(Daemon):
             self.ctx.check_hostname = False
         super().__init__(args + list(extra))
 
-    def http(self, path, method="GET", token=TOKEN, headers=None):
-        """(status, headers, body text)."""
+    def http(self, path, method="GET", token=TOKEN, headers=None, body=None):
+        """(status, headers, body text); body: bytes, str or a JSON value."""
         h = dict(headers or {})
         if token is not None:
             h["Authorization"] = "Bearer " + token
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
         req = urllib.request.Request("%s://127.0.0.1:%d%s" % (self.scheme, self.admin_port, path),
-                                     headers=h, method=method)
+                                     headers=h, method=method, data=body)
         try:
             with urllib.request.urlopen(req, timeout=10, context=self.ctx) as r:
                 return r.status, r.headers, r.read().decode()
@@ -441,6 +448,176 @@ class NoToken(AdminTest):
             self.assertEqual(self.d.http(path, token=None)[0], 403, path)
             self.assertEqual(self.d.http(path, token="anything-anything-1")[0], 403, path)
         self.assertRegex(self.d.log(), r"no admin-token.*403")
+
+
+CFG_SECRET = "config-rest-secret-1"
+
+
+def rest_credentials(secret, ident="webuser", ttl=600):
+    user = "%d:%s" % (int(time.time()) + ttl, ident)
+    pw = base64.b64encode(hmac.new(secret.encode(), user.encode(), hashlib.sha1).digest())
+    return user, pw.decode()
+
+
+class Credentials(AdminTest):
+    """/api/users and /api/secrets without Redis: held in process, applied
+    to every worker before the answer, write-only secrets, fixed errors."""
+    daemon_kwargs = {"extra": ["--static-auth-secret", CFG_SECRET]}
+
+    def call(self, method, path, body=None, token=TOKEN):
+        status, _, text = self.d.http(path, method=method, body=body, token=token)
+        return status, text
+
+    def try_allocate(self, user, password):
+        c = self.client(user, password)
+        return c.allocate()
+
+    def every_get(self):
+        """Every GET endpoint's text, for leak checks."""
+        return "".join(self.d.http(p)[2] for p in
+                       ("/api/users", "/api/secrets", "/api/stats", "/metrics",
+                        "/api/allocations", "/api/history"))
+
+    def test_user_added_allocates_then_deleted_401(self):
+        status, text = self.call("POST", "/api/users",
+                                 {"name": "carol", "password": "carols-pw-1"})
+        self.assertEqual(status, 201, text)
+        answer = json.loads(text)
+        self.assertEqual((answer["name"], answer["source"], answer["persistent"]),
+                         ("carol", "api", False))
+        self.assertIn("lost on restart", answer["note"])
+        self.allocate(self.client("carol", "carols-pw-1"))   # no wait: applied
+        users = self.d.json("/api/users")
+        self.assertEqual(users["store"], "process")
+        self.assertEqual({(u["name"], u["source"]) for u in users["users"]},
+                         {("alice", "config"), ("bob", "config"), ("carol", "api")})
+        self.assertNotIn("carols-pw-1", self.every_get())
+        self.assertNotIn("carols-pw-1", self.d.log())
+        self.assertIn("user carol set", self.d.log())
+        # a second POST replaces the password
+        self.assertEqual(self.call("POST", "/api/users",
+                                   {"name": "carol", "password": "carols-pw-2"})[0], 201)
+        self.assertEqual(error_code(self.try_allocate("carol", "carols-pw-1")[3]), 401)
+        self.allocate(self.client("carol", "carols-pw-2"))
+        self.assertEqual(self.call("DELETE", "/api/users/carol")[0], 204)
+        self.assertEqual(error_code(self.try_allocate("carol", "carols-pw-2")[3]), 401)
+        self.assertEqual(self.call("DELETE", "/api/users/carol")[0], 404)
+        self.assertNotIn("carol", [u["name"] for u in self.d.json("/api/users")["users"]])
+        series = self.d.metrics()
+        self.assertEqual(metric(series, "avedge_admin_credential_changes_total",
+                                kind="user_add"), 2)
+        self.assertEqual(metric(series, "avedge_admin_credential_changes_total",
+                                kind="user_delete"), 1)
+
+    def test_user_with_md5_key(self):
+        key = hashlib.md5(b"dave:test.local:daves-pw").hexdigest()
+        status, text = self.call("POST", "/api/users", {"name": "dave", "key": key})
+        self.assertEqual(status, 201, text)
+        self.allocate(self.client("dave", "daves-pw"))
+        self.assertNotIn(key, self.every_get())
+
+    def test_api_user_survives_sighup(self):
+        self.assertEqual(self.call("POST", "/api/users",
+                                   {"name": "erin", "password": "erins-pw"})[0], 201)
+        self.d.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while "SIGHUP: " not in self.d.log() or "REST secrets loaded" not in self.d.log():
+            self.assertLess(time.time(), deadline, self.d.log())
+            time.sleep(0.05)
+        self.allocate(self.client("erin", "erins-pw"))
+        self.allocate(self.client())  # and the configuration's users
+
+    def test_secret_added_allocates_then_deleted_refused(self):
+        secret = "api-rest-secret-XYZ"
+        user, pw = rest_credentials(secret)
+        self.assertEqual(error_code(self.try_allocate(user, pw)[3]), 401)
+        status, text = self.call("POST", "/api/secrets", {"secret": secret})
+        self.assertEqual(status, 201, text)
+        self.assertNotIn(secret, text)
+        self.assertFalse(json.loads(text)["persistent"])
+        self.allocate(self.client(user, pw))
+        counts = self.d.json("/api/secrets")
+        self.assertEqual((counts["count"], counts["sources"]),
+                         (2, {"config": 1, "api": 1, "redis": 0}))
+        everything = self.every_get() + self.d.log()
+        self.assertNotIn(secret, everything)
+        self.assertNotIn(CFG_SECRET, everything)
+        status, _ = self.call("DELETE", "/api/secrets", {"secret": secret})
+        self.assertEqual(status, 204)
+        user, pw = rest_credentials(secret, "other")
+        self.assertEqual(error_code(self.try_allocate(user, pw)[3]), 401)
+        self.assertEqual(self.call("DELETE", "/api/secrets", {"secret": secret})[0], 404)
+        # the configuration's secret keeps working
+        self.allocate(self.client(*rest_credentials(CFG_SECRET)))
+        series = self.d.metrics()
+        self.assertEqual(metric(series, "avedge_admin_credential_changes_total",
+                                kind="secret_add"), 1)
+        self.assertEqual(metric(series, "avedge_admin_credential_changes_total",
+                                kind="secret_delete"), 1)
+
+    def test_configuration_credentials_409(self):
+        for method, path, body in (
+                ("POST", "/api/users", {"name": "alice", "password": "other-pw"}),
+                ("DELETE", "/api/users/alice", None),
+                ("POST", "/api/secrets", {"secret": CFG_SECRET}),
+                ("DELETE", "/api/secrets", {"secret": CFG_SECRET})):
+            status, text = self.call(method, path, body)
+            self.assertEqual(status, 409, (method, path, text))
+            self.assertNotIn(CFG_SECRET, text)
+        self.allocate(self.client())  # alice unchanged
+
+    def test_bad_input_400_without_reflection(self):
+        mark = "<xss>"
+        bodies = [
+            b"", b"not json <xss>", b"[\"<xss>\"]", b"{\"name\":\"<xss>\"",
+            {"name": mark + ":x", "password": "pw"},
+            {"name": "", "password": "pw"},
+            {"name": "a" * 513, "password": "pw"},
+            {"name": "sp ace<xss>", "password": "pw"},
+            {"name": "\u00e9<xss>", "password": "pw"},
+            {"name": mark},
+            {"name": mark, "password": "pw", "key": "0" * 32},
+            {"name": mark, "password": ""},
+            {"name": mark, "password": " leading<xss>"},
+            {"name": mark, "password": "tab\t<xss>"},
+            {"name": mark, "key": "z" * 32},
+            {"name": mark, "key": "0" * 31},
+            {"name": mark, "password": "pw", "extra": "<xss>"},
+            {"name": mark, "password": 5},
+            {"name": mark, "password": "pw", "name2": "x"},
+            '{"name":"<xss>","name":"x","password":"pw"}',
+        ]
+        for body in bodies:
+            status, text = self.call("POST", "/api/users", body)
+            self.assertEqual(status, 400, (body, text))
+            self.assertNotIn("xss", text)
+            self.assertIn("error", json.loads(text))
+        for body in ({"secret": ""}, {"secret": "x" * 257}, {"secret": "bad\n<xss>"},
+                     {"secret": mark, "name": "x"}, {"password": mark}, b"<xss>"):
+            for method in ("POST", "DELETE"):
+                status, text = self.call(method, "/api/secrets", body)
+                self.assertEqual(status, 400, (method, body, text))
+                self.assertNotIn("xss", text)
+        status, text = self.call("DELETE", "/api/users/%3Cxss%3E%3Ax")
+        self.assertEqual(status, 400)
+        self.assertNotIn("xss", text)
+        self.assertEqual(self.call("DELETE", "/api/users/a%00b")[0], 400)
+        self.assertIn(self.call("PUT", "/api/users")[0], (405, 501))
+        self.assertEqual(self.call("GET", "/api/users/alice")[0], 405)
+        self.assertEqual([u["source"] for u in self.d.json("/api/users")["users"]],
+                         ["config", "config"])
+        self.assertEqual(self.d.json("/api/secrets")["count"], 1)
+
+    def test_token_required(self):
+        body = {"name": "mallory", "password": "pw"}
+        self.assertEqual(self.call("POST", "/api/users", body, token=None)[0], 401)
+        self.assertEqual(self.call("POST", "/api/users", body, token="wrong-" + TOKEN)[0], 401)
+        self.assertEqual(self.call("POST", "/api/users?token=" + TOKEN, body)[0], 401)
+        self.assertEqual(self.call("POST", "/api/secrets", {"secret": "s"}, token=None)[0], 401)
+        self.assertEqual(self.call("DELETE", "/api/users/alice", token=None)[0], 401)
+        self.assertEqual(self.call("GET", "/api/users", token=None)[0], 401)
+        self.assertEqual(self.call("GET", "/api/secrets", token=None)[0], 401)
+        self.assertNotIn("mallory", [u["name"] for u in self.d.json("/api/users")["users"]])
 
 
 def make_cert(directory):

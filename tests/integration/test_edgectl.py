@@ -1,9 +1,12 @@
 """edgectl against the real daemon: status, allocations (table and --json,
-filters), show, kick, drain/undrain (seen on /readyz), users/secrets
-(not served yet: exit 1 with the node's answer), token sources, HTTPS
+filters), show, kick, drain/undrain (seen on /readyz), users and secrets
+(add, list or count, delete; refusals exit 1), token sources, HTTPS
 certificate checks, and the exit codes: 0 ok, 1 refused or not found,
 2 usage, 3 unreachable or unauthorised.
 """
+import base64
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -158,15 +161,64 @@ class Commands(EdgectlTest):
         self.ctl("undrain")
         self.assertEqual(self.d.readyz(), 200)
 
-    def test_users_and_secrets_not_served_yet(self):
-        out = self.ctl("users", expect=1)
+    def test_users_add_list_delete(self):
+        out = self.ctl("users")
+        self.assertRegex(out.stdout, r"alice\s+config")
+        self.assertIn("lost on restart", out.stdout)
+        out = self.ctl("users", "add", "carol", stdin="carols-password\n")
+        self.assertIn("user set", out.stdout)
+        self.assertIn("lost on restart", out.stdout)
+        self.assertNotIn("carols-password", out.stdout + out.stderr)
+        self.allocate("carol", "carols-password")
+        out = self.ctl("users", "list")
+        self.assertRegex(out.stdout, r"carol\s+api")
+        self.assertNotIn("carols-password", out.stdout)
+        listing = json.loads(self.ctl("users", "--json").stdout)
+        self.assertIn({"name": "carol", "source": "api"}, listing["users"])
+        pwfile = os.path.join(self.d.tmp, "pw")
+        with open(pwfile, "w") as f:
+            f.write("second-password\n")
+        self.ctl("users", "add", "carol", "--password-file", pwfile)
+        self.allocate("carol", "second-password")
+        self.assertIn("deleted", self.ctl("users", "delete", "carol").stdout)
+        c = TurnClient(("127.0.0.1", self.d.port), "carol", "second-password")
+        self.addCleanup(c.close)
+        self.assertEqual(error_code(c.allocate()[3]), 401)
+        out = self.ctl("users", "del", "carol", expect=1)
         self.assertIn("404", out.stderr)
-        out = self.ctl("users", "add", "carol", stdin="carols-password\n", expect=1)
+        out = self.ctl("users", "delete", "alice", expect=1)
+        self.assertIn("409", out.stderr)
+        out = self.ctl("users", "add", "alice", stdin="x\n", expect=1)
+        self.assertIn("409", out.stderr)
+        out = self.ctl("users", "add", "bad:name", stdin="pw\n", expect=1)
+        self.assertIn("400", out.stderr)
+        self.ctl("users", "add", "dave", stdin="\n", expect=2)   # empty password
+
+    def test_secrets_add_count_delete(self):
+        secret = "a-new-shared-secret"
+        self.assertIn("0 REST secrets", self.ctl("secrets").stdout)
+        out = self.ctl("secrets", "add", stdin=secret + "\n")
+        self.assertIn("secret added", out.stdout)
+        self.assertNotIn(secret, out.stdout + out.stderr)
+        self.assertIn("1 REST secrets", self.ctl("secrets", "count").stdout)
+        counts = json.loads(self.ctl("secrets", "--json").stdout)
+        self.assertEqual(counts["sources"]["api"], 1)
+        self.assertNotIn(secret, json.dumps(counts))
+        user = "%d:web" % (int(time.time()) + 600)
+        pw = base64.b64encode(hmac.new(secret.encode(), user.encode(),
+                                       hashlib.sha1).digest()).decode()
+        self.allocate(user, pw)
+        path = os.path.join(self.d.tmp, "secret")
+        with open(path, "w") as f:
+            f.write(secret + "\n")
+        self.assertIn("deleted", self.ctl("secrets", "delete", "--secret-file", path).stdout)
+        c = TurnClient(("127.0.0.1", self.d.port), user, pw)
+        self.addCleanup(c.close)
+        self.assertEqual(error_code(c.allocate()[3]), 401)
+        out = self.ctl("secrets", "delete", stdin=secret + "\n", expect=1)
         self.assertIn("404", out.stderr)
-        out = self.ctl("secrets", "add", stdin="a-new-shared-secret\n", expect=1)
-        self.assertIn("404", out.stderr)
-        self.assertNotIn("a-new-shared-secret", out.stderr + out.stdout)
-        self.ctl("secrets", "delete", "1", expect=1)
+        self.assertNotIn(secret, out.stdout + out.stderr)
+        self.ctl("secrets", "delete", "an-id", expect=2)  # never in the command line
 
     def test_token_sources(self):
         path = os.path.join(self.d.tmp, "token")
@@ -218,7 +270,7 @@ class NoNode(unittest.TestCase):
                      ["kick", "a", "b"], ["status", "--timeout", "soon"],
                      ["status", "--user", "alice"], ["--admin", "ftp://x", "status"],
                      ["--admin", "http://127.0.0.1:1/?token=x", "status"],
-                     ["status", "--token"], ["secrets"], ["users", "add"],
+                     ["status", "--token"], ["secrets", "frob"], ["users", "add"],
                      ["status", "--insecure", "--cacert", "/dev/null"]):
             out = run_ctl(args)
             self.assertEqual(out.returncode, 2, "%r: %s" % (args, out.stderr))

@@ -8,6 +8,7 @@ node-ttl 3 s. Everything is stopped by PID.
 import base64
 import hashlib
 import hmac
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 from harness import AVEDGE, binding_request, free_port, have
@@ -361,6 +363,65 @@ class TestCredentials(RedisCluster):
         self.assertEqual(error_code(r[3]), 401)
 
 
+def admin_call(node, method, path, body=None):
+    """(status, text) of an admin API call with a JSON body."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request("http://%s:%d%s" % (node.ip, node.admin_port, path),
+                                 data=data, method=method,
+                                 headers={"Authorization": "Bearer " + TOKEN})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class TestAdminCredentials(RedisCluster):
+    def test_user_added_on_a_allocates_on_b(self):
+        a, b = self.nodes
+        key_name = "turn/realm/%s/user/una/key" % REALM
+        status, text = admin_call(a, "POST", "/api/users", {"name": "una", "password": "unas-pw"})
+        self.assertEqual(status, 201, text)
+        self.assertEqual(json.loads(text)["source"], "redis")
+        self.assertTrue(json.loads(text)["persistent"])
+        # coturn's layout: the MD5 key, never the password
+        self.assertEqual(self.redis.cli("GET", key_name),
+                         hashlib.md5(("una:%s:unas-pw" % REALM).encode()).hexdigest())
+        self.assertNotIn("unas-pw", self.redis.cli("KEYS", "*"))
+        t0 = time.time()
+        ok = False
+        while not ok and time.time() - t0 < 4:
+            c, r = self.allocate(b, "una", "unas-pw")
+            ok = r[1] == 2
+            if not ok:
+                time.sleep(0.05)
+        self.assertTrue(ok, "node B never accepted the user added on node A")
+        self.assertLess(time.time() - t0, 2.5)
+        users = json.loads(admin_call(b, "GET", "/api/users")[1])
+        self.assertIn({"name": "una", "source": "redis"}, users["users"])
+        self.assertIn({"name": "alice", "source": "config"}, users["users"])
+        # a configuration user is not the API's to change
+        self.assertEqual(admin_call(a, "POST", "/api/users",
+                                    {"name": "alice", "password": "x"})[0], 409)
+        self.assertEqual(admin_call(b, "DELETE", "/api/users/una")[0], 204)
+        self.assertEqual(self.redis.cli("EXISTS", key_name), "0")
+        self.assertEqual(admin_call(b, "DELETE", "/api/users/una")[0], 404)
+        # REST secrets go to the realm's set; the answers never carry them
+        status, text = admin_call(a, "POST", "/api/secrets", {"secret": "api-cluster-secret"})
+        self.assertEqual(status, 201, text)
+        self.assertNotIn("api-cluster-secret", text)
+        self.assertEqual(self.redis.cli("SISMEMBER", "turn/realm/%s/secret" % REALM,
+                                        "api-cluster-secret"), "1")
+        user, pw = rest_credentials("api-cluster-secret")
+        self.assertTrue(wait_for(lambda: self.allocate(b, user, pw)[1][1] == 2, 3))
+        counts = admin_call(b, "GET", "/api/secrets")[1]
+        self.assertEqual(json.loads(counts)["sources"]["redis"], 1)
+        self.assertNotIn("api-cluster-secret", counts)
+        self.assertEqual(admin_call(a, "DELETE", "/api/secrets",
+                                    {"secret": "api-cluster-secret"})[0], 204)
+        self.assertEqual(self.redis.cli("SCARD", "turn/realm/%s/secret" % REALM), "0")
+
+
 def stream(c, peer, first, count, gap=0.002):
     for i in range(first, first + count):
         c.channel_data(0x4000, struct.pack("!I", i) + b"x" * 160)
@@ -491,6 +552,143 @@ class TestPeerPolicy(RedisCluster):
         self.assertTrue(wait_for(lambda: 7 in peer.got, 2), "other loopback port")
         c.send_indication("127.0.0.1", self.redis.port, b"PING\r\n")
         self.assertTrue(wait_for(lambda: denied() == before + 1, 2))
+
+
+
+import re  # noqa: E402
+
+from turnclient import A_ALTERNATE_DOMAIN, StreamTurnClient  # noqa: E402
+
+
+def registry(redis, node_id):
+    h = redis.cli("HGETALL", "avedge/node/" + node_id).split("\n")
+    return dict(zip(h[0::2], h[1::2]))
+
+
+class UdpSink:
+    """A UDP socket on ip that reports whether anything arrived."""
+
+    def __init__(self, ip):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((ip, 0))
+        self.sock.settimeout(1.0)
+        self.addr = self.sock.getsockname()
+
+    def got(self):
+        try:
+            return self.sock.recvfrom(2048)[0]
+        except socket.timeout:
+            return None
+
+
+class TestOtherNodesNotPeers(RedisCluster):
+    """Other nodes' listeners (from the registry) are never relay peers,
+    even with --allow-loopback-peers; other ports of their IPs are."""
+
+    def test_node_b_listener_is_no_peer_of_node_a(self):
+        n1, n2 = self.nodes
+        self.assertTrue(wait_for(lambda: re.search(r"[1-9][0-9]* listening endpoints of other", n1.log()), 4),
+                        n1.log())
+        eps = registry(self.redis, "n2")["endpoints"].split()
+        self.assertIn("%s:%d" % n2.addr, eps)
+        self.assertIn("%s:%d" % (n2.ip, n2.admin_port), eps)
+        sink = UdpSink(n2.ip)
+        self.addCleanup(sink.sock.close)
+        c, r = self.allocate(n1, "alice")
+        self.assertAllocated(r)
+        # a permission is for an IP: node B's IP is fine
+        self.assertEqual(c.create_permission(n2.ip)[1], 2)
+        # its listening port is not, by ChannelBind or Send; admin neither
+        r = c.channel_bind(0x4000, n2.ip, n2.port)
+        self.assertEqual(error_code(r[3]), 403, n1.log())
+        r = c.channel_bind(0x4001, n2.ip, n2.admin_port)
+        self.assertEqual(error_code(r[3]), 403)
+        before = n1.metric('avedge_drops_total{reason="denied_peer"}') or 0
+        c.send_indication(n2.ip, n2.port, b"\x00\x01\x00\x00" + b"x" * 16)
+        self.assertTrue(wait_for(
+            lambda: n1.metric('avedge_drops_total{reason="denied_peer"}') == before + 1, 2))
+        # another port of the same IP works
+        self.assertEqual(c.channel_bind(0x4002, *sink.addr)[1], 2)
+        c.send_indication(sink.addr[0], sink.addr[1], b"hello node-b's neighbour")
+        self.assertEqual(sink.got(), b"hello node-b's neighbour")
+        # and node B sees the same about node A
+        c2, r = self.allocate(n2, "bob")
+        self.assertAllocated(r)
+        self.assertTrue(wait_for(lambda: re.search(r"[1-9][0-9]* listening endpoints of other", n2.log()), 4))
+        self.assertEqual(c2.create_permission(n1.ip)[1], 2)
+        r = c2.channel_bind(0x4000, n1.ip, n1.port)
+        self.assertEqual(error_code(r[3]), 403)
+
+
+def tls_client(addr, user, pw):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(addr, timeout=5)
+    return StreamTurnClient(addr, user, pw, sock=ctx.wrap_socket(raw))
+
+
+def alternate_domain(resp):
+    v = resp[3].get(A_ALTERNATE_DOMAIN, [None])[0]
+    return v.decode() if v is not None else None
+
+
+class TestTlsAlternate(RedisCluster):
+    """node-domain and the TLS port are in the registry; a TLS client that
+    a draining node redirects is sent to the TLS port of the other node,
+    with its ALTERNATE-DOMAIN; a UDP client to the UDP port, without."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="avedge-cluster-tls-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        cert, key = os.path.join(self.tmp, "c.pem"), os.path.join(self.tmp, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-days", "1", "-subj", "/CN=localhost",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        self.redis = Redis().start()
+        self.addCleanup(self.redis.cleanup)
+        self.nodes, self.clients, self.tls_ports = [], [], []
+        for i in range(2):
+            ip = "127.0.0.%d" % (i + 1)
+            tls = free_port(ip)
+            n = Node(ip, "n%d" % (i + 1), self.redis.port,
+                     ("--cert", cert, "--pkey", key, "--tls-listening-port", str(tls),
+                      "--node-domain", "n%d.cluster.test" % (i + 1)))
+            self.addCleanup(n.cleanup)
+            n.start()
+            self.nodes.append(n)
+            self.tls_ports.append(tls)
+        for n in self.nodes:
+            self.assertTrue(wait_for(lambda: self.redis.cli("EXISTS", "avedge/node/" + n.id) == "1", 5))
+
+    def test_tls_client_redirected_to_tls_port_with_domain(self):
+        n1, n2 = self.nodes
+        entry = registry(self.redis, "n2")
+        self.assertEqual(entry["domain"], "n2.cluster.test")
+        self.assertEqual(entry["tls_port"], str(self.tls_ports[1]))
+        self.assertEqual(entry["dtls_port"], str(self.tls_ports[1]))
+        self.assertIn("%s:%d" % (n2.ip, self.tls_ports[1]), entry["endpoints"].split())
+        self.assertTrue(wait_for(lambda: "tls port %d dtls port %d domain n2.cluster.test" % (self.tls_ports[1], self.tls_ports[1])
+                                 in n1.log(), 4), n1.log())
+        n1.kill_with(signal.SIGUSR1)
+        time.sleep(0.3)
+        t = tls_client((n1.ip, self.tls_ports[0]), "alice", "alicepw")
+        self.clients.append(t)
+        r = t.allocate()
+        self.assertEqual(error_code(r[3]), 300, n1.log())
+        self.assertEqual(alternate_server(r), (n2.ip, self.tls_ports[1]))
+        self.assertEqual(alternate_domain(r), "n2.cluster.test")
+        # the redirect works: TLS to that port allocates
+        t2 = tls_client(alternate_server(r), "alice", "alicepw")
+        self.clients.append(t2)
+        self.assertAllocated(t2.allocate())
+        # UDP: the UDP port, and no ALTERNATE-DOMAIN
+        _, r = self.allocate(n1, "bob")
+        self.assertEqual(error_code(r[3]), 300)
+        self.assertEqual(alternate_server(r), n2.addr)
+        self.assertIsNone(alternate_domain(r))
 
 
 if __name__ == "__main__":

@@ -69,14 +69,24 @@ class Unauthenticated(unittest.TestCase):
         self.assertEqual(tc.error_code(m[3]), 401)
 
     def test_nonce_of_another_address_gets_438(self):
-        a, b = self.client(), self.client()
+        """A nonce is bound to the client's IP, not its port: another
+        host gets 438, another port of the same host is served."""
+        a, b, c = self.client(), self.client(), self.client()
+        b.sock.close()
+        b.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        b.sock.bind(("127.0.0.2", 0))
+        b.sock.settimeout(2)
         self.assertEqual(a.allocate()[1], 2)
-        data, _ = tc.build(tc.ALLOCATE, 0, [
-            tc.attr(tc.A_REQ_TRANSPORT, b"\x11\0\0\0"),
-            tc.attr(tc.A_USERNAME, USER.encode()), tc.attr(tc.A_REALM, a.realm),
-            tc.attr(tc.A_NONCE, a.nonce)], key=a.key)
-        b.send_raw(data)
-        self.assertEqual(tc.error_code(tc.parse(b.recv())[3]), 438)
+
+        def allocate_with_a_nonce(client):
+            data, _ = tc.build(tc.ALLOCATE, 0, [
+                tc.attr(tc.A_REQ_TRANSPORT, b"\x11\0\0\0"),
+                tc.attr(tc.A_USERNAME, USER.encode()), tc.attr(tc.A_REALM, a.realm),
+                tc.attr(tc.A_NONCE, a.nonce)], key=a.key)
+            client.send_raw(data)
+            return tc.parse(client.recv())
+        self.assertEqual(tc.error_code(allocate_with_a_nonce(b)[3]), 438)
+        self.assertEqual(allocate_with_a_nonce(c)[1], 2)  # same IP, new port
 
     def test_malformed_and_oversized_dropped(self):
         c = self.client()

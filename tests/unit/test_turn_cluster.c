@@ -777,6 +777,110 @@ START_TEST(test_turn_cluster_300_sha256_and_capacity)
 }
 END_TEST
 
+/* RFC 8656 s7.2: a TLS client is sent to the alternate's TLS port, a
+ * DTLS client to its DTLS port; a transport the alternate lacks: 508. */
+START_TEST(test_turn_cluster_300_tls_port)
+{
+	struct h *h = h_new();
+	atomic_int draining = 1;
+	union turn_addr alt4, got, want;
+	struct turn_tuple tls = h_tuple("192.0.2.30", 40020);
+	struct turn_tuple dtls = h_tuple("192.0.2.31", 40021);
+
+	tls.transport = TURN_TRANSPORT_TLS;
+	tls.conn = 4;
+	dtls.transport = TURN_TRANSPORT_DTLS;
+	h->cfg.draining = &draining;
+	h_start(h, 0, 0);
+	h_sa(&alt4, "192.0.2.203", 3478);
+	turn_server_set_alternates(h->s, &alt4, NULL, "turn3.example.org");
+	turn_server_set_alternate_ports(h->s, 5349, 5350);
+
+	ck_assert_int_eq(alloc_on(h, &tls), 300);
+	alt_addr(h, &got);
+	h_sa(&want, "192.0.2.203", 5349);
+	ck_assert(same_addr(&got, &want));
+	ck_assert(has_domain(h, "turn3.example.org"));
+	ck_assert_int_eq(alloc_on(h, &dtls), 300);
+	alt_addr(h, &got);
+	h_sa(&want, "192.0.2.203", 5350);
+	ck_assert(same_addr(&got, &want));
+	ck_assert_int_eq(alloc_on(h, &A), 300); /* UDP: the listening port */
+	alt_addr(h, &got);
+	ck_assert(same_addr(&got, &alt4));
+	ck_assert_int_eq(alloc_on(h, &T), 300);
+	alt_addr(h, &got);
+	ck_assert(same_addr(&got, &alt4));
+
+	/* the alternate has no TLS/DTLS listener */
+	turn_server_set_alternate_ports(h->s, 0, 0);
+	ck_assert_int_eq(alloc_on(h, &tls), 508);
+	ck_assert_int_eq(alloc_on(h, &dtls), 508);
+	ck_assert_int_eq(alloc_on(h, &A), 300);
+	/* a new alternate without ports: its port for every transport */
+	turn_server_set_alternates(h->s, &alt4, NULL, NULL);
+	ck_assert_int_eq(alloc_on(h, &tls), 300);
+	alt_addr(h, &got);
+	ck_assert(same_addr(&got, &alt4));
+	h_free(h);
+}
+END_TEST
+
+/* ---- other nodes' listeners ---------------------------------------------- */
+
+static struct turn_policy *peer_set(const char *ip, uint16_t port)
+{
+	struct turn_policy *p;
+	union turn_addr a;
+
+	ck_assert_int_eq(turn_policy_new(&p), 0);
+	h_sa(&a, ip, port);
+	ck_assert_int_eq(turn_policy_protect(p, &a.sa), 0);
+	return p;
+}
+
+static size_t send_to(struct h *h, const char *ip, uint16_t port)
+{
+	static const uint8_t payload[] = {1, 2, 3, 4};
+	struct stun_builder b;
+
+	h_begin(h, &b, STUN_METHOD_SEND, STUN_CLASS_INDICATION);
+	h_peer_attr(&b, ip, port);
+	stun_build_attr(&b, STUN_ATTR_DATA, payload, sizeof(payload));
+	h_send(h, &b, &A); /* the actions of this input only */
+	return h_count(h, TURN_ACT_SEND_PEER);
+}
+
+START_TEST(test_turn_cluster_peers_denied)
+{
+	struct h *h = h_new();
+	const struct turn_stats *st;
+
+	h_start(h, 0, 0);
+	st = turn_server_stats(h->s);
+	ck_assert_int_eq(alloc_on(h, &A), 0);
+	turn_server_set_cluster_peers(h->s, peer_set(PEER, 3478));
+	ck_assert_int_eq(h_permit(h, &A, PEER), 0); /* the IP alone is fine */
+	ck_assert_int_eq(h_bind(h, &A, 0x4000, PEER, 3478), 403);
+	ck_assert_int_eq(h_bind(h, &A, 0x4001, PEER, 3479), 0);
+	uint64_t denied = st->drop_denied_peer;
+	ck_assert_uint_eq(send_to(h, PEER, 3478), 0);
+	ck_assert_uint_eq(st->drop_denied_peer, denied + 1);
+	ck_assert_uint_eq(send_to(h, PEER, 5004), 1);
+	/* replaced (the old set is freed: valgrind/ASan say so), then
+	 * cleared */
+	turn_server_set_cluster_peers(h->s, peer_set(PEER, 5004));
+	ck_assert_uint_eq(send_to(h, PEER, 5004), 0);
+	ck_assert_uint_eq(send_to(h, PEER, 3478), 1);
+	turn_server_set_cluster_peers(h->s, NULL);
+	ck_assert_uint_eq(send_to(h, PEER, 5004), 1);
+	ck_assert_int_eq(h_bind(h, &A, 0x4002, PEER, 3478), 0);
+	/* freed with the server */
+	turn_server_set_cluster_peers(h->s, peer_set(PEER, 1));
+	h_free(h);
+}
+END_TEST
+
 static Suite *turn_cluster_suite(void)
 {
 	Suite *s = suite_create("turn_cluster");
@@ -813,6 +917,13 @@ static Suite *turn_cluster_suite(void)
 	tcase_add_test(tc, test_turn_cluster_300_same_family);
 	tcase_add_test(tc, test_turn_cluster_300_domain_over_tls);
 	tcase_add_test(tc, test_turn_cluster_300_sha256_and_capacity);
+	tcase_add_test(tc, test_turn_cluster_300_tls_port);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("peers");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, AVEDGE_TEST_TIMEOUT_S);
+	tcase_add_test(tc, test_turn_cluster_peers_denied);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -384,6 +384,28 @@ START_TEST(test_turn_policy_own_teredo_embedded_port)
 }
 END_TEST
 
+/* An endpoint set (other nodes' listeners): step 1 alone. */
+START_TEST(test_turn_policy_protects_endpoints_only)
+{
+	struct turn_policy *p = policy();
+	struct sockaddr_storage ss;
+	protect(p, "127.0.0.2", 3478);
+	ss = sa("127.0.0.2", 3478);
+	ck_assert(turn_policy_protects(p, (struct sockaddr *)&ss));
+	ss = sa("::ffff:127.0.0.2", 3478);
+	ck_assert(turn_policy_protects(p, (struct sockaddr *)&ss));
+	ss = sa("127.0.0.2", 3479);
+	ck_assert(!turn_policy_protects(p, (struct sockaddr *)&ss));
+	ss = sa("127.0.0.2", 0); /* an IP alone (CreatePermission) */
+	ck_assert(!turn_policy_protects(p, (struct sockaddr *)&ss));
+	ss = sa("10.0.0.1", 3478); /* default-deny is not its business */
+	ck_assert(!turn_policy_protects(p, (struct sockaddr *)&ss));
+	ck_assert(!turn_policy_protects(NULL, (struct sockaddr *)&ss));
+	ck_assert(!turn_policy_protects(p, NULL));
+	turn_policy_free(p);
+}
+END_TEST
+
 START_TEST(test_turn_policy_protect_bad_args)
 {
 	struct turn_policy *p = policy();
@@ -500,6 +522,7 @@ static Suite *turn_policy_suite(void)
 	tcase_add_test(tc, test_turn_policy_own_wildcard_port_everywhere);
 	tcase_add_test(tc, test_turn_policy_own_teredo_embedded_port);
 	tcase_add_test(tc, test_turn_policy_protect_bad_args);
+	tcase_add_test(tc, test_turn_policy_protects_endpoints_only);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");

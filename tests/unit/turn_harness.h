@@ -77,7 +77,8 @@ struct h {
 	uint8_t algs[16];
 	size_t algs_len;
 	const char *user, *pass;
-	bool sha256; /* PASSWORD-ALGORITHM SHA-256 + MI-SHA256 */
+	const char *realm; /* REALM the client signs with; NULL: H_REALM */
+	bool sha256;       /* PASSWORD-ALGORITHM SHA-256 + MI-SHA256 */
 	bool fingerprint;
 	uint8_t key[STUN_KEY_MAX];
 	size_t key_len;
@@ -362,9 +363,10 @@ static inline void h_peer_attr(struct stun_builder *b, const char *ip,
 static inline void h_sign(struct h *h, struct stun_builder *b)
 {
 	enum stun_pw_alg alg = h->sha256 ? STUN_PW_ALG_SHA256 : STUN_PW_ALG_MD5;
+	const char *realm = h->realm ? h->realm : H_REALM;
 
 	stun_build_attr(b, STUN_ATTR_USERNAME, h->user, strlen(h->user));
-	stun_build_attr(b, STUN_ATTR_REALM, H_REALM, strlen(H_REALM));
+	stun_build_attr(b, STUN_ATTR_REALM, realm, strlen(realm));
 	stun_build_attr(b, STUN_ATTR_NONCE, h->nonce, strlen(h->nonce));
 	if (h->sha256) {
 		uint8_t v[4] = {0, STUN_PW_ALG_SHA256, 0, 0};
@@ -373,7 +375,7 @@ static inline void h_sign(struct h *h, struct stun_builder *b)
 		                h->algs_len);
 	}
 	ck_assert_int_eq(stun_long_term_key(alg, h->user, strlen(h->user),
-	                                    H_REALM, strlen(H_REALM), h->pass,
+	                                    realm, strlen(realm), h->pass,
 	                                    strlen(h->pass), h->key,
 	                                    &h->key_len),
 	                 0);

@@ -97,5 +97,8 @@ int ectl_print_status(const struct ectl_json *v, FILE *fp);
 int ectl_print_allocations(const struct ectl_json *v, FILE *fp);
 int ectl_print_allocation(const struct ectl_json *v, FILE *fp);
 int ectl_print_generic(const struct ectl_json *v, FILE *fp);
+int ectl_print_users(const struct ectl_json *v, FILE *fp);
+int ectl_print_secrets(const struct ectl_json *v, FILE *fp);
+int ectl_print_cred_added(const struct ectl_json *v, FILE *fp);
 
 #endif

@@ -241,6 +241,10 @@ static void add_headers(struct evhttp_request *req, const char *host,
 		memset(auth, 0, sizeof(auth));
 	}
 	if (body) {
+		char len[32];
+		/* libevent adds Content-Length for POST and PUT only */
+		snprintf(len, sizeof(len), "%zu", strlen(body));
+		evhttp_add_header(h, "Content-Length", len);
 		evhttp_add_header(h, "Content-Type", "application/json");
 		evbuffer_add(evhttp_request_get_output_buffer(req), body,
 		             strlen(body));

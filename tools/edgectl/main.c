@@ -53,7 +53,7 @@ static const char usage_text[] =
         "ones\n"
         "  undrain             accept new allocations again\n"
         "  users [list|add NAME|delete NAME]   long-term users\n"
-        "  secrets add|delete ID               TURN REST shared secrets\n"
+        "  secrets [count|add|delete]          TURN REST shared secrets\n"
         "\n"
         "options (before or after the command):\n"
         "  --admin URL         node's admin API, http[s]://HOST:PORT\n"
@@ -95,17 +95,31 @@ static const struct {
                   "allocations keep running; /readyz answers 503.\n"},
         {"undrain", "usage: edgectl undrain\n"
                     "Stop draining: accept new allocations again.\n"},
-        {"users", "usage: edgectl users [list] [--json]\n"
-                  "       edgectl users add NAME [--password-file FILE]\n"
-                  "       edgectl users delete NAME\n"
-                  "Long-term users (/api/users). add reads the password from\n"
-                  "FILE, else from the first line of standard input.\n"},
+        {"users",
+         "usage: edgectl users [list] [--json]\n"
+         "       edgectl users add NAME [--password-file FILE]\n"
+         "       edgectl users delete NAME\n"
+         "Long-term users of the node's realm (/api/users). list shows\n"
+         "names and where each comes from (config, api, redis), never a\n"
+         "password. add sets (creates or replaces) a user; it reads the\n"
+         "password from FILE, else from the first line of standard input,\n"
+         "never from the command line. Users of the configuration cannot\n"
+         "be changed here (exit 1, 409). Without Redis an added user lives\n"
+         "in the node's memory only and is lost when it restarts; with\n"
+         "Redis it is written there (its MD5 key, not the password) and\n"
+         "every node uses it within 2 s.\n"},
         {"secrets",
-         "usage: edgectl secrets add [--secret-file FILE]\n"
-         "       edgectl secrets delete ID\n"
-         "TURN REST shared secrets (/api/secrets). They are write-only:\n"
-         "the node never returns them. add reads the secret from FILE,\n"
-         "else from the first line of standard input.\n"},
+         "usage: edgectl secrets [count] [--json]\n"
+         "       edgectl secrets add [--secret-file FILE]\n"
+         "       edgectl secrets delete [--secret-file FILE]\n"
+         "TURN REST shared secrets of the node's realm (/api/secrets).\n"
+         "They are write-only: the node never returns them, count shows\n"
+         "how many there are. add and delete read the secret from FILE,\n"
+         "else from the first line of standard input. Secrets of the\n"
+         "configuration cannot be deleted here (exit 1, 409). Without\n"
+         "Redis an added secret lives in the node's memory only and is\n"
+         "lost when it restarts; with Redis it is added to the realm's\n"
+         "secret set and every node uses it within 2 s.\n"},
 };
 
 static const char *help_of(const char *cmd)
@@ -287,12 +301,11 @@ static void print_refusal(const struct ctx *x, const char *what,
 		        x->t.token ? "the token was refused"
 		                   : "no token given (--token, --token-file "
 		                     "or AVEDGE_TOKEN)");
-	else if (r->status == 404 && (strcmp(x->cmd, "users") == 0 ||
+	else if (r->status == 409 && (strcmp(x->cmd, "users") == 0 ||
 	                              strcmp(x->cmd, "secrets") == 0))
 		fprintf(stderr,
-		        "edgectl: this node does not offer %s management "
-		        "through its admin API\n",
-		        x->cmd);
+		        "edgectl: change it in the node's configuration "
+		        "(and reload with SIGHUP)\n");
 	ectl_json_free(v);
 }
 
@@ -446,9 +459,10 @@ static int cmd_users(struct ctx *x)
 	int rc;
 
 	if (strcmp(sub, "list") == 0 && o->nargs <= 2)
-		return call(x, "GET", "/api/users", NULL, ectl_print_generic,
+		return call(x, "GET", "/api/users", NULL, ectl_print_users,
 		            NULL);
-	if (strcmp(sub, "delete") == 0 && o->nargs == 3) {
+	if ((strcmp(sub, "delete") == 0 || strcmp(sub, "del") == 0) &&
+	    o->nargs == 3) {
 		if (id_path(path, sizeof(path), "/api/users", o->args[2]))
 			return usage_error("NAME too long", NULL);
 		return call(x, "DELETE", path, NULL, NULL, "user deleted");
@@ -466,26 +480,27 @@ static int cmd_users(struct ctx *x)
 		rc = usage_error("NAME or password too long", NULL);
 	else
 		rc = call(x, "POST", "/api/users", strcat(body, "}"),
-		          ectl_print_generic, "user added");
+		          ectl_print_cred_added, "user set");
 	OPENSSL_cleanse(pw, sizeof(pw));
 	OPENSSL_cleanse(body, sizeof(body));
 	return rc;
 }
 
+/* The secret travels in the body, for delete too: never in a URL. */
 static int cmd_secrets(struct ctx *x)
 {
 	const struct opts *o = x->o;
-	const char *sub = o->nargs > 1 ? o->args[1] : "";
-	char path[2048], body[2 * SECRET_MAX + 64] = "{\"secret\":";
+	const char *sub = o->nargs > 1 ? o->args[1] : "count";
+	char body[2 * SECRET_MAX + 64] = "{\"secret\":";
 	char secret[SECRET_MAX + 2];
+	bool add = strcmp(sub, "add") == 0;
 	int rc;
 
-	if (strcmp(sub, "delete") == 0 && o->nargs == 3) {
-		if (id_path(path, sizeof(path), "/api/secrets", o->args[2]))
-			return usage_error("ID too long", NULL);
-		return call(x, "DELETE", path, NULL, NULL, "secret deleted");
-	}
-	if (strcmp(sub, "add") != 0 || o->nargs != 2) {
+	if (strcmp(sub, "count") == 0 && o->nargs <= 2)
+		return call(x, "GET", "/api/secrets", NULL, ectl_print_secrets,
+		            NULL);
+	if ((!add && strcmp(sub, "delete") != 0 && strcmp(sub, "del") != 0) ||
+	    o->nargs != 2) {
 		fputs(help_of("secrets"), stderr);
 		return ECTL_USAGE;
 	}
@@ -496,8 +511,9 @@ static int cmd_secrets(struct ctx *x)
 	    strlen(body) + 2 > sizeof(body))
 		rc = usage_error("secret too long", NULL);
 	else
-		rc = call(x, "POST", "/api/secrets", strcat(body, "}"),
-		          ectl_print_generic, "secret added");
+		rc = call(x, add ? "POST" : "DELETE", "/api/secrets",
+		          strcat(body, "}"), add ? ectl_print_cred_added : NULL,
+		          add ? "secret added" : "secret deleted");
 	OPENSSL_cleanse(secret, sizeof(secret));
 	OPENSSL_cleanse(body, sizeof(body));
 	return rc;

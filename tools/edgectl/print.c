@@ -478,3 +478,65 @@ int ectl_print_generic(const struct ectl_json *v, FILE *fp)
 		generic(v, fp, 0, NULL);
 	return ECTL_OK;
 }
+
+/* GET /api/users: a NAME / SOURCE table. */
+int ectl_print_users(const struct ectl_json *v, FILE *fp)
+{
+	static const char *const heads[] = {"NAME", "SOURCE"};
+	const struct ectl_json *users = ectl_json_get(v, "users");
+	struct ectl_table *t;
+
+	if (!users || users->type != EJ_ARR)
+		return ECTL_REFUSED;
+	if (!(t = ectl_table_new(2, heads)))
+		return ECTL_REFUSED;
+	for (size_t i = 0; i < users->n; i++) {
+		const char *cells[2] = {
+		        ectl_json_str(ectl_json_get(&users->items[i], "name")),
+		        ectl_json_str(
+		                ectl_json_get(&users->items[i], "source"))};
+		if (!cells[0])
+			cells[0] = "?";
+		if (!cells[1])
+			cells[1] = "?";
+		ectl_table_row(t, cells);
+	}
+	ectl_table_print(t, fp);
+	fprintf(fp, "%zu users (%s)\n", users->n,
+	        ectl_json_str(ectl_json_get(v, "store")) &&
+	                        strcmp(ectl_json_str(ectl_json_get(v, "store")),
+	                               "redis") == 0
+	                ? "API changes go to Redis"
+	                : "API changes are lost on restart");
+	return ECTL_OK;
+}
+
+/* GET /api/secrets: counts only (secrets are write-only). */
+int ectl_print_secrets(const struct ectl_json *v, FILE *fp)
+{
+	const struct ectl_json *src = ectl_json_get(v, "sources");
+
+	if (!src || src->type != EJ_OBJ)
+		return ECTL_REFUSED;
+	fprintf(fp,
+	        "%.0f REST secrets: %.0f from the configuration, %.0f "
+	        "added through the API, %.0f in Redis\n",
+	        ectl_json_num(ectl_json_get(v, "count"), 0),
+	        ectl_json_num(ectl_json_get(src, "config"), 0),
+	        ectl_json_num(ectl_json_get(src, "api"), 0),
+	        ectl_json_num(ectl_json_get(src, "redis"), 0));
+	return ECTL_OK;
+}
+
+/* POST /api/users or /api/secrets: where it went and what that means. */
+int ectl_print_cred_added(const struct ectl_json *v, FILE *fp)
+{
+	const char *note = ectl_json_str(ectl_json_get(v, "note"));
+	char safe[600];
+
+	ectl_safe(safe, sizeof(safe), note ? note : "");
+	fprintf(fp, "%s%s%s\n",
+	        ectl_json_get(v, "name") ? "user set" : "secret added",
+	        safe[0] ? ": " : "", safe);
+	return ECTL_OK;
+}
