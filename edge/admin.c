@@ -17,6 +17,7 @@
 #include "edge/edge.h"
 #include "edge/log.h"
 #include "edge/net.h"
+#include "edge/redis.h"
 
 #include <errno.h>
 #include <event2/bufferevent.h>
@@ -289,13 +290,30 @@ static void route_api(struct edge_admin *a, struct evhttp_request *req,
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
 	size_t plen = strlen(ALLOC_PREFIX);
+	bool cluster = false;
 
+	if ((strcmp(path, "/api/stats") == 0 ||
+	     strcmp(path, "/api/allocations") == 0) &&
+	    get && admin_scope(query, &cluster) != 0) {
+		admin_send_error(req, 400, "Bad Request",
+		                 "scope: expected node or cluster");
+		return;
+	}
+	/* without redis, scope=cluster answers for this node ("scope":
+	 * "node" in the answer says so) */
+	cluster = cluster && a->redis_configured;
 	if (strcmp(path, "/metrics") == 0 && get)
 		admin_metrics(a, req);
+	else if (strcmp(path, "/api/stats") == 0 && get && cluster)
+		admin_cluster_stats(a, req);
 	else if (strcmp(path, "/api/stats") == 0 && get)
 		admin_stats(a, req);
+	else if (strcmp(path, "/api/nodes") == 0 && get)
+		admin_nodes(a, req);
 	else if (strcmp(path, "/api/history") == 0 && get)
 		admin_history(a, req, query);
+	else if (strcmp(path, "/api/allocations") == 0 && get && cluster)
+		admin_cluster_list(a, req, query);
 	else if (strcmp(path, "/api/allocations") == 0 && get)
 		admin_list(a, req, query);
 	else if (admin_creds_route(a, req, path))
@@ -316,6 +334,7 @@ static void route_api(struct edge_admin *a, struct evhttp_request *req,
 		method_not_allowed(req, "POST");
 	else if (strcmp(path, "/metrics") == 0 ||
 	         strcmp(path, "/api/stats") == 0 ||
+	         strcmp(path, "/api/nodes") == 0 ||
 	         strcmp(path, "/api/allocations") == 0)
 		method_not_allowed(req, "GET, HEAD");
 	else
@@ -633,6 +652,10 @@ static void *admin_main(void *arg)
 {
 	struct edge_admin *a = arg;
 
+	/* the cluster scope's Redis connection lives on this thread */
+	if (a->redis && edge_redis_reader_new(&a->reader, a->redis, a->base))
+		edge_err("admin API: no Redis connection for the cluster "
+		         "scope (out of memory): it answers 503");
 	event_base_dispatch(a->base);
 	return NULL;
 }
@@ -679,6 +702,8 @@ void edge_admin_free(struct edge_admin *a)
 	edge_admin_stop(a);
 	if (a->probe_timer)
 		event_free(a->probe_timer);
+	/* before the HTTP server: pending reads answer their requests */
+	edge_redis_reader_free(a->reader);
 	admin_history_free(a);
 	if (a->http)
 		evhttp_free(a->http);

@@ -284,6 +284,8 @@ static void json_alloc(struct evbuffer *b, struct edge_admin *a,
 	         (unsigned long long)v->serial);
 	evbuffer_add_printf(b, "{\"id\":");
 	admin_json_str(b, id);
+	evbuffer_add_printf(b, ",\"node\":");
+	admin_json_str(b, a->node_id);
 	evbuffer_add_printf(b, ",\"worker\":%u,\"user\":", v->worker);
 	admin_json_str(b, v->user);
 	evbuffer_add_printf(b, ",\"realm\":");
@@ -365,7 +367,7 @@ static void answer_list(struct gather *g)
 	}
 	for (size_t i = 0; i < g->njobs; i++)
 		total += g->jobs[i].total;
-	evbuffer_add_printf(b, "{\"node\":");
+	evbuffer_add_printf(b, "{\"scope\":\"node\",\"node\":");
 	admin_json_str(b, g->a->node_id);
 	evbuffer_add_printf(b,
 	                    ",\"total\":%zu,\"offset\":%zu,\"limit\":%zu,"
@@ -643,8 +645,21 @@ static void by_id(struct edge_admin *a, struct evhttp_request *req,
 	uint64_t serial;
 	struct gather *g;
 
+	size_t nlen = strlen(a->node_id);
+
 	if (!parse_id(a, id, &worker, &serial)) {
-		admin_send_error(req, 404, "Not Found", "no such allocation");
+		/* another node's id (it starts with that node's id): no
+		 * proxying; the text is fixed, nothing of id is echoed */
+		bool ours =
+		        strncmp(id, a->node_id, nlen) == 0 && id[nlen] == '-';
+		admin_send_error(
+		        req, 404, "Not Found",
+		        ours || !a->redis_configured
+		                ? "no such allocation"
+		                : "no such allocation on this node: an "
+		                  "allocation id starts with the id of "
+		                  "the node that holds it (see "
+		                  "/api/nodes): ask that node");
 		return;
 	}
 	if (!(g = gather_new(a, req, kind, 1))) {

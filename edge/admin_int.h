@@ -46,6 +46,9 @@ struct edge_admin {
 	bool redis_configured;
 	/* NULL: redis not configured */
 	struct edge_redis *redis;
+	/* cluster-scope reads (admin_cluster.c): a Redis connection on this
+	 * thread's base, created when the thread starts; NULL without redis */
+	struct edge_redis_reader *reader;
 	/* users and secrets of the API (admin_creds.c); NULL: not served */
 	struct edge_creds *creds;
 	void (*creds_apply)(void *arg, void (*done)(void *done_arg, int err),
@@ -93,6 +96,17 @@ void admin_probe_all(struct edge_admin *a);
 void admin_sum_turn(struct edge_admin *a, struct turn_stats *out);
 struct edge_stats;
 void admin_sum_edge(struct edge_admin *a, struct edge_stats *out);
+
+/* admin_cluster.c: the cluster scope, read from Redis without blocking
+ * (503 "redis unavailable" when it cannot be read in time). scope: the
+ * ?scope= of query, "node" (default) or "cluster"; 0 or EINVAL. */
+int admin_scope(const char *query, bool *cluster);
+/* GET /api/nodes: the registry, or this node alone without redis. */
+void admin_nodes(struct edge_admin *a, struct evhttp_request *req);
+/* ?scope=cluster of /api/allocations and /api/stats (redis only). */
+void admin_cluster_list(struct edge_admin *a, struct evhttp_request *req,
+                        const char *query);
+void admin_cluster_stats(struct edge_admin *a, struct evhttp_request *req);
 
 /* admin_history.c: GET /api/history, a sample of the node totals every
  * 10 s for the last hour. start (once the workers are known): 0 or

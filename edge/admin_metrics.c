@@ -389,7 +389,7 @@ void admin_stats(struct edge_admin *a, struct evhttp_request *req)
 	}
 	totals(a, &x);
 	draining = atomic_load(a->draining) != 0;
-	evbuffer_add_printf(b, "{\"node\":");
+	evbuffer_add_printf(b, "{\"scope\":\"node\",\"node\":");
 	admin_json_str(b, a->node_id);
 	evbuffer_add_printf(b, ",\"version\":");
 	admin_json_str(b, edge_version());

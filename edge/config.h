@@ -260,6 +260,11 @@ void edge_config_help(FILE *out);
 /* Free everything *cfg owns (secrets are wiped) and zero it; NULL is ok. */
 void edge_config_free(struct edge_config *cfg);
 
+/* Parse one allowed-peer-ip / denied-peer-ip value (IP, IP/PREFIX or
+ * IP-IP) into r, as the config file does; r->text is left alone. true
+ * if it is one (for ranges read from elsewhere: edge/redis_peer_ip.c). */
+bool edge_ip_range_parse(const char *v, struct edge_ip_range *r);
+
 /*
  * The key table (edge/config_keys.c): a read-only description of every key,
  * used by the loader, --help, tests and reload. The parser of each type is

@@ -351,6 +351,11 @@ static bool parse_range(const char *v, struct edge_ip_range *r)
 	return true;
 }
 
+bool edge_ip_range_parse(const char *v, struct edge_ip_range *r)
+{
+	return v && parse_range(v, r);
+}
+
 static int parse_ip_range(const struct pctx *p, void *f)
 {
 	struct edge_ip_range_list *l = f;

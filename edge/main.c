@@ -16,6 +16,7 @@
 #include "edge/setup.h"
 #include "edge/tls.h"
 #include "edge/worker.h"
+#include "turn/policy.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -40,6 +41,12 @@ struct daemon {
 	struct auth_store *old_store;
 	atomic_int store_pending;
 	atomic_int store_busy; /* a swap in flight (cleared after the free) */
+	/* The peer policy being replaced (Redis peer lists changed), as
+	 * old_store; own: the endpoints it protects, for rebuilds */
+	struct turn_policy *old_policy;
+	atomic_int policy_pending, policy_busy, policy_queued;
+	struct sockaddr_storage own[3 * EDGE_MAX_LISTEN];
+	size_t nown;
 	struct ssl_ctx_st *old_tls; /* the same for the TLS context */
 	atomic_int tls_pending;
 	struct ssl_ctx_st *old_dtls; /* and for the DTLS context */
@@ -73,6 +80,7 @@ struct creds_waiter {
 };
 
 static void redis_creds_changed(void *arg);
+static void redis_peers_changed(void *arg);
 static void creds_apply(void *arg, void (*done)(void *done_arg, int err),
                         void *done_arg);
 
@@ -222,6 +230,8 @@ static int start_workers(struct daemon *d)
 	}
 	if ((err = take_locks(d, addrs, nown)) != 0)
 		return err;
+	memcpy(d->own, addrs, nown * sizeof(addrs[0]));
+	d->nown = nown;
 	char why[512] = "";
 	err = edge_setup_shared(&d->cfg, addrs, nown, &d->shared, why,
 	                        sizeof(why));
@@ -237,12 +247,13 @@ static int start_workers(struct daemon *d)
 		edge_node_id(&d->cfg, id, sizeof(id));
 		err = edge_redis_new(
 		        &d->redis,
-		        &(struct edge_redis_opts){.cfg = &d->cfg,
-		                                  .shared = &d->shared,
-		                                  .node_id = id,
-		                                  .creds_changed =
-		                                          redis_creds_changed,
-		                                  .creds_arg = d},
+		        &(struct edge_redis_opts){
+		                .cfg = &d->cfg,
+		                .shared = &d->shared,
+		                .node_id = id,
+		                .creds_changed = redis_creds_changed,
+		                .peer_ips_changed = redis_peers_changed,
+		                .creds_arg = d},
 		        why, sizeof(why));
 		if (err) {
 			edge_err("%s", why);
@@ -452,6 +463,65 @@ static void redis_creds_changed(void *arg)
 
 	if (!atomic_exchange(&d->creds_queued, 1))
 		event_base_once(d->base, -1, EV_TIMEOUT, on_redis_creds, d,
+		                &now);
+}
+
+static void policy_done(void *arg)
+{
+	struct daemon *d = arg;
+
+	/* Runs on each worker; the last one frees the old policy. */
+	if (atomic_fetch_sub(&d->policy_pending, 1) == 1) {
+		turn_policy_free(d->old_policy);
+		d->old_policy = NULL;
+		atomic_store(&d->policy_busy, 0); /* main may swap again */
+	}
+}
+
+/* Main thread: the peer lists in Redis changed; rebuild the policy from
+ * the configuration (and the protected endpoints) plus them, and hand it
+ * to every worker (a swap in flight is waited for). */
+static void on_redis_peers(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval later = {0, 100 * 1000};
+	struct turn_policy *p;
+	size_t allowed, denied;
+	char why[256] = "";
+
+	(void)fd;
+	(void)what;
+	if (atomic_load(&d->policy_busy)) {
+		event_base_once(d->base, -1, EV_TIMEOUT, on_redis_peers, d,
+		                &later);
+		return;
+	}
+	atomic_store(&d->policy_queued, 0);
+	if (edge_build_policy(&d->cfg, d->own, d->nown, &p, why, sizeof(why)) !=
+	    0) {
+		edge_err("peer policy not rebuilt, old one stays: %s", why);
+		return;
+	}
+	edge_redis_policy_add(d->redis, p, &allowed, &denied);
+	d->old_policy = d->shared.policy;
+	d->shared.policy = p;
+	atomic_store(&d->policy_busy, 1);
+	atomic_store(&d->policy_pending, (int)d->nworkers);
+	for (size_t i = 0; i < d->nworkers; i++)
+		edge_worker_set_policy(d->workers[i], p, policy_done, d);
+	edge_info("redis: peer policy applied: %zu allowed and %zu denied "
+	          "ranges from Redis beside the configuration's",
+	          allowed, denied);
+}
+
+/* Redis control thread: hop to the main thread. */
+static void redis_peers_changed(void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval now = {0, 0};
+
+	if (!atomic_exchange(&d->policy_queued, 1))
+		event_base_once(d->base, -1, EV_TIMEOUT, on_redis_peers, d,
 		                &now);
 }
 
@@ -676,6 +746,8 @@ static int run(struct daemon *d)
 	event_base_free(d->base);
 	if (atomic_load(&d->store_busy))
 		auth_store_free(d->old_store); /* workers are gone */
+	if (atomic_load(&d->policy_busy))
+		turn_policy_free(d->old_policy);
 	if (atomic_load(&d->tls_pending) > 0)
 		edge_tls_ctx_free(d->old_tls);
 	if (atomic_load(&d->dtls_pending) > 0)

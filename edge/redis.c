@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <openssl/rand.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,16 +169,22 @@ static void relay_addr(const struct turn_server_cfg *core, int family,
 		}
 }
 
-static uint64_t node_allocations(const struct edge_redis *r)
+/* The sum over the workers of one counter of struct turn_stats (at
+ * offset off), read with relaxed loads. */
+static uint64_t node_sum(const struct edge_redis *r, size_t off)
 {
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < r->nworkers; i++)
-		n += __atomic_load_n(
-		        &turn_server_stats(r->workers[i]->core)->allocations,
-		        __ATOMIC_RELAXED);
+	for (size_t i = 0; i < r->nworkers; i++) {
+		const char *st =
+		        (const char *)turn_server_stats(r->workers[i]->core);
+		n += __atomic_load_n((const uint64_t *)(const void *)(st + off),
+		                     __ATOMIC_RELAXED);
+	}
 	return n;
 }
+
+#define NODE_SUM(r, field) node_sum(r, offsetof(struct turn_stats, field))
 
 /* --- alternates ------------------------------------------------------------
  */
@@ -342,7 +349,8 @@ static void on_beat(struct rconn *c, struct redisReply *r, enum rc_status st,
 static void beat(struct edge_redis *r)
 {
 	char ttl[24], allocs[24], maxa[24], updated[24], started[24];
-	char workers[12];
+	char workers[12], created[24], perms[24], chans[24], auth[24];
+	char pp[24], pb[24], cp[24], cb[24];
 	const char *kv[][2] = {
 	        {"id", r->node_id},
 	        {"listen4", r->listen4},
@@ -360,6 +368,15 @@ static void beat(struct edge_redis *r)
 	        {"version", AVEDGE_VERSION},
 	        {"started", started},
 	        {"updated", updated},
+	        /* counters for the cluster totals of the admin API */
+	        {"allocations_created", created},
+	        {"permissions", perms},
+	        {"channels", chans},
+	        {"auth_failures", auth},
+	        {"to_peer_packets", pp},
+	        {"to_peer_bytes", pb},
+	        {"to_client_packets", cp},
+	        {"to_client_bytes", cb},
 	};
 	enum { NKV = sizeof(kv) / sizeof(kv[0]) };
 	const char *argv[6 + 2 * NKV];
@@ -371,7 +388,24 @@ static void beat(struct edge_redis *r)
 	snprintf(ttl, sizeof(ttl), "%llu",
 	         (unsigned long long)r->cfg.node_ttl_s * 1000);
 	snprintf(allocs, sizeof(allocs), "%llu",
-	         (unsigned long long)node_allocations(r));
+	         (unsigned long long)NODE_SUM(r, allocations));
+	snprintf(created, sizeof(created), "%llu",
+	         (unsigned long long)NODE_SUM(r, allocations_created));
+	snprintf(perms, sizeof(perms), "%llu",
+	         (unsigned long long)NODE_SUM(r, permissions));
+	snprintf(chans, sizeof(chans), "%llu",
+	         (unsigned long long)NODE_SUM(r, channels));
+	snprintf(auth, sizeof(auth), "%llu",
+	         (unsigned long long)(NODE_SUM(r, auth_failures) +
+	                              NODE_SUM(r, stale_nonces)));
+	snprintf(pp, sizeof(pp), "%llu",
+	         (unsigned long long)NODE_SUM(r, relayed_to_peer_pkts));
+	snprintf(pb, sizeof(pb), "%llu",
+	         (unsigned long long)NODE_SUM(r, relayed_to_peer_bytes));
+	snprintf(cp, sizeof(cp), "%llu",
+	         (unsigned long long)NODE_SUM(r, relayed_to_client_pkts));
+	snprintf(cb, sizeof(cb), "%llu",
+	         (unsigned long long)NODE_SUM(r, relayed_to_client_bytes));
 	snprintf(maxa, sizeof(maxa), "%u", (unsigned)r->cfg.max_allocations);
 	snprintf(updated, sizeof(updated), "%llu",
 	         (unsigned long long)wall_ms());
@@ -407,11 +441,15 @@ static void creds_due(struct edge_redis *r, bool force_users)
 {
 	uint64_t now = mono_ms();
 	uint64_t every = r->notify ? USERS_SAFETY_MS : USERS_POLL_MS;
-	bool users = force_users || now - r->users_read_ms >= every;
+	/* half a tick of slack: the 1 s timer must not turn 2 s into 3 */
+	bool users = force_users ||
+	             now - r->users_read_ms + CREDS_PERIOD_MS / 2 >= every;
 
 	if (users)
 		r->users_read_ms = now;
 	redis_creds_sync(r->creds, users);
+	if (users) /* the peer lists with the user keys */
+		redis_peer_ip_sync(r->peer_ip);
 }
 
 static void on_creds_timer(evutil_socket_t fd, short what, void *arg)
@@ -511,6 +549,10 @@ static void on_sub_state(struct rconn *c, bool up, void *arg)
 	         (unsigned)r->cfg.url->db, esc);
 	if (rconn_psubscribe(c, pattern, on_keyspace, r) != 0)
 		edge_warn("redis subscriber: cannot subscribe");
+	snprintf(pattern, sizeof(pattern), "__keyspace@%u__:%s",
+	         (unsigned)r->cfg.url->db, REDIS_PEER_IP_MATCH);
+	if (rconn_psubscribe(c, pattern, on_keyspace, r) != 0)
+		edge_warn("redis subscriber: cannot subscribe to peer lists");
 	creds_due(r, true); /* what changed while we were away */
 }
 
@@ -565,13 +607,15 @@ int edge_redis_new(struct edge_redis **out, const struct edge_redis_opts *o,
 	r->start_ms = wall_ms();
 	r->draining = (atomic_int *)&o->shared->draining;
 	r->creds_changed = o->creds_changed;
+	r->peer_ips_changed = o->peer_ips_changed;
 	r->creds_arg = o->creds_arg;
 	struct auth_nonce_key key = {.id = 1};
 	if (RAND_bytes(key.bytes, sizeof(key.bytes)) == 1)
 		redis_nonce_share(&cfg->redis, cfg->redis_timeout_ms,
 		                  o->shared->nonces, &key);
 	r->base = event_base_new();
-	if (!r->base || redis_creds_new(&r->creds, r) != 0) {
+	if (!r->base || redis_creds_new(&r->creds, r) != 0 ||
+	    redis_peer_ip_new(&r->peer_ip, r) != 0) {
 		snprintf(err, err_len, "redis: out of memory");
 		edge_redis_free(r);
 		return ENOMEM;
@@ -654,6 +698,7 @@ void edge_redis_free(struct edge_redis *r)
 	if (r->creds_timer)
 		event_free(r->creds_timer);
 	redis_creds_free(r->creds);
+	redis_peer_ip_free(r->peer_ip);
 	free(r->peers_last);
 	if (r->base)
 		event_base_free(r->base);

@@ -40,6 +40,10 @@ struct edge_redis_opts {
 	 * Redis changed: the daemon builds a new store (edge_redis_merge)
 	 * and swaps it in. */
 	void (*creds_changed)(void *arg);
+	/* The same (creds_arg too) when the peer lists read from Redis
+	 * changed: the daemon rebuilds the peer policy
+	 * (edge_redis_policy_add) and swaps it in. */
+	void (*peer_ips_changed)(void *arg);
 	void *creds_arg;
 };
 
@@ -66,6 +70,14 @@ void edge_redis_free(struct edge_redis *r);
  * of the same name). Thread-safe. NULL r does nothing. */
 void edge_redis_merge(struct edge_redis *r, struct auth_store *st,
                       size_t *users, size_t *secrets);
+
+/* Add the peer ranges last read from Redis (turn/allowed-peer-ip/<id>,
+ * turn/denied-peer-ip/<id>) to p, a policy being built from the
+ * configuration; allowed / denied count them. Thread-safe. NULL r does
+ * nothing (redis_peer_ip.c). */
+struct turn_policy;
+void edge_redis_policy_add(struct edge_redis *r, struct turn_policy *p,
+                           size_t *allowed, size_t *denied);
 
 /* --- the admin API's credential changes (redis_admin.c) ----------------- */
 /* Write a credential in coturn's layout for the node's realm, on the
@@ -94,6 +106,66 @@ int edge_redis_cred_write(struct edge_redis *r, enum edge_redis_cred_op op,
 void edge_redis_each_user(struct edge_redis *r,
                           void (*fn)(void *arg, const char *name, size_t len),
                           void *arg, size_t *nsecrets);
+
+/* --- cluster-wide reads for the admin API (redis_query.c) ---------------- */
+/* A reader has a connection of its own on the caller's event base (the
+ * admin thread's), so a read never waits on the control thread and never
+ * delays its heartbeat. Create, use and free it on the thread that runs
+ * base; it connects at once and reconnects with backoff. r must outlive
+ * it. 0 or ENOMEM. */
+struct event_base;
+struct edge_redis_reader;
+int edge_redis_reader_new(struct edge_redis_reader **out,
+                          const struct edge_redis *r, struct event_base *base);
+/* Pending reads end with ENOTCONN first. NULL is fine. */
+void edge_redis_reader_free(struct edge_redis_reader *q);
+
+/* One hash read from Redis: the set member it was found by (a node id or
+ * an allocation id) and its n field/value pairs (kv[2i], kv[2i+1]);
+ * n == 0: the hash is gone (expired). */
+struct edge_redis_rec {
+	char *id;
+	size_t n;
+	char **kv;
+};
+/* v[0..n): what was asked for (one page of allocations); total: how many
+ * matched in all. */
+struct edge_redis_recs {
+	size_t n, total;
+	struct edge_redis_rec *v;
+};
+void edge_redis_recs_free(struct edge_redis_recs *recs); /* NULL is fine */
+/* The value of field in rec, or NULL. */
+const char *edge_redis_rec_get(const struct edge_redis_rec *rec,
+                               const char *field);
+
+/* done runs once, on the reader's thread, never inside the call: err 0
+ * with recs (the callee owns them: edge_redis_recs_free), or ENOTCONN
+ * (Redis is down or not connected yet), ETIMEDOUT (a command had no
+ * answer within redis-timeout), EIO (an error reply) or ENOMEM, with
+ * recs NULL. */
+typedef void edge_redis_recs_fn(void *arg, int err,
+                                struct edge_redis_recs *recs);
+
+/* Every member of avedge/nodes, sorted by id, with its registry hash (n
+ * 0 for a member whose entry expired). Returns 0 (done will run) or
+ * ENOTCONN / ENOMEM (it will not). */
+int edge_redis_read_nodes(struct edge_redis_reader *q, edge_redis_recs_fn *done,
+                          void *arg);
+
+/* Allocation records of every node in the registry, in a stable order
+ * (node id, worker, serial), filtered by user and realm (exact match;
+ * NULL: any), the page [offset, offset + limit). total counts the
+ * matches; without a filter it is the number of ids in the nodes'
+ * allocation sets (a record that expired in between is left out of the
+ * page). The filters are copied. Returns as edge_redis_read_nodes. */
+struct edge_redis_alloc_query {
+	const char *user, *realm;
+	size_t offset, limit;
+};
+int edge_redis_read_allocs(struct edge_redis_reader *q,
+                           const struct edge_redis_alloc_query *f,
+                           edge_redis_recs_fn *done, void *arg);
 
 /* Health for /metrics and /api/stats; thread-safe, NULL r: not
  * configured. */

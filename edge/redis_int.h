@@ -107,6 +107,15 @@ void redis_creds_each_user(struct redis_creds *cr,
                            void (*fn)(void *arg, const char *name, size_t len),
                            void *arg, size_t *nsecrets);
 
+/* --- redis_peer_ip.c: peer lists from Redis (control thread) ----------- */
+/* SCAN pattern (and keyspace-notification pattern) of the peer lists. */
+#define REDIS_PEER_IP_MATCH "turn/*-peer-ip/*"
+struct redis_peer_ip;
+int redis_peer_ip_new(struct redis_peer_ip **out, struct edge_redis *r);
+void redis_peer_ip_free(struct redis_peer_ip *pi); /* NULL is fine */
+/* Read the peer-list keys now (or when the read in progress ends). */
+void redis_peer_ip_sync(struct redis_peer_ip *pi);
+
 /* --- redis_nonce.c: the cluster's nonce key ----------------------------- */
 struct auth_nonces;
 struct auth_nonce_key;
@@ -154,6 +163,7 @@ struct edge_redis {
 	uint64_t start_ms; /* wall clock */
 	atomic_int *draining;
 	void (*creds_changed)(void *arg);
+	void (*peer_ips_changed)(void *arg); /* also creds_arg */
 	void *creds_arg;
 
 	struct edge_worker *const *workers;
@@ -166,6 +176,7 @@ struct edge_redis {
 	struct event *beat, *creds_timer;
 	atomic_int stop;
 	struct redis_creds *creds;
+	struct redis_peer_ip *peer_ip;
 	/* v4, v6 "ip:port", TLS and DTLS ports and domain of the alternate
 	 * last posted to the workers */
 	char alt[2][64], alt_tls[8], alt_dtls[8], alt_domain[256];

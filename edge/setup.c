@@ -166,9 +166,24 @@ static int protect_redis(struct turn_policy *p, const struct edge_redis_url *u)
 	return rc;
 }
 
-static int build_policy(const struct edge_config *cfg,
-                        const struct sockaddr_storage *own, size_t nown,
-                        struct turn_policy **out, char *err, size_t err_len)
+/* A parsed config range as "lo-hi": the config masks the host bits of
+ * ADDR/PREFIX, which the policy's own parser would refuse. */
+static int policy_range(struct turn_policy *p, const struct edge_ip_range *r,
+                        bool deny)
+{
+	char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
+	char text[2 * INET6_ADDRSTRLEN + 2];
+
+	if (!inet_ntop(r->family, r->lo, lo, sizeof(lo)) ||
+	    !inet_ntop(r->family, r->hi, hi, sizeof(hi)))
+		return EINVAL;
+	snprintf(text, sizeof(text), "%s-%s", lo, hi);
+	return deny ? turn_policy_deny(p, text) : turn_policy_allow(p, text);
+}
+
+int edge_build_policy(const struct edge_config *cfg,
+                      const struct sockaddr_storage *own, size_t nown,
+                      struct turn_policy **out, char *err, size_t err_len)
 {
 	struct turn_policy *p;
 	int rc = turn_policy_new(&p);
@@ -177,12 +192,11 @@ static int build_policy(const struct edge_config *cfg,
 		return rc;
 	turn_policy_set_allow_loopback(p, cfg->allow_loopback_peers);
 	for (size_t i = 0; i < cfg->allowed_peer_ips.n && !rc; i++)
-		if ((rc = turn_policy_allow(p,
-		                            cfg->allowed_peer_ips.v[i].text)))
+		if ((rc = policy_range(p, &cfg->allowed_peer_ips.v[i], false)))
 			snprintf(err, err_len, "allowed-peer-ip %s: invalid",
 			         cfg->allowed_peer_ips.v[i].text);
 	for (size_t i = 0; i < cfg->denied_peer_ips.n && !rc; i++)
-		if ((rc = turn_policy_deny(p, cfg->denied_peer_ips.v[i].text)))
+		if ((rc = policy_range(p, &cfg->denied_peer_ips.v[i], true)))
 			snprintf(err, err_len, "denied-peer-ip %s: invalid",
 			         cfg->denied_peer_ips.v[i].text);
 	/* The node's own listening ports (UDP/TCP and TLS) and admin port
@@ -338,8 +352,8 @@ int edge_setup_shared(const struct edge_config *cfg,
 		return EIO;
 	}
 	if ((rc = auth_nonces_new(&sh->nonces, 0, &key)) != 0 ||
-	    (rc = build_policy(cfg, own, nown, &sh->policy, err, err_len)) !=
-	            0 ||
+	    (rc = edge_build_policy(cfg, own, nown, &sh->policy, err,
+	                            err_len)) != 0 ||
 	    (rc = turn_quota_new(&sh->quota, cfg->user_quota,
 	                         cfg->total_quota)) != 0 ||
 	    (rc = edge_realms_set_quotas(cfg, sh->quota)) != 0 ||

@@ -51,4 +51,12 @@ void edge_shared_free(struct edge_shared *sh);
 int edge_build_store(const struct edge_config *cfg, struct auth_store **out,
                      char *err, size_t err_len);
 
+/* A new peer policy from cfg (allow-loopback-peers, allowed-peer-ip,
+ * denied-peer-ip) with own, the admin listener and Redis protected (what
+ * edge_setup_shared builds; the daemon rebuilds it when the peer lists in
+ * Redis change and adds those). 0 or errno with err. */
+int edge_build_policy(const struct edge_config *cfg,
+                      const struct sockaddr_storage *own, size_t nown,
+                      struct turn_policy **out, char *err, size_t err_len);
+
 #endif

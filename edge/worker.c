@@ -292,12 +292,13 @@ int edge_worker_post(struct edge_worker *w, edge_worker_post_fn *fn, void *arg)
 }
 
 /* A reloaded piece of shared state handed to the worker's thread: the
- * credential store, the TLS or the DTLS context. done() runs there once
- * the worker no longer uses the old one. */
+ * credential store, the TLS or the DTLS context, the peer policy. done() runs
+ * there once the worker no longer uses the old one. */
 struct swap_msg {
 	const struct auth_store *store; /* or */
 	struct ssl_ctx_st *tls;         /* or */
-	struct ssl_ctx_st *dtls;
+	struct ssl_ctx_st *dtls;        /* or */
+	const struct turn_policy *policy;
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -312,6 +313,8 @@ static void apply_swap(struct edge_worker *w, void *arg)
 		w->tls_ctx = m->tls; /* live connections keep their SSL */
 	if (m->dtls)
 		edge_dtls_set_ctx(w, m->dtls);
+	if (m->policy)
+		turn_server_set_policy(w->core, m->policy);
 	m->done(m->arg);
 	free(m);
 }
@@ -330,17 +333,24 @@ static void post_swap(struct edge_worker *w, struct swap_msg msg)
 void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
                            void (*done)(void *arg), void *arg)
 {
-	post_swap(w, (struct swap_msg){st, NULL, NULL, done, arg});
+	post_swap(w, (struct swap_msg){st, NULL, NULL, NULL, done, arg});
 }
 
 void edge_worker_set_tls(struct edge_worker *w, struct ssl_ctx_st *ctx,
                          void (*done)(void *arg), void *arg)
 {
-	post_swap(w, (struct swap_msg){NULL, ctx, NULL, done, arg});
+	post_swap(w, (struct swap_msg){NULL, ctx, NULL, NULL, done, arg});
 }
 
 void edge_worker_set_dtls(struct edge_worker *w, struct ssl_ctx_st *ctx,
                           void (*done)(void *arg), void *arg)
 {
-	post_swap(w, (struct swap_msg){NULL, NULL, ctx, done, arg});
+	post_swap(w, (struct swap_msg){NULL, NULL, ctx, NULL, done, arg});
+}
+
+void edge_worker_set_policy(struct edge_worker *w,
+                            const struct turn_policy *policy,
+                            void (*done)(void *arg), void *arg)
+{
+	post_swap(w, (struct swap_msg){NULL, NULL, NULL, policy, done, arg});
 }

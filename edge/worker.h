@@ -117,6 +117,12 @@ int edge_worker_post(struct edge_worker *w, edge_worker_post_fn *fn, void *arg);
 void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
                            void (*done)(void *arg), void *arg);
 
+/* Hand a new peer policy to the worker (Redis peer lists changed);
+ * done() as above. */
+void edge_worker_set_policy(struct edge_worker *w,
+                            const struct turn_policy *policy,
+                            void (*done)(void *arg), void *arg);
+
 /* Hand a new TLS context (certificate reload) to the worker: new
  * connections use it, live ones keep theirs. done() as above. */
 void edge_worker_set_tls(struct edge_worker *w, struct ssl_ctx_st *ctx,

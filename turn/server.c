@@ -444,6 +444,13 @@ void turn_server_set_store(struct turn_server *s, const struct auth_store *st)
 	}
 }
 
+void turn_server_set_policy(struct turn_server *s,
+                            const struct turn_policy *policy)
+{
+	if (s && policy)
+		s->policy = policy;
+}
+
 /* --- life --------------------------------------------------------------- */
 
 static uint64_t splitmix(uint64_t *x)

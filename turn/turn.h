@@ -289,6 +289,13 @@ void turn_server_free(struct turn_server *s);
 /* A reloaded credential store (SIGHUP); the old one must outlive calls
  * already running on this server. */
 void turn_server_set_store(struct turn_server *s, const struct auth_store *st);
+/* A new peer policy (borrowed; NULL is ignored): the next
+ * CreatePermission, ChannelBind, Connect and Send indication are checked
+ * against it (permissions and channels already installed stay until they
+ * expire). The old one must outlive calls already running on this
+ * server. */
+void turn_server_set_policy(struct turn_server *s,
+                            const struct turn_policy *policy);
 
 /*
  * Bytes from a client on tuple: a STUN message or ChannelData (a whole

@@ -3,7 +3,8 @@
 //
 // Reads the admin JSON API with the token the user typed (kept in
 // sessionStorage, sent as "Authorization: Bearer"): /api/stats,
-// /api/history (charts), /api/allocations (table). Everything that comes
+// /api/history (charts), /api/nodes (node list), /api/allocations (table;
+// ?scope=cluster when "cluster" is chosen). Everything that comes
 // from the API reaches the DOM through textContent only, never innerHTML.
 // A 401/403 drops the token and asks for it again.
 'use strict';
@@ -24,6 +25,9 @@
     sortKey: 'age_s',
     sortDir: -1,
     filter: '',
+    scope: 'node', // allocation table: 'node' or 'cluster'
+    nodes: null, // /api/nodes, or {error} when it could not be read
+    listScope: 'node', // the scope the last listing answered with
   };
 
   const $ = (id) => document.getElementById(id);
@@ -141,13 +145,21 @@
     state.busy = true;
     state.again = false;
     try {
-      const [stats, history, list] = await Promise.all([
-        api('/api/stats'), api('/api/history'), api('/api/allocations?limit=1000'),
+      const listPath = '/api/allocations?limit=1000' + (state.scope === 'cluster' ? '&scope=cluster' : '');
+      // the node list (and a cluster listing) may fail on its own when
+      // Redis is down: the rest of the page still shows this node
+      const soft = (p) => api(p).catch((e) => { if (e instanceof Unauthorized) throw e; return { error: e.message }; });
+      const [stats, history, list, nodes] = await Promise.all([
+        api('/api/stats'), api('/api/history'),
+        state.scope === 'cluster' ? soft(listPath) : api(listPath), soft('/api/nodes'),
       ]);
       state.stats = stats;
       state.history = history || { interval_s: 10, samples: [] };
+      state.nodes = nodes;
+      state.listError = list && list.error ? list.error : '';
+      state.listScope = list && list.scope === 'cluster' ? 'cluster' : 'node';
       updateRates(list && Array.isArray(list.allocations) ? list.allocations : []);
-      state.total = list ? list.total : 0;
+      state.total = list && typeof list.total === 'number' ? list.total : 0;
       showError('');
       render();
       $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
@@ -261,22 +273,35 @@
     );
   }
 
+  // A registry entry of /api/nodes: alive (entry not expired), draining.
+  function registryState(n) {
+    if (n.alive === false) return 'dead (no heartbeat)';
+    return n.draining ? 'draining' : 'serving';
+  }
+
   function renderNodes() {
-    const s = state.stats;
-    const nodes = s && Array.isArray(s.nodes) ? s.nodes : (s ? [s] : []);
+    const r = state.nodes;
     const body = $('nodes').tBodies[0];
     body.replaceChildren();
+    const nodes = r && Array.isArray(r.nodes) ? r.nodes : [];
     for (const n of nodes) {
       const tr = el('tr');
-      const ports = n.relay_ports || {};
-      tr.append(el('td', n.node), el('td', n.version || '-'), el('td', nodeState(n)[0]),
+      tr.dataset.node = String(n.id || '');
+      if (n.alive === false) tr.className = 'dead';
+      const id = String(n.id || '') + (n.self ? ' (this node)' : '');
+      tr.append(el('td', id), el('td', n.version || '-'), el('td', registryState(n)),
         el('td', fmtCount(n.allocations)),
-        el('td', ports.total ? ports.in_use + ' / ' + ports.total : '-'),
-        el('td', n.workers === undefined ? '-' : n.workers), el('td', fmtAge(n.uptime_s)));
+        el('td', typeof n.load === 'number' ? (n.load * 100).toFixed(0) + ' %' : '-'),
+        el('td', n.workers === undefined || n.workers === null ? '-' : n.workers),
+        el('td', fmtAge(n.uptime_s)),
+        el('td', typeof n.age_s === 'number' ? n.age_s.toFixed(1) + ' s ago' : '-'));
       body.appendChild(tr);
     }
-    $('nodes-note').textContent = s && Array.isArray(s.nodes) ? ''
-      : 'Not clustered (or cluster scope not available): this node only.';
+    let note = '';
+    if (r && r.error) note = 'The node registry cannot be read: ' + r.error;
+    else if (r && r.scope === 'node') note = 'Not clustered (no Redis): this node only.';
+    else if (r) note = nodes.length + ' node(s) in the registry, ' + (r.alive || 0) + ' alive.';
+    $('nodes-note').textContent = note;
   }
 
   // --- charts (canvas, drawn by hand) -------------------------------------
@@ -398,6 +423,7 @@
       id: String(a.id || ''),
       user: String(a.user || ''),
       realm: String(a.realm || ''),
+      node: String(a.node || ''),
       transport: String(a.transport || ''),
       client: String(a.client || ''),
       age_s: typeof a.age_s === 'number' ? a.age_s : null,
@@ -424,36 +450,44 @@
   function renderTable() {
     const f = state.filter.toLowerCase();
     const rows = state.allocs.map(rowOf)
-      .filter((r) => !f || [r.id, r.user, r.realm, r.client].some((v) => v.toLowerCase().includes(f)))
+      .filter((r) => !f || [r.id, r.user, r.realm, r.client, r.node].some((v) => v.toLowerCase().includes(f)))
       .sort(compare);
     const body = $('allocs').tBodies[0];
     body.replaceChildren();
     for (const r of rows) {
       const tr = el('tr');
       tr.dataset.id = r.id;
-      const kick = el('button', 'Kick', 'danger');
-      kick.type = 'button';
-      kick.addEventListener('click', () => doKick(r.id, r.user));
       const td = el('td');
-      td.appendChild(kick);
+      const self = state.stats && state.stats.node;
+      if (!r.node || r.node === self) { // only this node's allocations
+        const kick = el('button', 'Kick', 'danger');
+        kick.type = 'button';
+        kick.addEventListener('click', () => doKick(r.id, r.user));
+        td.appendChild(kick);
+      }
       const loss = el('td', r.loss === null ? '-' : r.loss.toFixed(2) + ' %', 'num');
       const jitter = el('td', r.jitter === null ? '-' : r.jitter.toFixed(1) + ' ms', 'num');
       loss.title = jitter.title = r.qtitle; // a property: plain text
       tr.append(el('td', r.id), el('td', r.user, 'user'), el('td', r.realm), el('td', r.transport),
         el('td', r.client), el('td', fmtAge(r.age_s), 'num'), el('td', fmtBits(r.bps_in), 'num'),
-        el('td', fmtBits(r.bps_out), 'num'), loss, jitter, td);
+        el('td', fmtBits(r.bps_out), 'num'), loss, jitter, el('td', r.node || '-', 'node'), td);
       body.appendChild(tr);
     }
     if (!rows.length) {
       const tr = el('tr');
       const td = el('td', state.allocs.length ? 'no allocation matches the filter' : 'no allocations', 'empty');
-      td.colSpan = 11;
+      td.colSpan = 12;
       tr.appendChild(td);
       body.appendChild(tr);
     }
     const total = typeof state.total === 'number' ? state.total : state.allocs.length;
     $('alloc-count').textContent = '(' + total + (total > state.allocs.length
       ? ', showing the first ' + state.allocs.length : '') + ')';
+    let note = '';
+    if (state.listError) note = 'Cluster view unavailable: ' + state.listError;
+    else if (state.scope === 'cluster' && state.listScope !== 'cluster') note = 'No Redis: this node only.';
+    else if (state.listScope === 'cluster') note = 'All nodes (from Redis).';
+    $('scope-note').textContent = note;
     for (const th of $('allocs').tHead.rows[0].cells) {
       if (!th.dataset.key) continue;
       if (th.dataset.key === state.sortKey) th.setAttribute('aria-sort', state.sortDir > 0 ? 'ascending' : 'descending');
@@ -501,6 +535,12 @@
     $('drain').addEventListener('click', () => doDrain(true));
     $('undrain').addEventListener('click', () => doDrain(false));
     $('filter').addEventListener('input', (ev) => { state.filter = ev.target.value; renderTable(); });
+    $('scope').addEventListener('change', (ev) => {
+      state.scope = ev.target.value === 'cluster' ? 'cluster' : 'node';
+      state.prev.clear();
+      state.rates.clear();
+      refresh();
+    });
     for (const th of $('allocs').tHead.rows[0].cells) {
       if (!th.dataset.key) continue;
       th.addEventListener('click', () => {

@@ -6,7 +6,9 @@
 // Checks, in order: the page asks for the token; a wrong token is refused
 // and asked for again; with the right one the allocation table shows
 // --expect-user (and --xss-user as plain text, no element made from it);
-// the three charts are drawn with at least one history sample; sorting
+// the three charts are drawn with at least one history sample; the node
+// list (/api/nodes) shows this node alone and the "cluster" view of the
+// table says it is this node only (no Redis in this test); sorting
 // by a column flips aria-sort; --loss-user's row shows a loss in % (if
 // the API reports media quality); a screenshot goes to --screenshot; then
 // Kick on --kick-user's row (confirmed) removes the row, and Drain /
@@ -121,6 +123,17 @@ async function main() {
 
     result.nodes = await page.$$eval('#nodes tbody tr', (rows) => rows.map((r) => r.cells[0].textContent));
     if (result.nodes.length !== 1) problems.push(`node list: ${JSON.stringify(result.nodes)}`);
+    result.nodesNote = await page.textContent('#nodes-note');
+    if (!/this node only/.test(result.nodesNote)) problems.push(`node list note: ${result.nodesNote}`);
+    // the cluster view without Redis: this node's allocations, said so
+    await page.selectOption('#scope', 'cluster');
+    await page.waitForFunction(() => document.getElementById('scope-note').textContent === 'No Redis: this node only.',
+      null, { timeout: 20000 });
+    await page.waitForFunction((u) => Array.from(document.querySelectorAll('#allocs tbody td.user'))
+      .some((td) => td.textContent === u), o.expectUser, { timeout: 20000 });
+    await page.selectOption('#scope', 'node');
+    await page.waitForFunction(() => document.getElementById('scope-note').textContent === '', null, { timeout: 20000 });
+    step('node list and cluster toggle');
 
     await page.click('#allocs th[data-key="user"]');
     const sort1 = await page.getAttribute('#allocs th[data-key="user"]', 'aria-sort');

@@ -118,6 +118,15 @@ class Lifecycle(unittest.TestCase):
         self.assertIn("avedge.conf:2", d.log())
         self.assertIsNotNone(binding_udp("127.0.0.1", d.port))
 
+    def test_peer_range_with_host_bits_starts(self):
+        """ADDR/PREFIX with host bits set: the bits are masked (as
+        docs/config.md says), not a start-up failure."""
+        d = Daemon(["--allowed-peer-ip", "10.1.2.3/8",
+                    "--denied-peer-ip", "10.9.9.9/16"])
+        self.addCleanup(d.cleanup)
+        d.start()
+        self.assertIsNotNone(binding_udp("127.0.0.1", d.port))
+
     def test_json_log_format(self):
         d = Daemon(["--log-format", "json"])
         self.addCleanup(d.cleanup)

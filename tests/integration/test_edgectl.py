@@ -275,9 +275,13 @@ class NoNode(unittest.TestCase):
             out = run_ctl(args)
             self.assertEqual(out.returncode, 2, "%r: %s" % (args, out.stderr))
             self.assertTrue(out.stderr, args)
-        out = run_ctl(["--redis", "redis://127.0.0.1:6379", "status"])
+        # --redis only reads the cluster: commands acting on a node need
+        # --admin (test_cluster_ops.py has the rest of --redis)
+        out = run_ctl(["--redis", "redis://127.0.0.1:6379", "kick", "x-0-1"])
         self.assertEqual(out.returncode, 2)
-        self.assertIn("cluster scope needs Redis support, not implemented yet", out.stderr)
+        self.assertIn("use --admin", out.stderr)
+        out = run_ctl(["--redis", "redis://127.0.0.1:1/0", "status"])
+        self.assertEqual(out.returncode, 3, out.stderr)
         out = run_ctl(["--token-file", "/nonexistent/token", "status"])
         self.assertEqual(out.returncode, 2)
 
@@ -285,7 +289,7 @@ class NoNode(unittest.TestCase):
         out = run_ctl(["--help"])
         self.assertEqual(out.returncode, 0)
         for cmd in ("status", "allocations", "show", "kick", "drain", "undrain",
-                    "users", "secrets"):
+                    "users", "secrets", "nodes"):
             self.assertIn(cmd, out.stdout)
             sub = run_ctl([cmd, "--help"])
             self.assertEqual(sub.returncode, 0, cmd)

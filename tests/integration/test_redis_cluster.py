@@ -555,6 +555,113 @@ class TestPeerPolicy(RedisCluster):
 
 
 
+class TestRedisPeerLists(RedisCluster):
+    """coturn's global peer lists in Redis (turn/allowed-peer-ip/<id>,
+    turn/denied-peer-ip/<id>) add to the configuration's, on a node
+    without --allow-loopback-peers, within 3 s either way."""
+    nodes_wanted = 0
+    redis_refuses_config = False
+
+    def setUp(self):
+        super().setUp()
+        if self.redis_refuses_config:  # no keyspace notifications: polling
+            self.redis.kill()
+            self.redis.proc = subprocess.Popen(
+                ["redis-server", "--port", str(self.redis.port), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--dir", self.redis.tmp,
+                 "--rename-command", "CONFIG", ""],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.assertTrue(wait_for(lambda: self.redis.cli("PING") == "PONG", 10))
+        n = Node("127.0.0.1", "n1", self.redis.port)
+        n.args.remove("--allow-loopback-peers")
+        self.addCleanup(n.cleanup)
+        n.start()
+        self.nodes.append(n)
+        self.assertTrue(wait_for(lambda: self.redis.cli("EXISTS", "avedge/node/n1") == "1", 5),
+                        n.log())
+        self.node = n
+        self.c, r = self.allocate(n, "alice")
+        self.assertAllocated(r)
+        self.peer = Peer()
+        self.addCleanup(self.peer.close)
+
+    def perm_code(self):
+        r = self.c.create_permission("127.0.0.1")
+        return 200 if r[1] == 2 else error_code(r[3])
+
+    def until(self, code, timeout=5.0):
+        t0 = time.time()
+        got = wait_for(lambda: self.perm_code() == code, timeout + 0.5, step=0.1)
+        self.assertTrue(got, "CreatePermission never answered %d:\n%s" % (code, self.node.log()))
+        return time.time() - t0
+
+    def reaches(self, n):
+        self.c.send_indication("127.0.0.1", self.peer.addr[1], struct.pack("!I", n))
+        return wait_for(lambda: n in self.peer.got, 1)
+
+    def test_allowed_then_denied_then_deleted(self):
+        self.assertEqual(self.perm_code(), 403)
+        self.redis.cli("SET", "turn/allowed-peer-ip/1", "127.0.0.1")
+        self.assertLess(self.until(200), 5.0)
+        self.assertTrue(self.reaches(1), "Send to the allowed peer")
+        # denied wins over allowed, and closes what was permitted
+        self.redis.cli("SET", "turn/denied-peer-ip/2", "127.0.0.1")
+        self.assertLess(self.until(403), 5.0)
+        self.assertFalse(self.reaches(2), "Send after the deny")
+        self.redis.cli("DEL", "turn/denied-peer-ip/2")
+        self.until(200)
+        self.assertTrue(self.reaches(3))
+        self.redis.cli("DEL", "turn/allowed-peer-ip/1")
+        self.assertLess(self.until(403), 5.0)
+        self.assertFalse(self.reaches(4))
+
+    def test_rebuilt_policy_still_protects_redis_and_own_ports(self):
+        self.redis.cli("SET", "turn/allowed-peer-ip/all", "127.0.0.0/8")
+        self.until(200)
+
+        def denied():
+            return self.node.metric('avedge_drops_total{reason="denied_peer"}') or 0
+        before = denied()
+        self.assertTrue(self.reaches(5))
+        self.c.send_indication("127.0.0.1", self.redis.port, b"PING\r\n")
+        self.c.send_indication("127.0.0.1", self.node.port, b"x" * 20)
+        self.c.send_indication("127.0.0.1", self.node.admin_port, b"GET /")
+        self.assertTrue(wait_for(lambda: denied() == before + 3, 2), self.node.log())
+
+    def test_coturn_range_and_prefix_forms(self):
+        self.redis.cli("SET", "turn/allowed-peer-ip/r", "127.0.0.0 - 127.0.0.9")
+        self.until(200)
+        self.redis.cli("DEL", "turn/allowed-peer-ip/r")
+        self.until(403)
+        self.redis.cli("SET", "turn/allowed-peer-ip/p", "127.0.0.1/8")
+        self.until(200)
+        self.redis.cli("SET", "turn/denied-peer-ip/v6", "123::45")
+        self.redis.cli("SET", "turn/denied-peer-ip/r", "127.0.0.1-127.0.0.1")
+        self.until(403)
+
+    def test_bad_value_warns_once_and_changes_nothing(self):
+        self.redis.cli("SET", "turn/allowed-peer-ip/bad", "127.0.0.300")
+        self.redis.cli("SET", "turn/denied-peer-ip/bad", "10.0.0.9-10.0.0.1")
+        time.sleep(3.0)
+        self.assertEqual(self.perm_code(), 403)
+        log = self.node.log()
+        self.assertEqual(log.count("turn/allowed-peer-ip/bad=127.0.0.300"), 1, log)
+        self.assertEqual(log.count("turn/denied-peer-ip/bad=10.0.0.9-10.0.0.1"), 1, log)
+        # a good key beside them still works; the node keeps running
+        self.redis.cli("SET", "turn/allowed-peer-ip/good", "127.0.0.1")
+        self.until(200)
+        self.assertIsNone(self.node.proc.poll())
+
+
+class TestRedisPeerListsPolled(TestRedisPeerLists):
+    """The same where CONFIG is refused (managed Redis): the 2 s poll
+    carries the changes."""
+    redis_refuses_config = True
+
+    def test_notifications_unavailable(self):
+        self.assertIn("keyspace notifications unavailable", self.node.log())
+
+
 import re  # noqa: E402
 
 from turnclient import A_ALTERNATE_DOMAIN, StreamTurnClient  # noqa: E402

@@ -161,6 +161,36 @@ START_TEST(test_turn_perm_allow_loopback)
 }
 END_TEST
 
+/* A policy swapped in (Redis peer lists) rules the next CreatePermission
+ * and Send; a deny in the new one stops Sends of a live permission. */
+START_TEST(test_turn_perm_set_policy)
+{
+	struct h *h = h_default();
+	struct turn_policy *open, *shut;
+
+	alloc_on(h, &A);
+	ck_assert_int_eq(turn_policy_new(&open), 0);
+	ck_assert_int_eq(turn_policy_new(&shut), 0);
+	ck_assert_int_eq(turn_policy_allow(open, "127.0.0.1"), 0);
+	ck_assert_int_eq(turn_policy_allow(shut, "127.0.0.1"), 0);
+	ck_assert_int_eq(turn_policy_deny(shut, "127.0.0.0-127.0.0.1"), 0);
+	ck_assert_int_eq(h_permit(h, &A, "127.0.0.1"), 403);
+	turn_server_set_policy(h->s, open);
+	ck_assert_int_eq(h_permit(h, &A, "127.0.0.1"), 0);
+	send_ind(h, &A, "127.0.0.1", 6000, "x", 1, false);
+	ck_assert_uint_eq(h_count(h, TURN_ACT_SEND_PEER), 1);
+	turn_server_set_policy(h->s, NULL); /* ignored */
+	turn_server_set_policy(h->s, shut);
+	send_ind(h, &A, "127.0.0.1", 6000, "x", 1, false);
+	ck_assert_uint_eq(h->nsent, 0);
+	ck_assert_int_eq(h_permit(h, &A, "127.0.0.1"), 403);
+	turn_server_set_policy(h->s, h->policy);
+	turn_policy_free(open);
+	turn_policy_free(shut);
+	h_free(h);
+}
+END_TEST
+
 START_TEST(test_turn_perm_request_errors)
 {
 	struct h *h = h_default();
@@ -522,6 +552,7 @@ static Suite *turn_data_suite(void)
 	tcase_add_test(tc, test_turn_perm_denied_peers);
 	tcase_add_test(tc, test_turn_perm_loopback_v6_mapped);
 	tcase_add_test(tc, test_turn_perm_allow_loopback);
+	tcase_add_test(tc, test_turn_perm_set_policy);
 	tcase_add_test(tc, test_turn_perm_request_errors);
 	tcase_add_test(tc, test_turn_perm_expires_at_300s);
 	suite_add_tcase(s, tc);

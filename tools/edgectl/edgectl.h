@@ -1,8 +1,9 @@
 /*
  * tools/edgectl/edgectl.h - edgectl, the ops CLI of avedge: talks to one
- * node's admin HTTP(S) API (docs/admin.md). Shared between main.c
- * (options, commands, exit codes), http.c (one request with libevent's
- * HTTP client, OpenSSL for https), json.c (a small parser for the
+ * node's admin HTTP(S) API (docs/admin.md), or reads the cluster from
+ * Redis (--redis). Shared between main.c (options, commands, exit codes),
+ * http.c (one request with libevent's HTTP client, OpenSSL for https),
+ * cluster.c (the Redis reads, hiredis), json.c (a small parser for the
  * answers) and print.c (human output). Never uses edge/ code.
  */
 #ifndef AVEDGE_TOOLS_EDGECTL_H
@@ -75,6 +76,21 @@ double ectl_json_num(const struct ectl_json *v, double def);
  * false if it does not fit. */
 bool ectl_json_quote(char *buf, size_t cap, const char *s);
 
+/* --- cluster.c ------------------------------------------------------------ */
+
+/* edgectl --redis URL: the cluster scope read straight from Redis (never
+ * written). command "status", "nodes" or "allocations" (with q); *json
+ * gets the JSON text the admin API answers for /api/stats?scope=cluster,
+ * /api/nodes and /api/allocations?scope=cluster (malloc'd, *len bytes).
+ * Returns 0, or an exit code (ECTL_UNREACHABLE: Redis cannot be reached
+ * or refused us; ECTL_USAGE: a bad URL) after printing why. */
+struct ectl_cluster_query {
+	const char *user, *realm; /* exact match; NULL: any */
+	size_t offset, limit;
+};
+int ectl_cluster(const char *url, double timeout_s, const char *command,
+                 const struct ectl_cluster_query *q, char **json, size_t *len);
+
 /* --- print.c -------------------------------------------------------------- */
 
 struct ectl_table;
@@ -94,6 +110,9 @@ void ectl_fmt_age(char *buf, size_t cap, double s);
 /* Human output of an answer (the parsed JSON of the command). 0, or
  * ECTL_REFUSED when the answer is not what was expected. */
 int ectl_print_status(const struct ectl_json *v, FILE *fp);
+/* /api/nodes; /api/stats?scope=cluster (summary and node table) */
+int ectl_print_nodes(const struct ectl_json *v, FILE *fp);
+int ectl_print_cluster_status(const struct ectl_json *v, FILE *fp);
 int ectl_print_allocations(const struct ectl_json *v, FILE *fp);
 int ectl_print_allocation(const struct ectl_json *v, FILE *fp);
 int ectl_print_generic(const struct ectl_json *v, FILE *fp);

@@ -5,8 +5,11 @@
  *
  * Options go before or after the command. The node comes from --admin or
  * AVEDGE_ADMIN (default http://127.0.0.1:9641), the token from --token,
- * --token-file or AVEDGE_TOKEN. Exit codes: 0 ok, 1 the node refused or
- * did not find it, 2 usage, 3 node unreachable or unauthorised.
+ * --token-file or AVEDGE_TOKEN. With --redis URL, status, nodes and
+ * allocations read the whole cluster from Redis instead (cluster.c); the
+ * commands that act on a node need --admin. Exit codes: 0 ok, 1 the node
+ * refused or did not find it, 2 usage, 3 node (or Redis) unreachable or
+ * unauthorised.
  */
 #include "tools/edgectl/edgectl.h"
 
@@ -25,7 +28,7 @@
 struct opts {
 	const char *admin, *token, *token_file, *cacert, *redis;
 	double timeout_s;
-	bool insecure, json, help;
+	bool insecure, json, help, cluster;
 	/* allocations */
 	const char *user, *realm, *peer, *offset, *limit;
 	/* users add, secrets add */
@@ -40,12 +43,16 @@ struct opts {
 static const char usage_text[] =
         "usage: edgectl [OPTIONS] COMMAND [ARGS] [OPTIONS]\n"
         "\n"
-        "Operate one avedge node through its admin API (admin-listen).\n"
+        "Operate one avedge node through its admin API (admin-listen),\n"
+        "or look at the whole cluster in its Redis (--redis).\n"
         "\n"
         "commands:\n"
-        "  status              node summary (/api/stats)\n"
+        "  status              node summary (/api/stats); with --cluster\n"
+        "                      or --redis: cluster totals and nodes\n"
+        "  nodes               the node registry (/api/nodes)\n"
         "  allocations         list allocations (--user, --realm, --peer,\n"
-        "                      --offset, --limit)\n"
+        "                      --offset, --limit; --cluster: every "
+        "node's)\n"
         "  show ID             one allocation with permissions and "
         "channels\n"
         "  kick ID             end an allocation now\n"
@@ -65,24 +72,46 @@ static const char usage_text[] =
         "  --cacert FILE       https: trust FILE instead of the system "
         "CAs\n"
         "  --json              print the node's JSON answer as it is\n"
-        "  --redis URL         cluster scope (not implemented yet)\n"
+        "  --cluster           status, allocations: cluster scope through\n"
+        "                      the node (?scope=cluster; it reads Redis)\n"
+        "  --redis URL         redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]:\n"
+        "                      status, nodes and allocations read the\n"
+        "                      cluster from Redis, no node needed (the\n"
+        "                      other commands need a node: --admin);\n"
+        "                      --timeout applies to each Redis command\n"
         "  -h, --help          this help; COMMAND --help for a command\n"
         "\n"
         "exit codes: 0 ok, 1 refused or not found, 2 usage,\n"
-        "            3 node unreachable or unauthorised (401/403)\n";
+        "            3 node unreachable or unauthorised (401/403), or\n"
+        "              (--redis) Redis unreachable or refused us\n";
 
 static const struct {
 	const char *name, *help;
 } command_help[] = {
-        {"status", "usage: edgectl status [--json]\n"
+        {"status", "usage: edgectl status [--cluster] [--json]\n"
+                   "       edgectl --redis URL status [--json]\n"
                    "Node summary: state (ready/draining), allocations by\n"
-                   "transport, relay ports, auth failures, traffic.\n"},
+                   "transport, relay ports, auth failures, traffic.\n"
+                   "With --cluster (through the node) or --redis (from\n"
+                   "Redis): totals over the live nodes' registry entries\n"
+                   "(as of their last heartbeat) and a table of nodes.\n"},
+        {"nodes", "usage: edgectl nodes [--json]\n"
+                  "       edgectl --redis URL nodes [--json]\n"
+                  "The node registry: id, alive, draining, allocations,\n"
+                  "load, address and heartbeat age of every node (the\n"
+                  "node alone when it runs without Redis).\n"},
         {"allocations",
          "usage: edgectl allocations [--user U] [--realm R] [--peer IP]\n"
+         "                           [--offset N] [--limit N] [--cluster]\n"
+         "                           [--json]\n"
+         "       edgectl --redis URL allocations [--user U] [--realm R]\n"
          "                           [--offset N] [--limit N] [--json]\n"
          "List allocations, 100 by default (--limit up to 1000). --user\n"
          "matches the static user name or the id part of a TURN REST\n"
-         "username; --peer lists allocations with a permission for IP.\n"},
+         "username; --peer lists allocations with a permission for IP\n"
+         "(one node only: the cluster's records have no permissions).\n"
+         "--cluster or --redis list every node's allocation records,\n"
+         "with a NODE column.\n"},
         {"show", "usage: edgectl show ID [--json]\n"
                  "One allocation with its permissions and channels. Exit 1\n"
                  "if there is no such allocation.\n"},
@@ -195,6 +224,8 @@ static int parse_opt(struct opts *o, int argc, char **argv, int *i)
 		return o->insecure = true, 0;
 	if (!eq && strcmp(a, "--json") == 0)
 		return o->json = true, 0;
+	if (!eq && strcmp(a, "--cluster") == 0)
+		return o->cluster = true, 0;
 	if (strncmp(a, "--timeout", n) == 0 && n == 9) {
 		if (!eq && *i + 1 >= argc)
 			return usage_error("--timeout needs a value", NULL);
@@ -399,6 +430,8 @@ static int cmd_allocations(struct ctx *x)
 
 	if (rc)
 		return rc;
+	if (x->o->cluster)
+		add_query(path, sizeof(path), "scope", "cluster");
 	add_query(path, sizeof(path), "user", x->o->user);
 	add_query(path, sizeof(path), "realm", x->o->realm);
 	add_query(path, sizeof(path), "peer", x->o->peer);
@@ -526,8 +559,16 @@ static int run(struct ctx *x)
 	if (strcmp(cmd, "status") == 0) {
 		int rc = nargs_is(x->o, 1, "");
 		return rc ? rc
-		          : call(x, "GET", "/api/stats", NULL,
-		                 ectl_print_status, NULL);
+		          : call(x, "GET",
+		                 x->o->cluster ? "/api/stats?scope=cluster"
+		                               : "/api/stats",
+		                 NULL, ectl_print_status, NULL);
+	}
+	if (strcmp(cmd, "nodes") == 0) {
+		int rc = nargs_is(x->o, 1, "");
+		return rc ? rc
+		          : call(x, "GET", "/api/nodes", NULL, ectl_print_nodes,
+		                 NULL);
 	}
 	if (strcmp(cmd, "allocations") == 0)
 		return cmd_allocations(x);
@@ -538,6 +579,73 @@ static int run(struct ctx *x)
 	if (strcmp(cmd, "users") == 0)
 		return cmd_users(x);
 	return cmd_secrets(x);
+}
+
+/* --- --redis: the cluster from Redis ------------------------------------ */
+
+static bool redis_size(const char *v, size_t max, size_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!v)
+		return true;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || *end || *v == '-' || n > max)
+		return false;
+	*out = (size_t)n;
+	return true;
+}
+
+static int run_redis(struct ctx *x)
+{
+	const struct opts *o = x->o;
+	struct ectl_cluster_query q = {
+	        .user = o->user, .realm = o->realm, .limit = 100};
+	int (*print)(const struct ectl_json *, FILE *) = ectl_print_status;
+	struct ectl_json *v = NULL;
+	char *json;
+	size_t len;
+	int rc;
+
+	if (strcmp(x->cmd, "status") != 0 && strcmp(x->cmd, "nodes") != 0 &&
+	    strcmp(x->cmd, "allocations") != 0) {
+		fprintf(stderr,
+		        "edgectl: %s acts on one node: use --admin URL (not "
+		        "--redis, which only reads the cluster: status, "
+		        "nodes, allocations)\n",
+		        x->cmd);
+		return ECTL_USAGE;
+	}
+	if ((rc = nargs_is(o, 1, "")))
+		return rc;
+	if (o->peer)
+		return usage_error("--peer needs a node (--admin): the "
+		                   "cluster's records have no permissions%s",
+		                   NULL);
+	if (!redis_size(o->offset, 100000000, &q.offset))
+		return usage_error("--offset %s: expected 0 to 100000000",
+		                   o->offset);
+	if (!redis_size(o->limit, 1000, &q.limit) || q.limit == 0)
+		return usage_error("--limit %s: expected 1 to 1000", o->limit);
+	if ((rc = ectl_cluster(o->redis, o->timeout_s, x->cmd, &q, &json,
+	                       &len)))
+		return rc;
+	if (strcmp(x->cmd, "nodes") == 0)
+		print = ectl_print_nodes;
+	else if (strcmp(x->cmd, "allocations") == 0)
+		print = ectl_print_allocations;
+	if (o->json)
+		fwrite(json, 1, len, stdout);
+	else if (ectl_json_parse(json, len, &v) != 0 || print(v, stdout)) {
+		fprintf(stderr, "edgectl: %s: cannot print (try --json)\n",
+		        x->cmd);
+		rc = ECTL_REFUSED;
+	}
+	ectl_json_free(v);
+	free(json);
+	return rc;
 }
 
 /* --- main ----------------------------------------------------------------- */
@@ -597,12 +705,17 @@ int main(int argc, char **argv)
 		return usage_error("unknown command '%s'", x.cmd);
 	if ((rc = check_owners(&o)))
 		return rc;
-	if (o.redis) {
-		fprintf(stderr, "edgectl: --redis: cluster scope needs Redis "
-		                "support, not implemented yet; use --admin to "
-		                "talk to one node\n");
-		return ECTL_USAGE;
-	}
+	if (o.redis && (o.admin || o.cluster))
+		return usage_error("--redis reads the cluster from Redis: "
+		                   "without --admin or --cluster%s",
+		                   NULL);
+	if (o.redis)
+		return run_redis(&x);
+	if (o.cluster && strcmp(x.cmd, "status") != 0 &&
+	    strcmp(x.cmd, "allocations") != 0)
+		return usage_error("--cluster is an option of status and "
+		                   "allocations%s",
+		                   NULL);
 	if ((rc = target(&o, &x.t, token, sizeof(token))))
 		return rc;
 	rc = run(&x);

@@ -219,9 +219,12 @@ int ectl_print_status(const struct ectl_json *v, FILE *fp)
 	                       *d = ectl_json_get(v, "draining"),
 	                       *rd = ectl_json_get(v, "ready");
 	char b[CELL_MAX], x[64];
+	const char *scope = ectl_json_str(ectl_json_get(v, "scope"));
 
 	if (!v || v->type != EJ_OBJ)
 		return ECTL_REFUSED;
+	if (scope && strcmp(scope, "cluster") == 0)
+		return ectl_print_cluster_status(v, fp);
 	kv(fp, "node", text(v, "node", b, sizeof(b)));
 	kv(fp, "version", text(v, "version", b, sizeof(b)));
 	kv(fp, "realm", text(v, "realm", b, sizeof(b)));
@@ -262,6 +265,108 @@ int ectl_print_status(const struct ectl_json *v, FILE *fp)
 	}
 	kv(fp, "redis", text(v, "redis", b, sizeof(b)));
 	return ECTL_OK;
+}
+
+/* --- nodes and cluster status ----------------------------------------------
+ */
+
+static void node_row(struct ectl_table *t, const struct ectl_json *n)
+{
+	char id[CELL_MAX], allocs[32], load[32], addr[128], ver[64], age[32],
+	        up[32], workers[16];
+	const struct ectl_json *al = ectl_json_get(n, "alive"),
+	                       *dr = ectl_json_get(n, "draining");
+	const char *cells[9];
+	double l = num(n, "load");
+
+	cells[0] = text(n, "id", id, sizeof(id));
+	cells[1] = al && al->type == EJ_BOOL && !al->b ? "dead"
+	           : dr && dr->b                       ? "draining"
+	                                               : "serving";
+	cells[2] = text(n, "allocations", allocs, sizeof(allocs));
+	if (l >= 0)
+		snprintf(load, sizeof(load), "%.0f%%", 100 * l);
+	else
+		snprintf(load, sizeof(load), "-");
+	cells[3] = load;
+	cells[4] = text(n, "workers", workers, sizeof(workers));
+	cells[5] = text(n, "listen4", addr, sizeof(addr));
+	if (!strcmp(cells[5], "") || !strcmp(cells[5], "-"))
+		cells[5] = text(n, "listen6", addr, sizeof(addr));
+	cells[6] = text(n, "version", ver, sizeof(ver));
+	ectl_fmt_age(up, sizeof(up), num(n, "uptime_s"));
+	cells[7] = up;
+	if (num(n, "age_s") >= 0)
+		snprintf(age, sizeof(age), "%.1fs", num(n, "age_s"));
+	else
+		snprintf(age, sizeof(age), "-");
+	cells[8] = age;
+	ectl_table_row(t, cells);
+}
+
+static int node_table(const struct ectl_json *list, FILE *fp)
+{
+	static const char *const heads[9] = {
+	        "NODE",    "STATE",   ">ALLOCATIONS", ">LOAD",     ">WORKERS",
+	        "ADDRESS", "VERSION", ">UPTIME",      ">HEARTBEAT"};
+	struct ectl_table *t;
+
+	if (!list || list->type != EJ_ARR)
+		return ECTL_REFUSED;
+	if (!(t = ectl_table_new(9, heads)))
+		return ECTL_REFUSED;
+	for (size_t i = 0; i < list->n; i++)
+		node_row(t, &list->items[i]);
+	ectl_table_print(t, fp);
+	return ECTL_OK;
+}
+
+int ectl_print_nodes(const struct ectl_json *v, FILE *fp)
+{
+	const struct ectl_json *list = ectl_json_get(v, "nodes");
+	const char *scope = ectl_json_str(ectl_json_get(v, "scope"));
+	int rc = node_table(list, fp);
+
+	if (rc)
+		return rc;
+	fprintf(fp, "%zu node%s, %.0f alive%s\n", list->n,
+	        list->n == 1 ? "" : "s",
+	        ectl_json_num(ectl_json_get(v, "alive"), 0),
+	        scope && strcmp(scope, "node") == 0
+	                ? " (no Redis: this node only)"
+	                : "");
+	return ECTL_OK;
+}
+
+int ectl_print_cluster_status(const struct ectl_json *v, FILE *fp)
+{
+	const struct ectl_json *rel = ectl_json_get(v, "relayed");
+	char b[CELL_MAX];
+
+	if (!v || v->type != EJ_OBJ)
+		return ECTL_REFUSED;
+	kv(fp, "scope", "cluster");
+	snprintf(b, sizeof(b), "%.0f alive (%.0f draining), %.0f registered",
+	         num(v, "nodes_alive"), num(v, "nodes_draining"),
+	         num(v, "nodes"));
+	kv(fp, "nodes", b);
+	kv(fp, "allocations", text(v, "allocations", b, sizeof(b)));
+	if (num(v, "max_allocations") > 0)
+		kv(fp, "max allocations",
+		   text(v, "max_allocations", b, sizeof(b)));
+	else
+		kv(fp, "max allocations", "unlimited");
+	kv(fp, "created", text(v, "allocations_created", b, sizeof(b)));
+	kv(fp, "permissions", text(v, "permissions", b, sizeof(b)));
+	kv(fp, "channels", text(v, "channels", b, sizeof(b)));
+	kv(fp, "auth failures", text(v, "auth_failures", b, sizeof(b)));
+	if (rel) {
+		kv(fp, "relayed to peers", flow(rel, "to_peer", b, sizeof(b)));
+		kv(fp, "relayed to clients",
+		   flow(rel, "to_client", b, sizeof(b)));
+	}
+	fputc('\n', fp);
+	return node_table(ectl_json_get(v, "per_node"), fp);
 }
 
 /* --- allocations ---------------------------------------------------------- */
@@ -305,12 +410,14 @@ static void media(const struct ectl_json *a, char *loss, char *jitter,
 		snprintf(jitter, cap, "%.1fms", j);
 }
 
-static void alloc_row(struct ectl_table *t, const struct ectl_json *a)
+/* One row; with node (the cluster scope) a NODE column after the ID. */
+static void alloc_row(struct ectl_table *t, const struct ectl_json *a,
+                      bool node)
 {
 	char id[CELL_MAX], user[CELL_MAX], realm[CELL_MAX], tr[32], client[128],
 	        relay[256], age[32], exp[32], perms[16], chans[16], tp[32],
-	        tc[32], loss[32], jitter[32];
-	const char *cells[14];
+	        tc[32], loss[32], jitter[32], nd[CELL_MAX];
+	const char *cells[15];
 
 	ectl_fmt_age(age, sizeof(age), num(a, "age_s"));
 	ectl_fmt_age(exp, sizeof(exp), num(a, "expires_in_s"));
@@ -333,6 +440,10 @@ static void alloc_row(struct ectl_table *t, const struct ectl_json *a)
 	media(a, loss, jitter, sizeof(loss));
 	cells[12] = loss;
 	cells[13] = jitter;
+	if (node) {
+		memmove(cells + 2, cells + 1, 13 * sizeof(cells[0]));
+		cells[1] = text(a, "node", nd, sizeof(nd));
+	}
 	ectl_table_row(t, cells);
 }
 
@@ -342,7 +453,13 @@ int ectl_print_allocations(const struct ectl_json *v, FILE *fp)
 	        "ID",       "USER",       "REALM",    "TRANSPORT", "CLIENT",
 	        "RELAY",    ">AGE",       ">EXPIRES", ">PERMS",    ">CHANS",
 	        ">TO PEER", ">TO CLIENT", ">LOSS",    ">JITTER"};
+	static const char *const heads15[15] = {
+	        "ID",     "NODE",     "USER",       "REALM",    "TRANSPORT",
+	        "CLIENT", "RELAY",    ">AGE",       ">EXPIRES", ">PERMS",
+	        ">CHANS", ">TO PEER", ">TO CLIENT", ">LOSS",    ">JITTER"};
 	const struct ectl_json *list = ectl_json_get(v, "allocations");
+	const char *scope = ectl_json_str(ectl_json_get(v, "scope"));
+	bool cluster = scope && strcmp(scope, "cluster") == 0;
 	struct ectl_table *t;
 	double total = num(v, "total"), offset = num(v, "offset");
 
@@ -353,9 +470,9 @@ int ectl_print_allocations(const struct ectl_json *v, FILE *fp)
 		        total > 0 ? " on this page" : "");
 		return ECTL_OK;
 	}
-	t = ectl_table_new(14, heads);
+	t = cluster ? ectl_table_new(15, heads15) : ectl_table_new(14, heads);
 	for (size_t i = 0; t && i < list->n; i++)
-		alloc_row(t, &list->items[i]);
+		alloc_row(t, &list->items[i], cluster);
 	ectl_table_print(t, fp);
 	if (total > (double)list->n)
 		fprintf(fp,
