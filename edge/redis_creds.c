@@ -14,6 +14,7 @@
 #include "auth/auth.h"
 #include "edge/log.h"
 #include "edge/redis_int.h"
+#include "edge/strv.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,11 +29,6 @@
 #define USERS_MAX   100000
 #define SECRETS_MAX AUTH_SECRETS_MAX
 
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
 struct redis_creds {
 	struct edge_redis *r;
 	const char *realm;        /* whose keys these are */
@@ -41,70 +37,13 @@ struct redis_creds {
 	char user_pattern[2 * REDIS_KEY_MAX + 32]; /* glob-escaped realm */
 	size_t user_prefix_len; /* "turn/realm/<realm>/user/" */
 	pthread_mutex_t mu;
-	struct strv users, secrets; /* snapshot: "name:0xKEY", secrets */
+	struct edge_strv users, secrets; /* snapshot: "name:0xKEY", secrets */
 	bool have_snapshot;
 	/* the read in progress (control thread) */
 	bool running, again, again_users, with_users;
-	struct strv keys, new_users, new_secrets;
+	struct edge_strv keys, new_users, new_secrets;
 	size_t mget_at;
 };
-
-static void strv_clear(struct strv *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	s->n = 0;
-}
-
-static void strv_free(struct strv *s)
-{
-	strv_clear(s);
-	free(s->v);
-	memset(s, 0, sizeof(*s));
-}
-
-static int strv_add(struct strv *s, const char *p, size_t len)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		char **v = realloc(s->v, cap * sizeof(*v));
-		if (!v)
-			return ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
-	if (!(s->v[s->n] = malloc(len + 1)))
-		return ENOMEM;
-	memcpy(s->v[s->n], p, len);
-	s->v[s->n][len] = 0;
-	s->n++;
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool strv_equal(struct strv *a, struct strv *b)
-{
-	qsort(a->v, a->n, sizeof(char *), cmp_str);
-	qsort(b->v, b->n, sizeof(char *), cmp_str);
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->v[i], b->v[i]) != 0)
-			return false;
-	return true;
-}
-
-static void strv_swap(struct strv *a, struct strv *b)
-{
-	struct strv t = *a;
-
-	*a = *b;
-	*b = t;
-}
 
 /* --- the read ----------------------------------------------------------- */
 
@@ -119,24 +58,24 @@ static void finish(struct redis_creds *cr, bool ok)
 	if (ok) {
 		pthread_mutex_lock(&cr->mu);
 		if (!cr->with_users) { /* users as they were */
-			strv_clear(&cr->new_users);
+			edge_strv_clear(&cr->new_users);
 			for (size_t i = 0; i < cr->users.n; i++)
-				strv_add(&cr->new_users, cr->users.v[i],
-				         strlen(cr->users.v[i]));
+				edge_strv_add(&cr->new_users, cr->users.v[i],
+				              strlen(cr->users.v[i]));
 		}
 		changed = !cr->have_snapshot ||
-		          !strv_equal(&cr->new_users, &cr->users) ||
-		          !strv_equal(&cr->new_secrets, &cr->secrets);
+		          !edge_strv_equal(&cr->new_users, &cr->users) ||
+		          !edge_strv_equal(&cr->new_secrets, &cr->secrets);
 		if (changed) {
-			strv_swap(&cr->users, &cr->new_users);
-			strv_swap(&cr->secrets, &cr->new_secrets);
+			edge_strv_swap(&cr->users, &cr->new_users);
+			edge_strv_swap(&cr->secrets, &cr->new_secrets);
 			cr->have_snapshot = true;
 		}
 		pthread_mutex_unlock(&cr->mu);
 	}
-	strv_clear(&cr->keys);
-	strv_clear(&cr->new_users);
-	strv_clear(&cr->new_secrets);
+	edge_strv_clear(&cr->keys);
+	edge_strv_clear(&cr->new_users);
+	edge_strv_clear(&cr->new_secrets);
 	if (changed) {
 		edge_info("redis: credentials of realm %s: %zu users, %zu REST "
 		          "secrets in Redis",
@@ -196,7 +135,7 @@ static void on_mget(struct rconn *c, struct redisReply *r, enum rc_status st,
 		for (int k = n - 32; k < n; k++)
 			spec[k] = (char)tolower((unsigned char)spec[k]);
 		if (cr->new_users.n < USERS_MAX)
-			strv_add(&cr->new_users, spec, (size_t)n);
+			edge_strv_add(&cr->new_users, spec, (size_t)n);
 	}
 	cr->mget_at += MGET_BATCH;
 	step_mget(cr);
@@ -250,7 +189,7 @@ static void on_scan(struct rconn *c, struct redisReply *r, enum rc_status st,
 	for (size_t i = 0; i < r->element[1]->elements; i++) {
 		const struct redisReply *k = r->element[1]->element[i];
 		if (k->type == REDIS_REPLY_STRING && cr->keys.n < USERS_MAX)
-			strv_add(&cr->keys, k->str, k->len);
+			edge_strv_add(&cr->keys, k->str, k->len);
 	}
 	snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 	if (strcmp(cursor, "0") != 0) {
@@ -279,7 +218,7 @@ static void on_secrets(struct rconn *c, struct redisReply *r, enum rc_status st,
 	for (size_t i = 0; i < r->elements && i < SECRETS_MAX * 4; i++) {
 		const struct redisReply *v = r->element[i];
 		if (v->type == REDIS_REPLY_STRING)
-			strv_add(&cr->new_secrets, v->str, v->len);
+			edge_strv_add(&cr->new_secrets, v->str, v->len);
 	}
 	if (cr->with_users)
 		step_scan(cr, "0");
@@ -410,11 +349,11 @@ void redis_creds_free(struct redis_creds *cr)
 	if (!cr)
 		return;
 	redis_creds_free(cr->next);
-	strv_free(&cr->users);
-	strv_free(&cr->secrets);
-	strv_free(&cr->keys);
-	strv_free(&cr->new_users);
-	strv_free(&cr->new_secrets);
+	edge_strv_free(&cr->users);
+	edge_strv_free(&cr->secrets);
+	edge_strv_free(&cr->keys);
+	edge_strv_free(&cr->new_users);
+	edge_strv_free(&cr->new_secrets);
 	pthread_mutex_destroy(&cr->mu);
 	free(cr);
 }

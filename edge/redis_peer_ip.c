@@ -14,6 +14,7 @@
  */
 #include "edge/log.h"
 #include "edge/redis_int.h"
+#include "edge/strv.h"
 #include "turn/policy.h"
 
 #include <arpa/inet.h>
@@ -30,74 +31,17 @@
 #define RULES_MAX  10000
 #define RULE_MAX   (2 * INET6_ADDRSTRLEN + 4) /* "D" "lo-hi" */
 
-struct strs {
-	char **v;
-	size_t n, cap;
-};
-
 struct redis_peer_ip {
 	struct edge_redis *r;
 	pthread_mutex_t mu;
-	struct strs rules;  /* snapshot: "A<lo>-<hi>" / "D<lo>-<hi>", sorted */
-	struct strs warned; /* "key=value" of the bad values last read */
+	struct edge_strv
+	        rules; /* snapshot: "A<lo>-<hi>" / "D<lo>-<hi>", sorted */
+	struct edge_strv warned; /* "key=value" of the bad values last read */
 	/* the read in progress (control thread) */
 	bool running, again;
-	struct strs keys, new_rules, new_warned;
+	struct edge_strv keys, new_rules, new_warned;
 	size_t mget_at;
 };
-
-static void strs_clear(struct strs *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	s->n = 0;
-}
-
-static void strs_free(struct strs *s)
-{
-	strs_clear(s);
-	free(s->v);
-	memset(s, 0, sizeof(*s));
-}
-
-static int strs_add(struct strs *s, const char *p, size_t len)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		char **v = realloc(s->v, cap * sizeof(*v));
-		if (!v)
-			return ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
-	if (!(s->v[s->n] = malloc(len + 1)))
-		return ENOMEM;
-	memcpy(s->v[s->n], p, len);
-	s->v[s->n][len] = 0;
-	s->n++;
-	return 0;
-}
-
-static bool strs_has(const struct strs *s, const char *p)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->v[i], p) == 0)
-			return true;
-	return false;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void strs_swap(struct strs *a, struct strs *b)
-{
-	struct strs t = *a;
-
-	*a = *b;
-	*b = t;
-}
 
 /* --- one value ------------------------------------------------------------ */
 
@@ -141,22 +85,20 @@ static void finish(struct redis_peer_ip *pi, bool ok)
 
 	pi->running = false;
 	if (ok) {
-		if (pi->new_rules.n) /* qsort(NULL, 0, ...) is undefined */
-			qsort(pi->new_rules.v, pi->new_rules.n, sizeof(char *),
-			      cmp_str);
+		edge_strv_sort(&pi->new_rules);
 		pthread_mutex_lock(&pi->mu);
 		changed = pi->new_rules.n != pi->rules.n;
 		for (size_t i = 0; !changed && i < pi->rules.n; i++)
 			changed =
 			        strcmp(pi->rules.v[i], pi->new_rules.v[i]) != 0;
 		if (changed) /* the first read too if it found some */
-			strs_swap(&pi->rules, &pi->new_rules);
+			edge_strv_swap(&pi->rules, &pi->new_rules);
 		pthread_mutex_unlock(&pi->mu);
-		strs_swap(&pi->warned, &pi->new_warned);
+		edge_strv_swap(&pi->warned, &pi->new_warned);
 	}
-	strs_clear(&pi->keys);
-	strs_clear(&pi->new_rules);
-	strs_clear(&pi->new_warned);
+	edge_strv_clear(&pi->keys);
+	edge_strv_clear(&pi->new_rules);
+	edge_strv_clear(&pi->new_warned);
 	if (changed) {
 		edge_info("redis: peer lists changed: %zu ranges in Redis",
 		          pi->rules.n);
@@ -193,7 +135,7 @@ static void value(struct redis_peer_ip *pi, const char *key,
 	if (v->type == REDIS_REPLY_STRING &&
 	    rule_of(deny, v->str, v->len, rule, sizeof(rule))) {
 		if (pi->new_rules.n < RULES_MAX)
-			strs_add(&pi->new_rules, rule, strlen(rule));
+			edge_strv_add(&pi->new_rules, rule, strlen(rule));
 		return;
 	}
 	snprintf(seen, sizeof(seen), "%s=%.*s", key,
@@ -201,11 +143,11 @@ static void value(struct redis_peer_ip *pi, const char *key,
 	                 ? (int)(v->len > 128 ? 128 : v->len)
 	                 : 0,
 	         v->type == REDIS_REPLY_STRING ? v->str : "");
-	if (!strs_has(&pi->warned, seen))
+	if (!edge_strv_has(&pi->warned, seen))
 		edge_warn("redis: %s: not an IP, IP/PREFIX or IP-IP: skipped",
 		          seen);
 	if (pi->new_warned.n < RULES_MAX)
-		strs_add(&pi->new_warned, seen, strlen(seen));
+		edge_strv_add(&pi->new_warned, seen, strlen(seen));
 }
 
 static void on_mget(struct rconn *c, struct redisReply *r, enum rc_status st,
@@ -265,7 +207,7 @@ static void on_scan(struct rconn *c, struct redisReply *r, enum rc_status st,
 		if (k->type == REDIS_REPLY_STRING && pi->keys.n < RULES_MAX &&
 		    (strncmp(k->str, ALLOW_PFX, strlen(ALLOW_PFX)) == 0 ||
 		     strncmp(k->str, DENY_PFX, strlen(DENY_PFX)) == 0))
-			strs_add(&pi->keys, k->str, k->len);
+			edge_strv_add(&pi->keys, k->str, k->len);
 	}
 	snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 	if (strcmp(cursor, "0") != 0) {
@@ -336,11 +278,11 @@ void redis_peer_ip_free(struct redis_peer_ip *pi)
 {
 	if (!pi)
 		return;
-	strs_free(&pi->rules);
-	strs_free(&pi->warned);
-	strs_free(&pi->keys);
-	strs_free(&pi->new_rules);
-	strs_free(&pi->new_warned);
+	edge_strv_free(&pi->rules);
+	edge_strv_free(&pi->warned);
+	edge_strv_free(&pi->keys);
+	edge_strv_free(&pi->new_rules);
+	edge_strv_free(&pi->new_warned);
 	pthread_mutex_destroy(&pi->mu);
 	free(pi);
 }
