@@ -608,6 +608,7 @@ int edge_admin_new(struct edge_admin **out, const struct edge_admin_opts *o,
 		return ENOMEM;
 	a->node = o->node;
 	a->draining = o->draining;
+	a->realms = o->realms;
 	a->max_allocations = cfg->max_allocations;
 	a->redis_configured = cfg->redis.url != NULL;
 	a->redis = o->redis;

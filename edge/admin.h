@@ -15,6 +15,7 @@
 
 struct edge_admin;
 struct edge_worker;
+struct edge_realm_map;
 struct turn_node;
 struct edge_redis;
 struct edge_creds;
@@ -35,6 +36,9 @@ struct edge_admin_opts {
 	void (*creds_apply)(void *arg, void (*done)(void *done_arg, int err),
 	                    void *done_arg);
 	void *creds_arg;
+	/* the node's realms by index (turn_tuple.realm), for the realm label
+	 * of avedge_allocations; NULL: the default realm only */
+	const struct edge_realm_map *realms;
 };
 
 /* Create the server and bind admin-listen (on the calling thread, so a

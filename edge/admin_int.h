@@ -41,7 +41,8 @@ struct edge_admin {
 	char *token; /* NULL: no token configured, the API answers 403 */
 	size_t token_len;
 	char node_id[ADMIN_NODE_ID_MAX + 1];
-	char *realm; /* the node's realm at start */
+	char *realm;                         /* the node's realm at start */
+	const struct edge_realm_map *realms; /* NULL: the default only */
 	uint32_t max_allocations;
 	bool redis_configured;
 	/* NULL: redis not configured */

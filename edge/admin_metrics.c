@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "edge/admin_int.h"
 #include "edge/edge.h"
+#include "edge/realms.h"
 #include "edge/redis.h"
 #include "edge/worker.h"
 
@@ -130,18 +131,28 @@ static const char *const auth_reasons[16] = {
 static void m_allocations(struct evbuffer *b, struct edge_admin *a,
                           const struct turn_stats *t)
 {
-	const char *realm = a->realm;
+	size_t nrealms = a->realms && a->realms->n ? a->realms->n : 1;
+
 	family(b, "avedge_allocations", "gauge",
-	       "Current allocations by client transport.");
-	for (int i = 0; i < 4; i++) {
-		evbuffer_add_printf(b,
-		                    "avedge_allocations{transport=\"%s\","
-		                    "realm=\"",
-		                    transports[i]);
-		label_value(b, realm);
-		evbuffer_add_printf(
-		        b, "\"} %llu\n",
-		        (unsigned long long)t->allocations_by_transport[i]);
+	       "Current allocations by client transport and realm.");
+	for (size_t r = 0; r < nrealms && r < TURN_MAX_REALMS; r++) {
+		const char *realm =
+		        nrealms > 1 ? a->realms->names[r] : a->realm;
+		for (int i = 0; i < 4; i++) {
+			evbuffer_add_printf(
+			        b,
+			        "avedge_allocations{transport=\"%s\","
+			        "realm=\"",
+			        transports[i]);
+			label_value(b, realm ? realm : "");
+			evbuffer_add_printf(
+			        b, "\"} %llu\n",
+			        (unsigned long long)(nrealms > 1
+			                                     ? t->allocations_by_realm
+			                                               [r][i]
+			                                     : t->allocations_by_transport
+			                                               [i]));
+		}
 	}
 	counter(b, "avedge_allocations_created_total", "Allocations created.",
 	        t->allocations_created);

@@ -269,7 +269,8 @@ static int start_workers(struct daemon *d)
 	                                       .redis = d->redis,
 	                                       .creds = d->creds,
 	                                       .creds_apply = creds_apply,
-	                                       .creds_arg = d},
+	                                       .creds_arg = d,
+	                                       .realms = &d->shared.realms},
 	             why, sizeof(why))) != 0) {
 		edge_err("%s", why);
 		return err;

@@ -135,9 +135,13 @@ void turn_alloc_release(struct turn_alloc *a, const char *reason)
 		log_alloc(a, "deleted", reason);
 		if (s->stats.allocations)
 			s->stats.allocations--;
-		if (s->stats.allocations_by_transport[a->tuple.transport & 3])
-			s->stats.allocations_by_transport[a->tuple.transport &
-			                                  3]--;
+		unsigned t = a->tuple.transport & 3;
+		uint64_t *r = &s->stats.allocations_by_realm[turn_realm_of(
+		        s, &a->tuple)][t];
+		if (s->stats.allocations_by_transport[t])
+			s->stats.allocations_by_transport[t]--;
+		if (*r)
+			(*r)--;
 	}
 	turn_cluster_ended(a, reason);
 	turn_wheel_cancel(&a->timer);
@@ -237,6 +241,8 @@ void turn_alloc_complete(struct turn_alloc *a)
 	s->stats.allocations++;
 	s->stats.allocations_created++;
 	s->stats.allocations_by_transport[a->tuple.transport & 3]++;
+	s->stats.allocations_by_realm[turn_realm_of(s, &a->tuple)]
+	                             [a->tuple.transport & 3]++;
 	turn_alloc_answer(a, &p->sig);
 	log_alloc(a, "created", NULL);
 	turn_alloc_event(a, TURN_ALLOC_CREATED, NULL);

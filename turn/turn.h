@@ -253,6 +253,8 @@ struct turn_stats {
 	uint64_t quota_rejects, port_exhausted, icmp_relayed;
 	/* current allocations by enum turn_transport */
 	uint64_t allocations_by_transport[4];
+	/* the same by realm (tuple.realm) and transport */
+	uint64_t allocations_by_realm[TURN_MAX_REALMS][4];
 	/* ended allocations by why (allocations_expired above) */
 	uint64_t allocations_refreshed_0, allocations_closed,
 	        allocations_kicked;

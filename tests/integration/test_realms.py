@@ -9,14 +9,17 @@ import shutil
 import socket
 import tempfile
 import unittest
+import urllib.request
 
 from harness import Daemon, free_port, have
+from test_admin import metric, parse_metrics
 from test_turn_tls import client_ctx, make_cert
 from turnclient import (A_REALM, StreamTurnClient, TurnClient, error_code)
 
 REALM_A, REALM_B = "a.example", "b.example"
 ALICE, ALICE_PW = "alice", "alice-pw"  # realm A
 BOB, BOB_PW = "bob", "bob-pw"          # realm B
+ADMIN_TOKEN = "realms-test-admin-token-0"
 
 
 def code_of(resp):
@@ -49,10 +52,13 @@ class RealmsTest(unittest.TestCase):
             "realm-user-quota = %s:1" % REALM_B,
             "",
         ])
+        self.admin_port = free_port()
         self.d = Daemon(["--listening-ip", "127.0.0.2", "--threads", "2",
                          "--cert", self.cert, "--pkey", self.key,
                          "--tls-listening-port", str(self.tls_port),
-                         "--no-dtls"], config)
+                         "--no-dtls",
+                         "--admin-listen", "127.0.0.1:%d" % self.admin_port,
+                         "--admin-token", ADMIN_TOKEN], config)
         self.addCleanup(self.d.cleanup)
         self.d.start()
         self.a = ("127.0.0.1", self.d.port)
@@ -98,6 +104,20 @@ class RealmsTest(unittest.TestCase):
         for name in ("other.example", None):
             resp = tls_client(name, ALICE, ALICE_PW).allocate()
             self.assertEqual(code_of(resp), 0, self.d.log())
+
+    def test_allocations_metric_by_realm(self):
+        self.assertEqual(self.allocate(self.a, ALICE, ALICE_PW)[0], 0)
+        self.assertEqual(self.allocate(self.a, ALICE, ALICE_PW)[0], 0)
+        self.assertEqual(self.allocate(self.b, BOB, BOB_PW)[0], 0)
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/metrics" % self.admin_port,
+            headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            series = parse_metrics(r.read().decode())[0]
+        self.assertEqual(metric(series, "avedge_allocations", realm=REALM_A,
+                                transport="udp"), 2)
+        self.assertEqual(metric(series, "avedge_allocations", realm=REALM_B,
+                                transport="udp"), 1)
 
     def test_realm_user_quota(self):
         code, _, _ = self.allocate(self.b, BOB, BOB_PW)
