@@ -46,13 +46,17 @@ struct tcp_conn {
 	uint64_t frames;        /* frames handed to the core */
 	uint64_t frames_at_arm; /* frames when the deadline was armed */
 	bool active;            /* a frame arrived */
-	bool tls;
 	/* Set by an action (RFC 6062 ConnectionBind): the connection leaves
 	 * tcp.c after the current frame, its bufferevent to take(). */
 	edge_tcp_take_fn *take;
 	uint32_t take_arg;
 	bool keep_frame; /* the frame stays in the input for take() */
 };
+
+static bool is_tls(const struct tcp_conn *c)
+{
+	return c->tuple.transport == TURN_TRANSPORT_TLS;
+}
 
 int edge_tcp_init(struct edge_worker *w)
 {
@@ -95,7 +99,7 @@ static void tcp_close(struct tcp_conn *c, bool notify)
 	struct edge_worker *w = c->w;
 
 	EDGE_COUNT(&w->stats, tcp_closed, 1);
-	if (c->tls)
+	if (is_tls(c))
 		EDGE_COUNT(&w->stats, tls_closed, 1);
 	conn_unlink(c);
 	if (w->connlimit)
@@ -158,7 +162,8 @@ static void deadline_fired(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (!c->active) {
-		SSL *ssl = c->tls ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+		SSL *ssl =
+		        is_tls(c) ? bufferevent_openssl_get_ssl(c->bev) : NULL;
 		tcp_cut(c, ssl && !SSL_is_init_finished(ssl) ? CLOSE_HANDSHAKE
 		                                             : CLOSE_FIRST);
 		return;
@@ -203,7 +208,7 @@ void edge_tcp_send(struct tcp_conn *c, const uint8_t *data, size_t len)
 	/* Plain TCP with nothing queued: write at once, so the common case
 	 * costs one send() and no write event (two epoll_ctl and a wake-up
 	 * per packet otherwise). What the kernel does not take is queued. */
-	if (!c->tls && queued == 0) {
+	if (!is_tls(c) && queued == 0) {
 		ssize_t n = send(bufferevent_getfd(c->bev), data, len,
 		                 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n == (ssize_t)len)
@@ -279,7 +284,7 @@ static int tcp_frames(struct tcp_conn *c)
 			return FRAMES_OK;
 		uint8_t *frame = evbuffer_pullup(in, (ssize_t)frame_len);
 		EDGE_COUNT(&w->stats, tcp_rx, 1);
-		if (c->tls && c->frames == 0)
+		if (is_tls(c) && c->frames == 0)
 			sni_realm(c);
 		c->frames++;
 		turn_actions_reset(&w->out);
@@ -389,7 +394,6 @@ int edge_tcp_adopt(struct edge_worker *w, evutil_socket_t fd, SSL *ssl,
 		return ENOMEM;
 	c->w = w;
 	c->tuple = *t;
-	c->tls = ssl != NULL;
 	c->active = true; /* its first message came on the other worker */
 	do {
 		c->tuple.conn = w->next_conn_id++;
@@ -447,7 +451,6 @@ static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	c->w = w;
-	c->tls = tls;
 	memcpy(&c->tuple.client, sa,
 	       (size_t)salen < sizeof(c->tuple.client)
 	               ? (size_t)salen

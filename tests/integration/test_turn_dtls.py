@@ -13,7 +13,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import tempfile
 import threading
 import time
@@ -267,14 +266,11 @@ class DtlsUclient(DtlsBase):
     uclient = tu.UclientInterop.uclient
     assert_no_loss = tu.UclientInterop.assert_no_loss
     _stop_peer = tu.UclientInterop._stop_peer
+    start_peer = tu.UclientInterop.start_peer
 
     def setUp(self):
         self.start_daemon()
-        self.peer_port = free_port()
-        self.peer = subprocess.Popen(
-            ["turnutils_peer", "-L", "127.0.0.1", "-p", str(self.peer_port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(self._stop_peer)
+        self.start_peer()
 
     def test_dtls_long_term_channels(self):
         rc, text = self.uclient("-S", "-p", str(self.dtls_port),

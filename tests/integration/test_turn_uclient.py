@@ -31,6 +31,11 @@ class UclientInterop(unittest.TestCase):
                          "--threads", "2"] + list(self.extra_args))
         self.addCleanup(self.d.cleanup)
         self.d.start()
+        self.start_peer()
+
+    def start_peer(self):
+        """coturn's turnutils_peer (an echo peer) on a free loopback port,
+        stopped when the test ends."""
         self.peer_port = free_port()
         self.peer = subprocess.Popen(
             ["turnutils_peer", "-L", "127.0.0.1", "-p", str(self.peer_port)],
