@@ -5,17 +5,17 @@
  * signals on the main thread until SIGINT/SIGTERM.
  */
 #include "auth/auth.h"
-#include "edge/admin.h"
-#include "edge/config.h"
-#include "edge/creds.h"
-#include "edge/dtls.h"
-#include "edge/edge.h"
-#include "edge/log.h"
-#include "edge/net.h"
-#include "edge/redis.h"
+#include "edge/admin/admin.h"
+#include "edge/base/edge.h"
+#include "edge/base/log.h"
+#include "edge/config/config.h"
+#include "edge/config/creds.h"
+#include "edge/net/dtls.h"
+#include "edge/net/sock.h"
+#include "edge/net/tls.h"
+#include "edge/net/worker.h"
+#include "edge/redis/redis.h"
 #include "edge/setup.h"
-#include "edge/tls.h"
-#include "edge/worker.h"
 #include "turn/policy.h"
 
 #include <errno.h>
@@ -249,7 +249,10 @@ static int start_workers(struct daemon *d)
 		        &d->redis,
 		        &(struct edge_redis_opts){
 		                .cfg = &d->cfg,
-		                .shared = &d->shared,
+		                .core = &d->shared.core,
+		                .realms = &d->shared.realms,
+		                .nonces = d->shared.nonces,
+		                .draining = &d->shared.draining,
 		                .node_id = id,
 		                .creds_changed = redis_creds_changed,
 		                .peer_ips_changed = redis_peers_changed,

@@ -3,16 +3,16 @@
  * share: the credential store (users from the config and the user-file,
  * REST secrets), the nonce keys, the peer policy, the quotas and the core
  * configuration (relay addresses, external-ip mapping, lifetimes) and
- * the TLS and DTLS contexts (edge/tls.c, edge/dtls.c) when a certificate
- * is set.
+ * the TLS and DTLS contexts (edge/net/tls.c, edge/net/dtls.c) when a
+ * certificate is set.
  */
 #include "edge/setup.h"
 #include "auth/auth.h"
-#include "edge/connlimit.h"
-#include "edge/dtls.h"
-#include "edge/log.h"
-#include "edge/net.h"
-#include "edge/tls.h"
+#include "edge/base/log.h"
+#include "edge/net/connlimit.h"
+#include "edge/net/dtls.h"
+#include "edge/net/sock.h"
+#include "edge/net/tls.h"
 #include "turn/policy.h"
 
 #include <arpa/inet.h>
@@ -399,7 +399,7 @@ int edge_setup_shared(const struct edge_config *cfg,
 	core->no_tcp_relay = cfg->no_tcp_relay;
 	core->draining = &sh->draining;
 	core->max_allocations = cfg->max_allocations;
-	core->cluster_quota = cfg->redis.url != NULL; /* edge/redis.c */
+	core->cluster_quota = cfg->redis.url != NULL; /* edge/redis/redis.c */
 	core->alloc_events = cfg->redis.url != NULL;
 	core->realms = (const char *const *)sh->realms.names;
 	core->nrealms = sh->realms.n;

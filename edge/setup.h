@@ -6,8 +6,8 @@
 #ifndef AVEDGE_EDGE_SETUP_H
 #define AVEDGE_EDGE_SETUP_H
 
-#include "edge/config.h"
-#include "edge/realms.h"
+#include "edge/config/config.h"
+#include "edge/config/realms.h"
 #include "turn/turn.h"
 
 #include <stdatomic.h>

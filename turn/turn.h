@@ -237,7 +237,7 @@ unsigned turn_code_slot(uint16_t code);
 uint16_t turn_slot_code(unsigned slot); /* 0: "other" */
 
 /* Counters of one server core (owner thread writes, anyone reads with
- * relaxed loads; see edge/worker.h EDGE_COUNT). */
+ * relaxed loads; see edge/net/worker.h EDGE_COUNT). */
 struct turn_stats {
 	uint64_t allocations, allocations_created, allocations_expired,
 	        allocations_deleted;

@@ -5,7 +5,7 @@
  * Config files are written under a mkdtemp directory per test.
  */
 #include "check_main.h"
-#include "edge/config.h"
+#include "edge/config/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

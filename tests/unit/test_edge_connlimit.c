@@ -2,7 +2,7 @@
  * tests/unit/test_edge_connlimit.c - node-wide connection limits: per IP
  * and in total, counts that survive table growth and deletions.
  */
-#include "edge/connlimit.h"
+#include "edge/net/connlimit.h"
 #include "tests/unit/check_main.h"
 
 #include <arpa/inet.h>

@@ -1,11 +1,11 @@
 /*
  * tests/unit/test_edge_creds.c - the admin API's in-process credentials
- * (edge/creds.c): merged into a store after the configuration's, which
+ * (edge/config/creds.c): merged into a store after the configuration's, which
  * the API may not change (EPERM) and which win on a name clash; listing;
  * the secret limit.
  */
 #include "auth/auth.h"
-#include "edge/creds.h"
+#include "edge/config/creds.h"
 #include "edge/setup.h"
 #include "tests/unit/check_main.h"
 

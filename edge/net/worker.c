@@ -1,0 +1,396 @@
+/*
+ * edge/net/worker.c - a worker thread's life cycle, its TCP and TLS listeners
+ * (connections in tcp.c) and its UDP listeners: datagrams read in batches
+ * with recvmmsg, handed to the worker's TURN core, and the resulting sends
+ * flushed in batches (relay.c). A periodic
+ * tick drives the core's timers. Everything here runs on the worker's own
+ * thread except new/start/stop/free and set_store.
+ */
+#include "edge/base/log.h"
+#include "edge/config/realms.h"
+#include "edge/net/dtls.h"
+#include "edge/net/sock.h"
+#include "edge/net/worker_int.h"
+
+#include <errno.h>
+#include <event2/listener.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BATCHES_PER_WAKE 8  /* fairness between sockets */
+#define TICK_MS          50 /* timer resolution for lifetimes */
+
+int edge_udp_fd_for(struct edge_worker *w, uint32_t listener)
+{
+	return listener < w->nudp ? w->udp[listener].fd : -1;
+}
+
+static void udp_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct udp_sock *us = arg;
+	struct edge_worker *w = us->w;
+	struct turn_tuple tuple;
+
+	(void)what;
+	memset(&tuple, 0, sizeof(tuple));
+	tuple.listener = us->listener;
+	tuple.transport = TURN_TRANSPORT_UDP;
+	tuple.realm = us->realm;
+	edge_clock(w);
+	for (int round = 0; round < BATCHES_PER_WAKE; round++) {
+		unsigned b;
+		int n = edge_rx_batch(w, fd, &b);
+		if (n <= 0)
+			break; /* EAGAIN, or an error queued for a peer */
+		EDGE_COUNT(&w->stats, udp_rx, (unsigned)n);
+		for (unsigned i = b; i < b + (unsigned)n; i++) {
+			if (w->rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				EDGE_COUNT(&w->stats, udp_truncated, 1);
+				continue;
+			}
+			memcpy(&tuple.client, &w->rx_addr[i],
+			       sizeof(tuple.client));
+			turn_actions_reset(&w->out);
+			turn_server_input(w->core, &tuple, w->rx[i].buf,
+			                  w->rx_msgs[i].msg_len, w->now_ms,
+			                  w->now_s, &w->out);
+			edge_run_actions(w);
+		}
+		edge_rx_done(w);
+		if (n < EDGE_BATCH)
+			break;
+	}
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	edge_clock(w);
+	turn_actions_reset(&w->out);
+	turn_server_tick(w->core, w->now_ms, &w->out);
+	edge_run_actions(w);
+	edge_tx_flush(w);
+}
+
+static int open_udp(struct edge_worker *w, const struct sockaddr *sa,
+                    const struct edge_worker_opts *opts)
+{
+	int fd = edge_udp_bind(sa, opts->rcvbuf, opts->sndbuf);
+
+	if (fd < 0)
+		return -fd;
+	struct udp_sock *us = &w->udp[w->nudp];
+	us->fd = fd;
+	us->w = w;
+	us->listener = (uint32_t)w->nudp;
+	us->realm = edge_realm_of_listener(opts->realms, sa);
+	w->nudp++;
+	us->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, udp_readable, us);
+	if (!us->ev || event_add(us->ev, NULL) < 0)
+		return ENOMEM;
+	return 0;
+}
+
+/* A TCP listener, or with tls a TLS one (edge_tls_accept). */
+static int open_tcp(struct edge_worker *w, const struct sockaddr *sa, bool tls,
+                    const struct edge_worker_opts *opts)
+{
+	int fd = edge_tcp_listen(sa, 1024);
+
+	if (fd < 0)
+		return -fd;
+	struct evconnlistener *l = evconnlistener_new(
+	        w->base, tls ? edge_tls_accept : edge_tcp_accept, w,
+	        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (!l) {
+		close(fd);
+		return ENOMEM;
+	}
+	evconnlistener_set_error_cb(l, edge_tcp_accept_error);
+	uint8_t realm = edge_realm_of_listener(opts->realms, sa);
+	if (tls) {
+		w->tls_realm[w->ntls] = realm;
+		w->tls[w->ntls++] = l;
+	} else {
+		w->tcp_realm[w->ntcp] = realm;
+		w->tcp[w->ntcp++] = l;
+	}
+	return 0;
+}
+
+static int open_core(struct edge_worker *w, int index,
+                     const struct edge_worker_opts *opts)
+{
+	struct turn_server_cfg cfg = opts->core;
+	struct timeval tick = {.tv_sec = 0, .tv_usec = TICK_MS * 1000};
+
+	cfg.worker_index = (unsigned)index;
+	/* Each worker's hashes and port choices get their own seed. */
+	cfg.seed[0] ^= (uint8_t)index;
+	cfg.seed[1] ^= (uint8_t)(index >> 8);
+	edge_clock(w);
+	int err = turn_server_new(&w->core, &cfg, opts->store, opts->nonces,
+	                          opts->policy, opts->quota, w->now_ms);
+	if (err)
+		return err;
+	w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+	if (!w->tick || event_add(w->tick, &tick) < 0)
+		return ENOMEM;
+	return edge_tcp_init(w);
+}
+
+int edge_worker_new(struct edge_worker **out, int index,
+                    const struct edge_worker_opts *opts,
+                    const struct sockaddr **failed)
+{
+	struct edge_worker *w = calloc(1, sizeof(*w));
+	int err = 0;
+
+	*out = NULL;
+	*failed = NULL;
+	if (!w)
+		return ENOMEM;
+	w->index = index;
+	w->workers = opts->workers;
+	w->idle_timeout_s = opts->idle_timeout_s;
+	w->handshake_timeout_s = opts->handshake_timeout_s;
+	w->tls_ctx = opts->tls_ctx;
+	w->connlimit = opts->connlimit;
+	w->realms = opts->realms;
+	w->base = event_base_new();
+	if (!w->base) {
+		free(w);
+		return ENOMEM;
+	}
+	err = open_core(w, index, opts);
+	for (size_t i = 0; i < opts->nudp && !err; i++) {
+		err = open_udp(w, (const void *)&opts->udp[i], opts);
+		if (err)
+			*failed = (const void *)&opts->udp[i];
+	}
+	for (size_t i = 0; i < opts->ntcp && !err; i++) {
+		err = open_tcp(w, (const void *)&opts->tcp[i], false, opts);
+		if (err)
+			*failed = (const void *)&opts->tcp[i];
+	}
+	for (size_t i = 0; i < opts->ntls && opts->tls_ctx && !err; i++) {
+		err = open_tcp(w, (const void *)&opts->tls[i], true, opts);
+		if (err)
+			*failed = (const void *)&opts->tls[i];
+	}
+	if (!err && opts->dtls_ctx && opts->ndtls > 0)
+		err = edge_dtls_new(w, opts, failed);
+	if (err) {
+		edge_worker_free(w);
+		return err;
+	}
+	*out = w;
+	return 0;
+}
+
+/* One loop iteration handles every ready socket, then the sends they
+ * queued go out together: datagrams for clients leave in one sendmmsg per
+ * listening socket, however many relay sockets they came from. */
+static void *worker_main(void *arg)
+{
+	struct edge_worker *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		if (event_base_loop(w->base, EVLOOP_ONCE) < 0)
+			break;
+		edge_tx_flush(w);
+	}
+	return NULL;
+}
+
+int edge_worker_start(struct edge_worker *w)
+{
+	int err = pthread_create(&w->thread, NULL, worker_main, w);
+
+	if (err == 0)
+		w->started = true;
+	return err;
+}
+
+void edge_worker_stop(struct edge_worker *w)
+{
+	if (!w || !w->started)
+		return;
+	atomic_store(&w->stop, 1);
+	event_base_loopexit(w->base, NULL); /* wakes the loop */
+	pthread_join(w->thread, NULL);
+	w->started = false;
+}
+
+void edge_worker_free(struct edge_worker *w)
+{
+	if (!w)
+		return;
+	edge_worker_stop(w);
+	if (w->hooks.free) /* before the base it runs on */
+		w->hooks.free(w->hooks.ctx);
+	for (size_t i = 0; i < w->nudp; i++) {
+		if (w->udp[i].ev)
+			event_free(w->udp[i].ev);
+		close(w->udp[i].fd);
+	}
+	for (size_t i = 0; i < w->ntcp; i++)
+		evconnlistener_free(w->tcp[i]);
+	for (size_t i = 0; i < w->ntls; i++)
+		evconnlistener_free(w->tls[i]);
+	if (w->conn_buckets)
+		edge_tcp_close_all(w);
+	edge_dtls_free(w);
+	edge_relay_close_all(w);
+	edge_tcp_relay_free(w);
+	turn_server_free(w->core);
+	if (w->tick)
+		event_free(w->tick);
+	event_base_free(w->base);
+	free(w);
+}
+
+const struct edge_stats *edge_worker_stats(const struct edge_worker *w)
+{
+	return &w->stats;
+}
+
+void edge_worker_core_call(struct edge_worker *w, edge_core_fn *fn, void *arg)
+{
+	edge_clock(w);
+	turn_actions_reset(&w->out);
+	struct edge_core_ctx c = {w->core, w->now_ms, w->now_s, &w->out};
+	fn(w, &c, arg);
+	edge_run_actions(w);
+}
+
+struct turn_server *edge_worker_core(struct edge_worker *w)
+{
+	return w->core;
+}
+
+const struct turn_stats *edge_worker_turn_stats(const struct edge_worker *w)
+{
+	return turn_server_stats(w->core);
+}
+
+int edge_worker_index(const struct edge_worker *w)
+{
+	return w->index;
+}
+
+struct event_base *edge_worker_base(struct edge_worker *w)
+{
+	return w->base;
+}
+
+uint64_t edge_worker_now_s(const struct edge_worker *w)
+{
+	return w->now_s;
+}
+
+void edge_worker_set_hooks(struct edge_worker *w,
+                           const struct edge_worker_hooks *h)
+{
+	w->hooks = *h;
+}
+
+/* Work handed to the worker's thread (edge_worker_post). */
+struct post_msg {
+	struct edge_worker *w;
+	edge_worker_post_fn *fn;
+	void *arg;
+};
+
+static void run_post(evutil_socket_t fd, short what, void *arg)
+{
+	struct post_msg *m = arg;
+
+	(void)fd;
+	(void)what;
+	m->fn(m->w, m->arg);
+	free(m);
+}
+
+int edge_worker_post(struct edge_worker *w, edge_worker_post_fn *fn, void *arg)
+{
+	struct post_msg *m = malloc(sizeof(*m));
+	struct timeval now = {0, 0};
+
+	if (!m)
+		return ENOMEM;
+	*m = (struct post_msg){w, fn, arg};
+	if (event_base_once(w->base, -1, EV_TIMEOUT, run_post, m, &now) < 0) {
+		free(m);
+		return ENOMEM;
+	}
+	return 0;
+}
+
+/* A reloaded piece of shared state handed to the worker's thread: the
+ * credential store, the TLS or the DTLS context, the peer policy. done() runs
+ * there once the worker no longer uses the old one. */
+struct swap_msg {
+	const struct auth_store *store; /* or */
+	struct ssl_ctx_st *tls;         /* or */
+	struct ssl_ctx_st *dtls;        /* or */
+	const struct turn_policy *policy;
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static void apply_swap(struct edge_worker *w, void *arg)
+{
+	struct swap_msg *m = arg;
+
+	if (m->store)
+		turn_server_set_store(w->core, m->store);
+	if (m->tls)
+		w->tls_ctx = m->tls; /* live connections keep their SSL */
+	if (m->dtls)
+		edge_dtls_set_ctx(w, m->dtls);
+	if (m->policy)
+		turn_server_set_policy(w->core, m->policy);
+	m->done(m->arg);
+	free(m);
+}
+
+static void post_swap(struct edge_worker *w, struct swap_msg msg)
+{
+	struct swap_msg *m = malloc(sizeof(*m));
+
+	if (!m)
+		return;
+	*m = msg;
+	if (edge_worker_post(w, apply_swap, m) != 0)
+		free(m);
+}
+
+void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
+                           void (*done)(void *arg), void *arg)
+{
+	post_swap(w, (struct swap_msg){st, NULL, NULL, NULL, done, arg});
+}
+
+void edge_worker_set_tls(struct edge_worker *w, struct ssl_ctx_st *ctx,
+                         void (*done)(void *arg), void *arg)
+{
+	post_swap(w, (struct swap_msg){NULL, ctx, NULL, NULL, done, arg});
+}
+
+void edge_worker_set_dtls(struct edge_worker *w, struct ssl_ctx_st *ctx,
+                          void (*done)(void *arg), void *arg)
+{
+	post_swap(w, (struct swap_msg){NULL, NULL, ctx, NULL, done, arg});
+}
+
+void edge_worker_set_policy(struct edge_worker *w,
+                            const struct turn_policy *policy,
+                            void (*done)(void *arg), void *arg)
+{
+	post_swap(w, (struct swap_msg){NULL, NULL, NULL, policy, done, arg});
+}

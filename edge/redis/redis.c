@@ -1,0 +1,725 @@
+/*
+ * edge/redis/redis.c - the node's side of the Redis sync, on a control thread
+ * with its own event base and two connections: "control" for the
+ * registry heartbeat (every node-ttl/3: the node's entry, its TTL and the
+ * TTL of its allocation records), the registry read that picks the
+ * alternate for 300 Try Alternate (posted to every worker), enabling
+ * keyspace notifications and the credential reads (redis_creds.c); and
+ * "subscriber" for the keyspace notifications of the realm's credential
+ * keys. The workers' own connections live in redis_worker.c.
+ */
+#include "auth/auth.h"
+#include "edge/base/log.h"
+#include "edge/config/realms.h"
+#include "edge/net/sock.h"
+#include "edge/net/worker.h"
+#include "edge/redis/redis_int.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <openssl/rand.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CREDS_PERIOD_MS 1000  /* secrets: SMEMBERS every second */
+#define USERS_POLL_MS   2000  /* users without notifications */
+#define USERS_SAFETY_MS 30000 /* users with notifications */
+#define NOTIFY_FLAGS    "K$sg"
+
+void edge_node_id(const struct edge_config *cfg, char *buf, size_t cap)
+{
+	char host[256] = "";
+	size_t k = 0;
+
+	if (cfg->node_id) {
+		snprintf(buf, cap, "%s", cfg->node_id);
+		return;
+	}
+	gethostname(host, sizeof(host) - 1);
+	for (size_t i = 0; host[i] && k + 1 < cap && k < EDGE_NODE_ID_MAX;
+	     i++) {
+		char c = host[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')
+			buf[k++] = c;
+	}
+	buf[k] = 0;
+	if (k == 0)
+		snprintf(buf, cap, "avedge");
+}
+
+size_t redis_json_str(char *buf, size_t cap, const char *s)
+{
+	size_t k = 0;
+
+	if (cap < 3) {
+		if (cap)
+			buf[0] = 0;
+		return 0;
+	}
+	buf[k++] = '"';
+	for (; *s && k + 8 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			buf[k++] = '\\';
+			buf[k++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			k += (size_t)snprintf(buf + k, cap - k, "\\u%04x", c);
+		} else {
+			buf[k++] = (char)c;
+		}
+	}
+	buf[k++] = '"';
+	buf[k] = 0;
+	return k;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* --- what the registry entry says about this node ------------------------ */
+
+static bool wildcard(const struct sockaddr *sa)
+{
+	static const uint8_t zero[16];
+
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)sa)
+		               ->sin_addr.s_addr == 0;
+	return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)
+	                       ->sin6_addr,
+	              zero, 16) == 0;
+}
+
+static void with_port(const struct sockaddr *sa, uint16_t port, char *buf,
+                      size_t cap)
+{
+	struct sockaddr_storage ss;
+
+	memcpy(&ss, sa, edge_addr_len(sa));
+	if (sa->sa_family == AF_INET)
+		((struct sockaddr_in *)(void *)&ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)(void *)&ss)->sin6_port = htons(port);
+	edge_addr_str((const void *)&ss, buf, cap);
+}
+
+/* Where clients reach this node, per family: the external-ip public
+ * address, else a listening-ip, else an advertised relay address; with
+ * the listening port. */
+static void public_addr(const struct edge_config *cfg,
+                        const struct turn_server_cfg *core, int family,
+                        char *buf, size_t cap)
+{
+	buf[0] = 0;
+	for (size_t i = 0; i < cfg->external_ips.n; i++) {
+		const struct sockaddr *sa =
+		        (const void *)&cfg->external_ips.v[i].public_addr;
+		if (sa->sa_family == family) {
+			with_port(sa, cfg->listening_port, buf, cap);
+			return;
+		}
+	}
+	for (size_t i = 0; i < cfg->listening_ips.n; i++) {
+		const struct sockaddr *sa =
+		        (const void *)&cfg->listening_ips.v[i].addr;
+		if (sa->sa_family == family && !wildcard(sa)) {
+			with_port(sa, cfg->listening_port, buf, cap);
+			return;
+		}
+	}
+	for (size_t i = 0; i < core->nrelay_ips; i++)
+		if (core->relay_ips[i].advertise.sa.sa_family == family) {
+			with_port(&core->relay_ips[i].advertise.sa,
+			          cfg->listening_port, buf, cap);
+			return;
+		}
+}
+
+static void relay_addr(const struct turn_server_cfg *core, int family,
+                       char *buf, size_t cap)
+{
+	buf[0] = 0;
+	for (size_t i = 0; i < core->nrelay_ips; i++)
+		if (core->relay_ips[i].advertise.sa.sa_family == family) {
+			with_port(&core->relay_ips[i].advertise.sa, 0, buf,
+			          cap);
+			/* the port means nothing here: the address only */
+			char *colon = strrchr(buf, ':');
+			if (colon)
+				*colon = 0;
+			return;
+		}
+}
+
+/* The sum over the workers of one counter of struct turn_stats (at
+ * offset off), read with relaxed loads. */
+static uint64_t node_sum(const struct edge_redis *r, size_t off)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < r->nworkers; i++) {
+		const char *st =
+		        (const char *)edge_worker_turn_stats(r->workers[i]);
+		n += __atomic_load_n((const uint64_t *)(const void *)(st + off),
+		                     __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+#define NODE_SUM(r, field) node_sum(r, offsetof(struct turn_stats, field))
+
+/* --- alternates ------------------------------------------------------------
+ */
+
+struct alt_msg {
+	union turn_addr v4, v6;
+	bool has4, has6;
+	uint16_t tls_port, dtls_port;
+	char domain[TURN_ALT_DOMAIN_MAX + 1];
+};
+
+static void apply_alt(struct edge_worker *w, void *arg)
+{
+	struct alt_msg *m = arg;
+
+	turn_server_set_alternates(edge_worker_core(w), m->has4 ? &m->v4 : NULL,
+	                           m->has6 ? &m->v6 : NULL,
+	                           m->domain[0] ? m->domain : NULL);
+	turn_server_set_alternate_ports(edge_worker_core(w), m->tls_port,
+	                                m->dtls_port);
+	free(m);
+}
+
+bool redis_parse_hostport(const char *s, union turn_addr *a)
+{
+	char ip[64];
+	const char *colon = strrchr(s, ':');
+	struct sockaddr_storage ss;
+	size_t n;
+
+	if (!colon || !*s)
+		return false;
+	n = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (n < 3 || s[n - 1] != ']')
+			return false;
+		s++;
+		n -= 2;
+	}
+	if (n >= sizeof(ip))
+		return false;
+	memcpy(ip, s, n);
+	ip[n] = 0;
+	long port = strtol(colon + 1, NULL, 10);
+	if (port <= 0 || port > 65535 ||
+	    edge_addr_parse(ip, (uint16_t)port, &ss) != 0)
+		return false;
+	memcpy(a, &ss, edge_addr_len((const void *)&ss));
+	return true;
+}
+
+/* What the alternate's registry entry says; "" for a missing field. */
+struct alt_entry {
+	const char *v4, *v6, *tls, *dtls, *domain;
+};
+
+static uint16_t port_of(const char *s)
+{
+	unsigned long v = strtoul(s, NULL, 10);
+	return v <= 65535 ? (uint16_t)v : 0;
+}
+
+static void post_alternates(struct edge_redis *r, const struct alt_entry *e)
+{
+	if (r->alt_posted && strcmp(r->alt[0], e->v4) == 0 &&
+	    strcmp(r->alt[1], e->v6) == 0 && strcmp(r->alt_tls, e->tls) == 0 &&
+	    strcmp(r->alt_dtls, e->dtls) == 0 &&
+	    strcmp(r->alt_domain, e->domain) == 0)
+		return;
+	snprintf(r->alt[0], sizeof(r->alt[0]), "%s", e->v4);
+	snprintf(r->alt[1], sizeof(r->alt[1]), "%s", e->v6);
+	snprintf(r->alt_tls, sizeof(r->alt_tls), "%s", e->tls);
+	snprintf(r->alt_dtls, sizeof(r->alt_dtls), "%s", e->dtls);
+	snprintf(r->alt_domain, sizeof(r->alt_domain), "%s", e->domain);
+	r->alt_posted = true;
+	edge_info("redis: alternate server for 300 Try Alternate: %s%s%s%s%s"
+	          "%s%s%s%s",
+	          *e->v4 ? e->v4 : "", *e->v4 && *e->v6 ? " " : "",
+	          *e->v4 || *e->v6 ? e->v6 : "none (508 when draining or full)",
+	          port_of(e->tls) ? " tls port " : "",
+	          port_of(e->tls) ? e->tls : "",
+	          port_of(e->dtls) ? " dtls port " : "",
+	          port_of(e->dtls) ? e->dtls : "", *e->domain ? " domain " : "",
+	          e->domain);
+	for (size_t i = 0; i < r->nworkers; i++) {
+		struct alt_msg *m = calloc(1, sizeof(*m));
+		if (!m)
+			continue;
+		m->has4 = redis_parse_hostport(e->v4, &m->v4);
+		m->has6 = redis_parse_hostport(e->v6, &m->v6);
+		m->tls_port = port_of(e->tls);
+		m->dtls_port = port_of(e->dtls);
+		snprintf(m->domain, sizeof(m->domain), "%s", e->domain);
+		if (edge_worker_post(r->workers[i], apply_alt, m) != 0)
+			free(m);
+	}
+}
+
+static const char *field(const struct redisReply *h, const char *name)
+{
+	const char *v = redis_hash_field(h, name);
+	return v ? v : "";
+}
+
+/* The least-loaded healthy other node: not draining, below its
+ * max-allocations, entry alive (its TTL); ties by id. Also the other
+ * nodes' listeners for the workers' peer checks (redis_peers.c). */
+static void on_nodes(struct rconn *c, struct redisReply *r, enum rc_status st,
+                     void *arg)
+{
+	struct edge_redis *er = arg;
+	struct alt_entry best = {"", "", "", "", ""};
+	const char *best_id = NULL;
+	unsigned long long least = 0;
+
+	(void)c;
+	if (st != RC_OK || !r || r->type != REDIS_REPLY_ARRAY)
+		return;
+	redis_peers_update(er, r);
+	for (size_t i = 0; i < r->elements; i++) {
+		const struct redisReply *h = r->element[i];
+		if (h->type != REDIS_REPLY_ARRAY)
+			continue;
+		const char *id = field(h, "id"), *dr = field(h, "draining");
+		unsigned long long n =
+		        strtoull(field(h, "allocations"), NULL, 10);
+		unsigned long long m =
+		        strtoull(field(h, "max_allocations"), NULL, 10);
+		if (!*id || strcmp(id, er->node_id) == 0 ||
+		    (*dr && strcmp(dr, "0") != 0) || (m && n >= m))
+			continue;
+		if (best_id &&
+		    (n > least || (n == least && strcmp(id, best_id) >= 0)))
+			continue;
+		best_id = id;
+		least = n;
+		best = (struct alt_entry){
+		        field(h, "listen4"), field(h, "listen6"),
+		        field(h, "tls_port"), field(h, "dtls_port"),
+		        field(h, "domain")};
+	}
+	post_alternates(er, &best);
+}
+
+/* --- heartbeat ------------------------------------------------------------ */
+
+static void on_beat(struct rconn *c, struct redisReply *r, enum rc_status st,
+                    void *arg)
+{
+	struct edge_redis *er = arg;
+	const char *argv[2] = {REDIS_NODES_SET, REDIS_NODE_PREFIX};
+	size_t lens[2] = {strlen(argv[0]), strlen(argv[1])};
+
+	if (st != RC_OK)
+		return;
+	if (r && r->type == REDIS_REPLY_ERROR) {
+		edge_warn("redis: heartbeat: %s", r->str);
+		return;
+	}
+	rconn_script(c, &redis_script_nodes, on_nodes, er, 1, 2, argv, lens);
+}
+
+static void beat(struct edge_redis *r)
+{
+	char ttl[24], allocs[24], maxa[24], updated[24], started[24];
+	char workers[12], created[24], perms[24], chans[24], auth[24];
+	char pp[24], pb[24], cp[24], cb[24];
+	const char *kv[][2] = {
+	        {"id", r->node_id},
+	        {"listen4", r->listen4},
+	        {"listen6", r->listen6},
+	        {"relay4", r->relay4},
+	        {"relay6", r->relay6},
+	        {"tls_port", r->tls_port},
+	        {"dtls_port", r->dtls_port},
+	        {"domain", r->domain ? r->domain : ""},
+	        {"endpoints", r->endpoints},
+	        {"allocations", allocs},
+	        {"max_allocations", maxa},
+	        {"draining", atomic_load(r->draining) ? "1" : "0"},
+	        {"workers", workers},
+	        {"version", AVEDGE_VERSION},
+	        {"started", started},
+	        {"updated", updated},
+	        /* counters for the cluster totals of the admin API */
+	        {"allocations_created", created},
+	        {"permissions", perms},
+	        {"channels", chans},
+	        {"auth_failures", auth},
+	        {"to_peer_packets", pp},
+	        {"to_peer_bytes", pb},
+	        {"to_client_packets", cp},
+	        {"to_client_bytes", cb},
+	};
+	enum { NKV = sizeof(kv) / sizeof(kv[0]) };
+	const char *argv[6 + 2 * NKV];
+	size_t lens[6 + 2 * NKV];
+	int n = 0;
+
+	if (!rconn_up(r->ctl))
+		return;
+	snprintf(ttl, sizeof(ttl), "%llu",
+	         (unsigned long long)r->cfg.node_ttl_s * 1000);
+	snprintf(allocs, sizeof(allocs), "%llu",
+	         (unsigned long long)NODE_SUM(r, allocations));
+	snprintf(created, sizeof(created), "%llu",
+	         (unsigned long long)NODE_SUM(r, allocations_created));
+	snprintf(perms, sizeof(perms), "%llu",
+	         (unsigned long long)NODE_SUM(r, permissions));
+	snprintf(chans, sizeof(chans), "%llu",
+	         (unsigned long long)NODE_SUM(r, channels));
+	snprintf(auth, sizeof(auth), "%llu",
+	         (unsigned long long)(NODE_SUM(r, auth_failures) +
+	                              NODE_SUM(r, stale_nonces)));
+	snprintf(pp, sizeof(pp), "%llu",
+	         (unsigned long long)NODE_SUM(r, relayed_to_peer_pkts));
+	snprintf(pb, sizeof(pb), "%llu",
+	         (unsigned long long)NODE_SUM(r, relayed_to_peer_bytes));
+	snprintf(cp, sizeof(cp), "%llu",
+	         (unsigned long long)NODE_SUM(r, relayed_to_client_pkts));
+	snprintf(cb, sizeof(cb), "%llu",
+	         (unsigned long long)NODE_SUM(r, relayed_to_client_bytes));
+	snprintf(maxa, sizeof(maxa), "%u", (unsigned)r->cfg.max_allocations);
+	snprintf(updated, sizeof(updated), "%llu",
+	         (unsigned long long)wall_ms());
+	snprintf(started, sizeof(started), "%llu",
+	         (unsigned long long)r->start_ms);
+	snprintf(workers, sizeof(workers), "%zu", r->nworkers);
+	argv[n++] = r->node_key;
+	argv[n++] = REDIS_NODES_SET;
+	argv[n++] = r->allocs_key;
+	argv[n++] = ttl;
+	argv[n++] = r->node_id;
+	argv[n++] = REDIS_ALLOC_PFX;
+	for (int i = 0; i < NKV; i++) {
+		argv[n++] = kv[i][0];
+		argv[n++] = kv[i][1];
+	}
+	for (int i = 0; i < n; i++)
+		lens[i] = strlen(argv[i]);
+	rconn_script(r->ctl, &redis_script_beat, on_beat, r, 3, n, argv, lens);
+}
+
+static void on_beat_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	beat(arg);
+}
+
+/* --- credentials and keyspace notifications --------------------------------
+ */
+
+static void creds_due(struct edge_redis *r, bool force_users)
+{
+	uint64_t now = mono_ms();
+	uint64_t every = r->notify ? USERS_SAFETY_MS : USERS_POLL_MS;
+	/* half a tick of slack: the 1 s timer must not turn 2 s into 3 */
+	bool users = force_users ||
+	             now - r->users_read_ms + CREDS_PERIOD_MS / 2 >= every;
+
+	if (users)
+		r->users_read_ms = now;
+	redis_creds_sync(r->creds, users);
+	if (users) /* the peer lists with the user keys */
+		redis_peer_ip_sync(r->peer_ip);
+}
+
+static void on_creds_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	creds_due(arg, false);
+}
+
+static void on_config_set(struct rconn *c, struct redisReply *r,
+                          enum rc_status st, void *arg)
+{
+	struct edge_redis *er = arg;
+	bool ok = st == RC_OK && r && r->type == REDIS_REPLY_STATUS;
+
+	(void)c;
+	if (st == RC_LATE)
+		return;
+	if (ok != er->notify || !ok)
+		edge_info("redis: keyspace notifications %s%s%s",
+		          ok ? "on: credential changes arrive at once"
+		             : "unavailable (",
+		          ok                                  ? ""
+		          : r && r->type == REDIS_REPLY_ERROR ? r->str
+		                                              : "no answer",
+		          ok ? "" : "): user keys are read every 2 s");
+	er->notify = ok;
+}
+
+/* CONFIG GET, then CONFIG SET with K$sg added to what is there (managed
+ * Redis may refuse CONFIG: the periodic reads then carry the changes). */
+static void on_config_get(struct rconn *c, struct redisReply *r,
+                          enum rc_status st, void *arg)
+{
+	struct edge_redis *er = arg;
+	char flags[64] = "";
+	const char *cur = "";
+
+	if (st == RC_LATE)
+		return;
+	if (st == RC_OK && r && r->type == REDIS_REPLY_ARRAY &&
+	    r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING)
+		cur = r->element[1]->str;
+	else {
+		on_config_set(c, r, st, arg);
+		return;
+	}
+	snprintf(flags, sizeof(flags), "%s", cur);
+	for (const char *f = NOTIFY_FLAGS; *f; f++) {
+		bool have = strchr(cur, *f) != NULL ||
+		            (*f != 'K' && *f != 'E' && strchr(cur, 'A'));
+		size_t k = strlen(flags);
+		if (!have && k + 1 < sizeof(flags)) {
+			flags[k] = *f;
+			flags[k + 1] = 0;
+		}
+	}
+	if (strcmp(flags, cur) == 0) {
+		er->notify = true;
+		return;
+	}
+	if (rconn_cmdv(c, on_config_set, er, 4, "CONFIG", "SET",
+	               "notify-keyspace-events", flags) != 0)
+		er->notify = false;
+}
+
+static void on_keyspace(struct rconn *c, struct redisReply *r,
+                        enum rc_status st, void *arg)
+{
+	struct edge_redis *er = arg;
+
+	(void)c;
+	if (st != RC_OK || !r || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements < 4 || r->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[0]->str, "pmessage") != 0)
+		return;
+	edge_debug("redis: keyspace event %s", r->element[2]->str);
+	creds_due(er, true);
+}
+
+static void on_sub_state(struct rconn *c, bool up, void *arg)
+{
+	struct edge_redis *r = arg;
+	char pattern[2 * REDIS_KEY_MAX + 64], esc[2 * REDIS_KEY_MAX];
+	size_t k = 0;
+
+	if (!up)
+		return;
+	for (const char *s = r->cfg.realm; *s && k + 2 < sizeof(esc); s++) {
+		if (strchr("*?[]\\", *s))
+			esc[k++] = '\\';
+		esc[k++] = *s;
+	}
+	esc[k] = 0;
+	snprintf(pattern, sizeof(pattern),
+	         "__keyspace@%u__:" REDIS_REALM_PFX "%s/*",
+	         (unsigned)r->cfg.url->db, esc);
+	if (rconn_psubscribe(c, pattern, on_keyspace, r) != 0)
+		edge_warn("redis subscriber: cannot subscribe");
+	snprintf(pattern, sizeof(pattern), "__keyspace@%u__:%s",
+	         (unsigned)r->cfg.url->db, REDIS_PEER_IP_MATCH);
+	if (rconn_psubscribe(c, pattern, on_keyspace, r) != 0)
+		edge_warn("redis subscriber: cannot subscribe to peer lists");
+	creds_due(r, true); /* what changed while we were away */
+}
+
+static void on_ctl_state(struct rconn *c, bool up, void *arg)
+{
+	struct edge_redis *r = arg;
+
+	atomic_store(&r->up, up ? 1 : 0);
+	if (!up)
+		return; /* the last alternates stay: the nodes may be fine */
+	rconn_cmdv(c, on_config_get, r, 3, "CONFIG", "GET",
+	           "notify-keyspace-events");
+	beat(r); /* the registry entry comes back at once */
+	creds_due(r, true);
+}
+
+/* --- life ------------------------------------------------------------------
+ */
+
+int edge_redis_new(struct edge_redis **out, const struct edge_redis_opts *o,
+                   char *err, size_t err_len)
+{
+	const struct edge_config *cfg = o->cfg;
+	struct edge_redis *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (!r)
+		return ENOMEM;
+	redis_scripts_init();
+	r->cfg.url = &cfg->redis;
+	r->cfg.realm = cfg->realm ? cfg->realm : "";
+	r->cfg.realms = (const char *const *)o->realms->names;
+	r->cfg.nrealms = o->realms->n;
+	r->cfg.node_ttl_s = cfg->node_ttl_s;
+	r->cfg.timeout_ms = cfg->redis_timeout_ms;
+	r->cfg.user_quota = cfg->user_quota;
+	r->cfg.total_quota = cfg->total_quota;
+	r->cfg.max_allocations = cfg->max_allocations;
+	snprintf(r->node_id, sizeof(r->node_id), "%s", o->node_id);
+	snprintf(r->node_key, sizeof(r->node_key), REDIS_NODE_PREFIX "%s",
+	         r->node_id);
+	snprintf(r->allocs_key, sizeof(r->allocs_key),
+	         REDIS_NODE_PREFIX "%s/allocs", r->node_id);
+	public_addr(cfg, o->core, AF_INET, r->listen4, sizeof(r->listen4));
+	public_addr(cfg, o->core, AF_INET6, r->listen6, sizeof(r->listen6));
+	relay_addr(o->core, AF_INET, r->relay4, sizeof(r->relay4));
+	relay_addr(o->core, AF_INET6, r->relay6, sizeof(r->relay6));
+	redis_endpoints_init(r, cfg, o->core);
+	r->domain = cfg->node_domain;
+	r->start_ms = wall_ms();
+	r->draining = o->draining;
+	r->creds_changed = o->creds_changed;
+	r->peer_ips_changed = o->peer_ips_changed;
+	r->creds_arg = o->creds_arg;
+	struct auth_nonce_key key = {.id = 1};
+	if (RAND_bytes(key.bytes, sizeof(key.bytes)) == 1)
+		redis_nonce_share(&cfg->redis, cfg->redis_timeout_ms, o->nonces,
+		                  &key);
+	r->base = event_base_new();
+	if (!r->base || redis_creds_new(&r->creds, r) != 0 ||
+	    redis_peer_ip_new(&r->peer_ip, r) != 0) {
+		snprintf(err, err_len, "redis: out of memory");
+		edge_redis_free(r);
+		return ENOMEM;
+	}
+	edge_info("redis: node %s at %s:%u db %u (node-ttl %u s, timeout "
+	          "%u ms)",
+	          r->node_id, cfg->redis.host, (unsigned)cfg->redis.port,
+	          (unsigned)cfg->redis.db, (unsigned)cfg->node_ttl_s,
+	          (unsigned)cfg->redis_timeout_ms);
+	*out = r;
+	return 0;
+}
+
+static void *ctl_main(void *arg)
+{
+	struct edge_redis *r = arg;
+
+	while (!atomic_load(&r->stop))
+		if (event_base_loop(r->base, EVLOOP_ONCE) < 0)
+			break;
+	return NULL;
+}
+
+int edge_redis_start(struct edge_redis *r, struct edge_worker *const *workers,
+                     size_t n)
+{
+	uint32_t beat_ms = r->cfg.node_ttl_s * 1000 / 3;
+	struct timeval tb = {beat_ms / 1000, (beat_ms % 1000) * 1000};
+	struct timeval tc = {CREDS_PERIOD_MS / 1000, 0};
+	int err;
+
+	r->workers = workers;
+	r->nworkers = n;
+	r->beat = event_new(r->base, -1, EV_PERSIST, on_beat_timer, r);
+	r->creds_timer = event_new(r->base, -1, EV_PERSIST, on_creds_timer, r);
+	if (!r->beat || !r->creds_timer || event_add(r->beat, &tb) < 0 ||
+	    event_add(r->creds_timer, &tc) < 0)
+		return ENOMEM;
+	if ((err = rconn_new(
+	             &r->ctl,
+	             &(struct rconn_opts){.base = r->base,
+	                                  .url = r->cfg.url,
+	                                  .timeout_ms = r->cfg.timeout_ms,
+	                                  .name = "control",
+	                                  .on_state = on_ctl_state,
+	                                  .arg = r})) != 0 ||
+	    (err = rconn_new(&r->sub, &(struct rconn_opts){
+	                                      .base = r->base,
+	                                      .url = r->cfg.url,
+	                                      .timeout_ms = r->cfg.timeout_ms,
+	                                      .name = "subscriber",
+	                                      .on_state = on_sub_state,
+	                                      .arg = r})) != 0)
+		return err;
+	if ((err = pthread_create(&r->thread, NULL, ctl_main, r)) != 0)
+		return err;
+	r->started = true;
+	return 0;
+}
+
+void edge_redis_stop(struct edge_redis *r)
+{
+	if (!r || !r->started)
+		return;
+	atomic_store(&r->stop, 1);
+	event_base_loopbreak(r->base); /* wakes the loop */
+	pthread_join(r->thread, NULL);
+	r->started = false;
+}
+
+void edge_redis_free(struct edge_redis *r)
+{
+	if (!r)
+		return;
+	edge_redis_stop(r);
+	rconn_free(r->ctl);
+	rconn_free(r->sub);
+	if (r->beat)
+		event_free(r->beat);
+	if (r->creds_timer)
+		event_free(r->creds_timer);
+	redis_creds_free(r->creds);
+	redis_peer_ip_free(r->peer_ip);
+	free(r->peers_last);
+	if (r->base)
+		event_base_free(r->base);
+	free(r);
+}
+
+void edge_redis_merge(struct edge_redis *r, struct auth_store *st,
+                      size_t *users, size_t *secrets)
+{
+	*users = *secrets = 0;
+	if (r)
+		redis_creds_merge(r->creds, st, users, secrets);
+}
+
+bool edge_redis_up(const struct edge_redis *r)
+{
+	return r && atomic_load(&((struct edge_redis *)r)->up) != 0;
+}
+
+uint64_t edge_redis_local_grants(const struct edge_redis *r)
+{
+	return r ? atomic_load_explicit(&((struct edge_redis *)r)->local_grants,
+	                                memory_order_relaxed)
+	         : 0;
+}
