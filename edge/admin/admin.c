@@ -14,6 +14,7 @@
  * fixed texts, data is JSON-escaped.
  */
 #include "edge/admin/admin_int.h"
+#include "edge/base/clock.h"
 #include "edge/base/edge.h"
 #include "edge/base/log.h"
 #include "edge/net/sock.h"
@@ -43,14 +44,6 @@
 #define ADMIN_PROBE_PERIOD 1 /* s */
 
 /* --- small helpers ------------------------------------------------------ */
-
-uint64_t admin_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
 static size_t utf8_len(const unsigned char *s, size_t n)

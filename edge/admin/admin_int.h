@@ -78,7 +78,6 @@ void admin_send_error(struct evhttp_request *req, int code, const char *reason,
  * '>', '&' and invalid UTF-8 are escaped, so any bytes are safe. */
 void admin_json_str(struct evbuffer *b, const char *s);
 void admin_json_addr(struct evbuffer *b, const union turn_addr *a, bool port);
-uint64_t admin_now_ns(void); /* CLOCK_MONOTONIC */
 bool admin_ports_exhausted(struct edge_admin *a);
 
 /* admin_metrics.c */

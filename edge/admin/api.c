@@ -17,6 +17,7 @@
  * sums of every worker's counters (relaxed loads, no locks).
  */
 #include "edge/admin/admin_int.h"
+#include "edge/base/clock.h"
 #include "edge/base/log.h"
 #include "edge/net/sock.h"
 #include "edge/net/worker.h"
@@ -127,7 +128,7 @@ void admin_sum_edge(struct edge_admin *a, struct edge_stats *out)
 static void probe_run(struct edge_worker *w, void *arg)
 {
 	struct admin_probe *p = arg;
-	uint64_t now = admin_now_ns(), sent = atomic_load(&p->sent_ns);
+	uint64_t now = edge_mono_ns(), sent = atomic_load(&p->sent_ns);
 
 	(void)w;
 	atomic_store(&p->lag_ns, now > sent ? now - sent : 0);
@@ -140,7 +141,7 @@ void admin_probe_all(struct edge_admin *a)
 		struct admin_probe *p = &a->probes[i];
 		if (atomic_load(&p->in_flight))
 			continue; /* still queued: lag keeps growing */
-		atomic_store(&p->sent_ns, admin_now_ns());
+		atomic_store(&p->sent_ns, edge_mono_ns());
 		atomic_store(&p->in_flight, true);
 		if (edge_worker_post(a->workers[i], probe_run, p) != 0)
 			atomic_store(&p->in_flight, false);

@@ -13,6 +13,7 @@
  * escaped, numbers are parsed and written out again, never copied.
  */
 #include "edge/admin/admin_int.h"
+#include "edge/base/clock.h"
 #include "edge/base/edge.h"
 #include "edge/redis/redis.h"
 
@@ -140,14 +141,6 @@ static unsigned long long num_or0(const struct edge_redis_rec *r,
 	unsigned long long v;
 
 	return num_of(r, field, &v) ? v : 0;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* An allocation record as ALLOCATION (docs/admin.md) as far as the
@@ -280,7 +273,7 @@ static void json_self(struct evbuffer *b, struct edge_admin *a)
 static void answer_nodes(struct ask_ctx *x, const struct edge_redis_recs *rs,
                          struct evbuffer *b)
 {
-	uint64_t now_ms = wall_ms();
+	uint64_t now_ms = edge_wall_ms();
 	size_t alive = 0;
 
 	for (size_t i = 0; i < rs->n; i++)
@@ -333,7 +326,7 @@ static void answer_stats(struct ask_ctx *x, const struct edge_redis_recs *rs,
 	unsigned long long tot[NSUMS] = {0}, v;
 	size_t alive = 0, draining = 0;
 	bool unlimited = false;
-	uint64_t now_ms = wall_ms();
+	uint64_t now_ms = edge_wall_ms();
 
 	for (size_t i = 0; i < rs->n; i++) {
 		const struct edge_redis_rec *r = &rs->v[i];

@@ -10,6 +10,7 @@
  * what peers send back to clients (to_client); application payload only.
  */
 #include "edge/admin/admin_int.h"
+#include "edge/base/clock.h"
 
 #include <errno.h>
 #include <event2/keyvalq_struct.h>
@@ -49,7 +50,7 @@ static void mark(struct admin_history *h, struct history_mark *m)
 	const struct turn_stats *t = &h->scratch;
 
 	admin_sum_turn(h->a, &h->scratch);
-	m->at_ns = admin_now_ns();
+	m->at_ns = edge_mono_ns();
 	m->bytes_in = t->relayed_to_peer_bytes;
 	m->bytes_out = t->relayed_to_client_bytes;
 	m->pkts_in = t->relayed_to_peer_pkts;

@@ -10,6 +10,7 @@
  */
 #include "auth/auth.h"
 #include "edge/admin/admin_int.h"
+#include "edge/base/clock.h"
 #include "edge/base/edge.h"
 #include "edge/config/realms.h"
 #include "edge/net/worker.h"
@@ -314,7 +315,7 @@ static void m_node(struct evbuffer *b, struct edge_admin *a)
 		struct admin_probe *p = &a->probes[i];
 		uint64_t lag = atomic_load(&p->lag_ns);
 		if (atomic_load(&p->in_flight)) {
-			uint64_t now = admin_now_ns(),
+			uint64_t now = edge_mono_ns(),
 			         sent = atomic_load(&p->sent_ns);
 			if (now > sent && now - sent > lag)
 				lag = now - sent;

@@ -248,7 +248,7 @@ static void cookie_mac(const struct edge_dtls *d, const union turn_addr *a,
 static int cookie_generate(SSL *ssl, unsigned char *cookie, unsigned *len)
 {
 	struct dtls_io *io = BIO_get_data(SSL_get_rbio(ssl));
-	uint32_t now = (uint32_t)io->d->w->now_s;
+	uint32_t now = (uint32_t)io->d->w->io.now_s;
 	uint8_t t[4] = {(uint8_t)(now >> 24), (uint8_t)(now >> 16),
 	                (uint8_t)(now >> 8), (uint8_t)now};
 
@@ -268,7 +268,7 @@ static int cookie_verify(SSL *ssl, const unsigned char *cookie, unsigned len)
 		return 0;
 	uint32_t t = (uint32_t)cookie[0] << 24 | (uint32_t)cookie[1] << 16 |
 	             (uint32_t)cookie[2] << 8 | cookie[3];
-	uint32_t now = (uint32_t)io->d->w->now_s;
+	uint32_t now = (uint32_t)io->d->w->io.now_s;
 	if (now - t > COOKIE_MAX_AGE_S && t - now > 1)
 		return 0;
 	cookie_mac(io->d, &io->peer, cookie, mac);
@@ -384,10 +384,7 @@ static void sess_close(struct dtls_sess *s, bool notify)
 	if (w->connlimit)
 		edge_connlimit_release(w->connlimit, &s->tuple.client.sa);
 	if (notify && s->established) {
-		turn_actions_reset(&w->out);
-		turn_server_conn_closed(w->core, &s->tuple, &w->out);
-		edge_run_actions(w);
-		edge_tx_flush(w);
+		edge_core_conn_closed(w, &s->tuple);
 	}
 	event_free(s->timer);
 	SSL_free(s->ssl);
@@ -422,15 +419,15 @@ static void sess_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	edge_clock(w);
-	if (!s->active && w->now_ms >= s->first_by_ms) {
+	edge_io_clock(&w->io);
+	if (!s->active && w->io.now_ms >= s->first_by_ms) {
 		if (!s->established)
 			EDGE_COUNT(&w->stats, dtls_handshake_failures, 1);
 		sess_close(s, true);
 		return;
 	}
 	if (s->active &&
-	    w->now_ms >= s->last_rx_ms + DTLS_ACTIVE_TIMEOUT_S * 1000ull) {
+	    w->io.now_ms >= s->last_rx_ms + DTLS_ACTIVE_TIMEOUT_S * 1000ull) {
 		sess_close(s, true);
 		return;
 	}
@@ -442,7 +439,7 @@ static void sess_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	out_flush(s->d);
-	sess_arm(s, w->now_ms);
+	sess_arm(s, w->io.now_ms);
 }
 
 /* The listening SSL whose cookie exchange just succeeded becomes a
@@ -475,8 +472,8 @@ static struct dtls_sess *sess_new(struct dtls_sock *ds,
 	 * limit if smaller, as for TLS. */
 	if (limit_s == 0 || (w->idle_timeout_s && w->idle_timeout_s < limit_s))
 		limit_s = w->idle_timeout_s ? w->idle_timeout_s : 10;
-	s->first_by_ms = w->now_ms + limit_s * 1000ull;
-	s->last_rx_ms = w->now_ms;
+	s->first_by_ms = w->io.now_ms + limit_s * 1000ull;
+	s->last_rx_ms = w->io.now_ms;
 	size_t b = addr_hash(d, s->tuple.listener, from);
 	s->hnext = d->buckets[b];
 	d->buckets[b] = s;
@@ -519,13 +516,10 @@ static void sess_deliver(struct dtls_sess *s, size_t len)
 	EDGE_COUNT(&w->stats, dtls_rx, 1);
 	if (!s->active) {
 		s->active = true;
-		sess_arm(s, w->now_ms);
+		sess_arm(s, w->io.now_ms);
 	}
-	turn_actions_reset(&w->out);
-	turn_server_input(w->core, &s->tuple, s->d->plain, len, w->now_ms,
-	                  w->now_s, &w->out);
-	edge_run_actions(w);
-	edge_tx_flush(w); /* sends to peers borrow plain[] */
+	edge_core_input(w, &s->tuple, s->d->plain, len);
+	edge_io_flush(&w->io); /* sends to peers borrow plain[] */
 }
 
 /* A datagram for an existing session: handshake, then records. */
@@ -537,7 +531,7 @@ static void sess_input(struct dtls_sess *s, const uint8_t *data, size_t len)
 
 	s->io.in = data;
 	s->io.in_len = len;
-	s->last_rx_ms = w->now_ms;
+	s->last_rx_ms = w->io.now_ms;
 	ERR_clear_error();
 	if (!s->established) {
 		r = SSL_do_handshake(s->ssl);
@@ -547,7 +541,7 @@ static void sess_input(struct dtls_sess *s, const uint8_t *data, size_t len)
 			s->io.in = NULL;
 			if (e == SSL_ERROR_WANT_READ ||
 			    e == SSL_ERROR_WANT_WRITE) {
-				sess_arm(s, w->now_ms);
+				sess_arm(s, w->io.now_ms);
 				return;
 			}
 			EDGE_COUNT(&w->stats, dtls_handshake_failures, 1);
@@ -556,7 +550,7 @@ static void sess_input(struct dtls_sess *s, const uint8_t *data, size_t len)
 		}
 		s->established = true;
 		EDGE_COUNT(&w->stats, dtls_handshakes, 1);
-		sess_arm(s, w->now_ms);
+		sess_arm(s, w->io.now_ms);
 	}
 	for (;;) {
 		r = SSL_read(s->ssl, d->plain, sizeof(d->plain));
@@ -662,21 +656,21 @@ static void dtls_readable(evutil_socket_t fd, short what, void *arg)
 	struct edge_worker *w = ds->w;
 
 	(void)what;
-	edge_clock(w);
+	edge_io_clock(&w->io);
 	for (int round = 0; round < BATCHES_PER_WAKE; round++) {
 		unsigned b;
-		int n = edge_rx_batch(w, fd, &b);
+		int n = edge_io_rx_batch(&w->io, fd, &b);
 		if (n <= 0)
 			break;
 		for (unsigned i = b; i < b + (unsigned)n; i++) {
-			if (w->rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			if (w->io.rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				EDGE_COUNT(&w->stats, udp_truncated, 1);
 				continue;
 			}
-			dtls_input(ds, &w->rx_addr[i], w->rx[i].buf,
-			           w->rx_msgs[i].msg_len);
+			dtls_input(ds, &w->io.rx_addr[i], w->io.rx[i].buf,
+			           w->io.rx_msgs[i].msg_len);
 		}
-		edge_rx_done(w);
+		edge_io_rx_done(&w->io);
 		if (n < EDGE_BATCH)
 			break;
 	}

@@ -105,10 +105,7 @@ static void tcp_close(struct tcp_conn *c, bool notify)
 	if (w->connlimit)
 		edge_connlimit_release(w->connlimit, &c->tuple.client.sa);
 	if (notify) {
-		turn_actions_reset(&w->out);
-		turn_server_conn_closed(w->core, &c->tuple, &w->out);
-		edge_run_actions(w);
-		edge_tx_flush(w);
+		edge_core_conn_closed(w, &c->tuple);
 	}
 	if (c->deadline)
 		event_free(c->deadline);
@@ -193,6 +190,15 @@ static void frame_deadline(struct tcp_conn *c)
 	}
 }
 
+void edge_tcp_send_tuple(struct edge_worker *w, const struct turn_tuple *t,
+                         const uint8_t *data, size_t len)
+{
+	struct tcp_conn *c = edge_tcp_find(w, t->conn);
+
+	if (c)
+		edge_tcp_send(c, data, len);
+}
+
 void edge_tcp_send(struct tcp_conn *c, const uint8_t *data, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -268,7 +274,7 @@ static int tcp_frames(struct tcp_conn *c)
 	size_t frame_len;
 	enum stun_reason why;
 
-	edge_clock(w);
+	edge_io_clock(&w->io);
 	for (;;) {
 		size_t avail = evbuffer_get_length(in);
 		if (avail < 4)
@@ -287,11 +293,8 @@ static int tcp_frames(struct tcp_conn *c)
 		if (is_tls(c) && c->frames == 0)
 			sni_realm(c);
 		c->frames++;
-		turn_actions_reset(&w->out);
-		turn_server_input(w->core, &c->tuple, frame, frame_len,
-		                  w->now_ms, w->now_s, &w->out);
-		edge_run_actions(w);
-		edge_tx_flush(w); /* payloads borrow the frame: send now */
+		edge_core_input(w, &c->tuple, frame, frame_len);
+		edge_io_flush(&w->io); /* payloads borrow the frame: send now */
 		/* The core cannot close this connection (it has no such
 		 * action), so c is still valid here; it may hand it over. */
 		if (c->take) {

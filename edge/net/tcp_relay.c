@@ -117,6 +117,16 @@ static void client_free(struct edge_worker *w, struct bufferevent *bev,
 
 /* Close both sides; with notify the core hears of it (an end it did not
  * order). */
+static void closed_call(struct edge_worker *w, const struct edge_core_ctx *c,
+                        void *arg)
+{
+	const struct tpair *p = arg;
+
+	(void)w;
+	turn_server_tcp_closed(c->core, p->id, p->bytes[0], p->bytes[1],
+	                       c->out);
+}
+
 static void pair_end(struct tpair *p, bool notify)
 {
 	struct edge_worker *w = p->w;
@@ -138,12 +148,8 @@ static void pair_end(struct tpair *p, bool notify)
 		client_free(w, p->client, &p->client_addr);
 	EDGE_COUNT(&w->stats, tcp_relay_closed, 1);
 	if (notify) {
-		edge_clock(w);
-		turn_actions_reset(&w->out);
-		turn_server_tcp_closed(w->core, p->id, p->bytes[0], p->bytes[1],
-		                       &w->out);
-		edge_run_actions(w);
-		edge_tx_flush(w);
+		edge_worker_core_call(w, closed_call, p);
+		edge_io_flush(&w->io);
 	}
 	free(p);
 }
@@ -355,6 +361,21 @@ static void hand_off(struct edge_worker *w, const struct turn_tuple *t,
 
 /* --- connecting to a peer (s5.2) ---------------------------------------- */
 
+struct connect_result {
+	uint32_t id;
+	int err;
+};
+
+static void connect_call(struct edge_worker *w, const struct edge_core_ctx *c,
+                         void *arg)
+{
+	const struct connect_result *cr = arg;
+
+	(void)w;
+	turn_server_tcp_connect_result(c->core, cr->id, cr->err, c->now_ms,
+	                               c->out);
+}
+
 static void connect_done(struct tpair *p, int err)
 {
 	struct edge_worker *w = p->w;
@@ -362,11 +383,9 @@ static void connect_done(struct tpair *p, int err)
 
 	if (err)
 		pair_end(p, false);
-	edge_clock(w);
-	turn_actions_reset(&w->out);
-	turn_server_tcp_connect_result(w->core, id, err, w->now_ms, &w->out);
-	edge_run_actions(w);
-	edge_tx_flush(w);
+	struct connect_result cr = {id, err};
+	edge_worker_core_call(w, connect_call, &cr);
+	edge_io_flush(&w->io);
 }
 
 static void on_connect(struct bufferevent *bev, short what, void *arg)
@@ -434,10 +453,36 @@ static void tcp_connect(struct edge_worker *w, const struct turn_action *a)
 	}
 	if (err) /* inside the action list: its result is appended */
 		turn_server_tcp_connect_result(w->core, a->conn_id, err,
-		                               w->now_ms, &w->out);
+		                               w->io.now_ms, &w->out);
 }
 
 /* --- the listener (s5.3) ---------------------------------------------- */
+
+struct incoming {
+	struct tlistener *tl;
+	const union turn_addr *peer;
+	evutil_socket_t fd;
+};
+
+/* A peer connected to a relayed address: the core gives it an id (or
+ * refuses it), the pump takes the socket. */
+static void incoming_call(struct edge_worker *w, const struct edge_core_ctx *c,
+                          void *arg)
+{
+	const struct incoming *in = arg;
+	struct tpair *p = NULL;
+	uint32_t id = turn_server_tcp_incoming(c->core, in->tl->alloc, in->peer,
+	                                       c->now_ms, c->out);
+
+	if (id && !(p = pair_new(w, id, in->fd)))
+		turn_server_tcp_closed(c->core, id, 0, 0, c->out);
+	if (!p) {
+		close(in->fd);
+	} else {
+		EDGE_COUNT(&w->stats, tcp_relay_accepted, 1);
+		bufferevent_setcb(p->peer, NULL, NULL, on_event, p);
+	}
+}
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
@@ -445,26 +490,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct tlistener *tl = arg;
 	struct edge_worker *w = tl->w;
 	union turn_addr peer;
-	struct tpair *p = NULL;
 
 	(void)l;
 	memset(&peer, 0, sizeof(peer));
 	memcpy(&peer, sa,
 	       (size_t)salen < sizeof(peer) ? (size_t)salen : sizeof(peer));
-	edge_clock(w);
-	turn_actions_reset(&w->out);
-	uint32_t id = turn_server_tcp_incoming(w->core, tl->alloc, &peer,
-	                                       w->now_ms, &w->out);
-	if (id && !(p = pair_new(w, id, fd)))
-		turn_server_tcp_closed(w->core, id, 0, 0, &w->out);
-	if (!p) {
-		close(fd);
-	} else {
-		EDGE_COUNT(&w->stats, tcp_relay_accepted, 1);
-		bufferevent_setcb(p->peer, NULL, NULL, on_event, p);
-	}
-	edge_run_actions(w);
-	edge_tx_flush(w);
+	struct incoming in = {tl, &peer, fd};
+	edge_worker_core_call(w, incoming_call, &in);
+	edge_io_flush(&w->io);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
@@ -542,8 +575,8 @@ void edge_tcp_relay_action(struct edge_worker *w, const struct turn_action *a)
 		err = listener_open(w, a, &tl);
 		if (err)
 			EDGE_COUNT(&w->stats, relay_open_failures, 1);
-		turn_server_relay_result(w->core, a->token, err, tl, w->now_ms,
-		                         w->now_s, &w->out);
+		turn_server_relay_result(w->core, a->token, err, tl,
+		                         w->io.now_ms, w->io.now_s, &w->out);
 		break;
 	case TURN_ACT_CLOSE_TCP_RELAY:
 		if (a->relay)

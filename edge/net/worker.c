@@ -1,10 +1,10 @@
 /*
- * edge/net/worker.c - a worker thread's life cycle, its TCP and TLS listeners
- * (connections in tcp.c) and its UDP listeners: datagrams read in batches
- * with recvmmsg, handed to the worker's TURN core, and the resulting sends
- * flushed in batches (relay.c). A periodic
- * tick drives the core's timers. Everything here runs on the worker's own
- * thread except new/start/stop/free and set_store.
+ * edge/net/worker.c - a worker's life cycle and public API (worker.h):
+ * it creates the core, the I/O engine's owner, the UDP (udp.c), TCP and
+ * TLS (tcp.c) and DTLS (dtls.c) listeners, wires the action runner to
+ * them (net_ops), starts the thread (loop.c) and frees it all. A periodic
+ * tick drives the core's timers. Reloaded shared state (store, policy,
+ * TLS contexts) is handed over on the worker's thread.
  */
 #include "edge/base/log.h"
 #include "edge/config/realms.h"
@@ -18,49 +18,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BATCHES_PER_WAKE 8  /* fairness between sockets */
-#define TICK_MS          50 /* timer resolution for lifetimes */
+#define TICK_MS 50 /* timer resolution for lifetimes */
 
-int edge_udp_fd_for(struct edge_worker *w, uint32_t listener)
+static void tick_call(struct edge_worker *w, const struct edge_core_ctx *c,
+                      void *arg)
 {
-	return listener < w->nudp ? w->udp[listener].fd : -1;
-}
-
-static void udp_readable(evutil_socket_t fd, short what, void *arg)
-{
-	struct udp_sock *us = arg;
-	struct edge_worker *w = us->w;
-	struct turn_tuple tuple;
-
-	(void)what;
-	memset(&tuple, 0, sizeof(tuple));
-	tuple.listener = us->listener;
-	tuple.transport = TURN_TRANSPORT_UDP;
-	tuple.realm = us->realm;
-	edge_clock(w);
-	for (int round = 0; round < BATCHES_PER_WAKE; round++) {
-		unsigned b;
-		int n = edge_rx_batch(w, fd, &b);
-		if (n <= 0)
-			break; /* EAGAIN, or an error queued for a peer */
-		EDGE_COUNT(&w->stats, udp_rx, (unsigned)n);
-		for (unsigned i = b; i < b + (unsigned)n; i++) {
-			if (w->rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-				EDGE_COUNT(&w->stats, udp_truncated, 1);
-				continue;
-			}
-			memcpy(&tuple.client, &w->rx_addr[i],
-			       sizeof(tuple.client));
-			turn_actions_reset(&w->out);
-			turn_server_input(w->core, &tuple, w->rx[i].buf,
-			                  w->rx_msgs[i].msg_len, w->now_ms,
-			                  w->now_s, &w->out);
-			edge_run_actions(w);
-		}
-		edge_rx_done(w);
-		if (n < EDGE_BATCH)
-			break;
-	}
+	(void)w;
+	(void)arg;
+	turn_server_tick(c->core, c->now_ms, c->out);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -69,30 +34,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	edge_clock(w);
-	turn_actions_reset(&w->out);
-	turn_server_tick(w->core, w->now_ms, &w->out);
-	edge_run_actions(w);
-	edge_tx_flush(w);
-}
-
-static int open_udp(struct edge_worker *w, const struct sockaddr *sa,
-                    const struct edge_worker_opts *opts)
-{
-	int fd = edge_udp_bind(sa, opts->rcvbuf, opts->sndbuf);
-
-	if (fd < 0)
-		return -fd;
-	struct udp_sock *us = &w->udp[w->nudp];
-	us->fd = fd;
-	us->w = w;
-	us->listener = (uint32_t)w->nudp;
-	us->realm = edge_realm_of_listener(opts->realms, sa);
-	w->nudp++;
-	us->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, udp_readable, us);
-	if (!us->ev || event_add(us->ev, NULL) < 0)
-		return ENOMEM;
-	return 0;
+	edge_worker_core_call(w, tick_call, NULL);
+	edge_io_flush(&w->io);
 }
 
 /* A TCP listener, or with tls a TLS one (edge_tls_accept). */
@@ -132,9 +75,9 @@ static int open_core(struct edge_worker *w, int index,
 	/* Each worker's hashes and port choices get their own seed. */
 	cfg.seed[0] ^= (uint8_t)index;
 	cfg.seed[1] ^= (uint8_t)(index >> 8);
-	edge_clock(w);
+	edge_io_stamp(&w->io);
 	int err = turn_server_new(&w->core, &cfg, opts->store, opts->nonces,
-	                          opts->policy, opts->quota, w->now_ms);
+	                          opts->policy, opts->quota, w->io.now_ms);
 	if (err)
 		return err;
 	w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
@@ -142,6 +85,15 @@ static int open_core(struct edge_worker *w, int index,
 		return ENOMEM;
 	return edge_tcp_init(w);
 }
+
+/* run.c reaches the sockets above it through this (worker_int.h). */
+static const struct edge_net_ops net_ops = {
+        .send_stream = edge_tcp_send_tuple,
+        .send_dtls = edge_dtls_send,
+        .relay_open = edge_relay_open,
+        .relay_close = edge_relay_free,
+        .tcp_relay = edge_tcp_relay_action,
+};
 
 int edge_worker_new(struct edge_worker **out, int index,
                     const struct edge_worker_opts *opts,
@@ -155,6 +107,9 @@ int edge_worker_new(struct edge_worker **out, int index,
 	if (!w)
 		return ENOMEM;
 	w->index = index;
+	w->ops = &net_ops;
+	w->io.stats = &w->stats;
+	w->io.scratch = w->out.scratch;
 	w->workers = opts->workers;
 	w->idle_timeout_s = opts->idle_timeout_s;
 	w->handshake_timeout_s = opts->handshake_timeout_s;
@@ -168,7 +123,7 @@ int edge_worker_new(struct edge_worker **out, int index,
 	}
 	err = open_core(w, index, opts);
 	for (size_t i = 0; i < opts->nudp && !err; i++) {
-		err = open_udp(w, (const void *)&opts->udp[i], opts);
+		err = edge_udp_open(w, (const void *)&opts->udp[i], opts);
 		if (err)
 			*failed = (const void *)&opts->udp[i];
 	}
@@ -192,24 +147,9 @@ int edge_worker_new(struct edge_worker **out, int index,
 	return 0;
 }
 
-/* One loop iteration handles every ready socket, then the sends they
- * queued go out together: datagrams for clients leave in one sendmmsg per
- * listening socket, however many relay sockets they came from. */
-static void *worker_main(void *arg)
-{
-	struct edge_worker *w = arg;
-
-	while (!atomic_load(&w->stop)) {
-		if (event_base_loop(w->base, EVLOOP_ONCE) < 0)
-			break;
-		edge_tx_flush(w);
-	}
-	return NULL;
-}
-
 int edge_worker_start(struct edge_worker *w)
 {
-	int err = pthread_create(&w->thread, NULL, worker_main, w);
+	int err = pthread_create(&w->thread, NULL, edge_worker_loop, w);
 
 	if (err == 0)
 		w->started = true;
@@ -233,11 +173,7 @@ void edge_worker_free(struct edge_worker *w)
 	edge_worker_stop(w);
 	if (w->hooks.free) /* before the base it runs on */
 		w->hooks.free(w->hooks.ctx);
-	for (size_t i = 0; i < w->nudp; i++) {
-		if (w->udp[i].ev)
-			event_free(w->udp[i].ev);
-		close(w->udp[i].fd);
-	}
+	edge_udp_close_all(w);
 	for (size_t i = 0; i < w->ntcp; i++)
 		evconnlistener_free(w->tcp[i]);
 	for (size_t i = 0; i < w->ntls; i++)
@@ -257,15 +193,6 @@ void edge_worker_free(struct edge_worker *w)
 const struct edge_stats *edge_worker_stats(const struct edge_worker *w)
 {
 	return &w->stats;
-}
-
-void edge_worker_core_call(struct edge_worker *w, edge_core_fn *fn, void *arg)
-{
-	edge_clock(w);
-	turn_actions_reset(&w->out);
-	struct edge_core_ctx c = {w->core, w->now_ms, w->now_s, &w->out};
-	fn(w, &c, arg);
-	edge_run_actions(w);
 }
 
 struct turn_server *edge_worker_core(struct edge_worker *w)
@@ -290,45 +217,13 @@ struct event_base *edge_worker_base(struct edge_worker *w)
 
 uint64_t edge_worker_now_s(const struct edge_worker *w)
 {
-	return w->now_s;
+	return w->io.now_s;
 }
 
 void edge_worker_set_hooks(struct edge_worker *w,
                            const struct edge_worker_hooks *h)
 {
 	w->hooks = *h;
-}
-
-/* Work handed to the worker's thread (edge_worker_post). */
-struct post_msg {
-	struct edge_worker *w;
-	edge_worker_post_fn *fn;
-	void *arg;
-};
-
-static void run_post(evutil_socket_t fd, short what, void *arg)
-{
-	struct post_msg *m = arg;
-
-	(void)fd;
-	(void)what;
-	m->fn(m->w, m->arg);
-	free(m);
-}
-
-int edge_worker_post(struct edge_worker *w, edge_worker_post_fn *fn, void *arg)
-{
-	struct post_msg *m = malloc(sizeof(*m));
-	struct timeval now = {0, 0};
-
-	if (!m)
-		return ENOMEM;
-	*m = (struct post_msg){w, fn, arg};
-	if (event_base_once(w->base, -1, EV_TIMEOUT, run_post, m, &now) < 0) {
-		free(m);
-		return ENOMEM;
-	}
-	return 0;
 }
 
 /* A reloaded piece of shared state handed to the worker's thread: the

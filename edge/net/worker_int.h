@@ -1,12 +1,14 @@
 /*
- * edge/net/worker_int.h - the inside of a worker, shared by worker.c (life
- * cycle, UDP listeners), tcp.c (TCP and TLS stream clients), dtls.c (DTLS
- * clients) and relay.c (relay sockets, running the core's actions, batched
- * sends).
+ * edge/net/worker_int.h - the inside of a worker, shared by the files of
+ * edge/net only (never included outside it): worker.c (life cycle, the
+ * public API), loop.c (the thread, posted work), io.c (the I/O engine),
+ * run.c (the core's actions), udp.c, tcp.c, tcp_relay.c, dtls.c and
+ * relay.c (sockets).
  */
 #ifndef AVEDGE_EDGE_WORKER_INT_H
 #define AVEDGE_EDGE_WORKER_INT_H
 
+#include "edge/net/io.h"
 #include "edge/net/worker.h"
 #include "turn/turn.h"
 
@@ -15,44 +17,12 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 
-#define EDGE_BATCH     32   /* datagrams per recvmmsg / sendmmsg */
-#define EDGE_DGRAM_MAX 4096 /* larger datagrams are truncated, dropped */
-#define EDGE_TX_MAX    128  /* queued sends before a flush */
-#define EDGE_RX_SLOTS                                                          \
-	128               /* receive slots: sends borrow them until the        \
-	                   * flush at the end of the loop iteration */
-#define EDGE_TX_COPY 2048 /* room for a copied response */
-
 struct udp_sock {
 	int fd;
 	struct event *ev;
 	struct edge_worker *w;
 	uint32_t listener; /* index, as in turn_tuple.listener */
 	uint8_t realm;     /* turn_tuple.realm of its requests */
-};
-
-/* A queued datagram: payload borrowed (an rx buffer, valid for the batch)
- * or copied into copy[] (a response built in the core's scratch). */
-struct tx_entry {
-	int fd;
-	bool dont_fragment;
-	union turn_addr to;
-	struct iovec iov;
-};
-
-struct tx_queue {
-	struct tx_entry e[EDGE_TX_MAX];
-	struct mmsghdr msgs[EDGE_TX_MAX];
-	uint8_t copy[EDGE_TX_MAX][EDGE_TX_COPY];
-	unsigned n;
-};
-
-/* An rx slot with headroom for the Data indication / ChannelData header
- * the core writes in front of a peer's payload, and tailroom for padding. */
-struct rx_slot {
-	uint8_t head[TURN_PEER_HEADROOM];
-	uint8_t buf[EDGE_DGRAM_MAX];
-	uint8_t tail[8];
 };
 
 struct tcp_conn;
@@ -83,7 +53,8 @@ struct edge_worker {
 	struct edge_worker *const *workers; /* all, by index; NULL: one */
 	struct edge_tcp_relay *tcprelay;    /* RFC 6062 (tcp_relay.c) */
 	struct edge_worker_hooks hooks;     /* zero: none (worker.h) */
-	struct edge_relay *relays; /* all relay sockets, freed at stop */
+	struct edge_relay *relays;      /* all relay sockets, freed at stop */
+	const struct edge_net_ops *ops; /* run.c's way up (worker.c) */
 	struct event *tick;
 	struct edge_stats stats;
 	/* TCP connections by id (tuple.conn) */
@@ -91,31 +62,83 @@ struct edge_worker {
 	size_t nconn_buckets;
 	struct tcp_conn *conns; /* all, for freeing at stop */
 	uint32_t next_conn_id;
-	/* per-batch clock */
-	uint64_t now_ms, now_s;
-	/* receive batch */
-	struct mmsghdr rx_msgs[EDGE_RX_SLOTS];
-	struct iovec rx_iov[EDGE_RX_SLOTS];
-	union turn_addr rx_addr[EDGE_RX_SLOTS];
-	struct rx_slot rx[EDGE_RX_SLOTS];
-	unsigned rx_used; /* slots [0, rx_used) hold payloads queued to send */
-	unsigned rx_hold; /* end of the batch being handled, kept by a flush */
+	struct edge_io io; /* clock, receive slots, send queue */
 	atomic_int stop;
-	struct tx_queue tx;
 	struct turn_actions out;
 };
 
-/* relay.c */
-void edge_clock(struct edge_worker *w);
+/* A relay socket: one allocation's, of one worker (relay.c). */
+struct edge_relay {
+	int fd;
+	struct event *ev;
+	struct edge_worker *w;
+	struct turn_alloc *alloc;
+	struct edge_relay *next, *prev; /* all of the worker's relays */
+};
+
+/* How the action runner (run.c) reaches what sits above it in this
+ * folder: the stream and DTLS transports, relay sockets and RFC 6062
+ * relays call the runner, so it calls them through this table, which
+ * worker.c fills. Not on the UDP packet path (UDP sends and sends from a
+ * relay socket go straight to the I/O engine). */
+struct edge_net_ops {
+	/* a TCP or TLS client connection (tuple.conn), or a DTLS session */
+	void (*send_stream)(struct edge_worker *w, const struct turn_tuple *t,
+	                    const uint8_t *data, size_t len);
+	void (*send_dtls)(struct edge_worker *w, const struct turn_tuple *t,
+	                  const uint8_t *data, size_t len);
+	/* OPEN_RELAY: bind a relay socket; 0 and *out, or errno */
+	int (*relay_open)(struct edge_worker *w, const struct turn_action *a,
+	                  struct edge_relay **out);
+	void (*relay_close)(struct edge_relay *r);
+	/* RFC 6062 actions (tcp_relay.c) */
+	void (*tcp_relay)(struct edge_worker *w, const struct turn_action *a);
+};
+
+/* run.c: run the actions in w->out (what the last core call appended) */
 void edge_run_actions(struct edge_worker *w);
-void edge_tx_flush(struct edge_worker *w);
-/* Receive up to EDGE_BATCH datagrams from fd into free slots; returns the
- * first slot in *base and the count (<= 0 as recvmmsg). Call
- * edge_rx_done(w) after handling them. */
-int edge_rx_batch(struct edge_worker *w, int fd, unsigned *base);
-void edge_rx_done(struct edge_worker *w);
+
+/* The packet path's core calls: the clock was stamped at the start of
+ * the batch (edge_io_clock); reset the action list, feed the core, run
+ * what it asks for. Everything else goes through edge_worker_core_call. */
+static inline void edge_core_input(struct edge_worker *w,
+                                   const struct turn_tuple *t, uint8_t *buf,
+                                   size_t len)
+{
+	turn_actions_reset(&w->out);
+	turn_server_input(w->core, t, buf, len, w->io.now_ms, w->io.now_s,
+	                  &w->out);
+	edge_run_actions(w);
+}
+
+static inline void edge_core_peer_input(struct edge_worker *w,
+                                        struct turn_alloc *alloc,
+                                        const union turn_addr *peer,
+                                        uint8_t *buf, size_t len)
+{
+	turn_actions_reset(&w->out);
+	turn_server_peer_input(w->core, alloc, peer, buf, len, w->io.now_ms,
+	                       &w->out);
+	edge_run_actions(w);
+}
+
+/* A client connection (TCP, TLS, DTLS) of t ended: tell the core (its
+ * allocation goes) and send what that queued. */
+void edge_core_conn_closed(struct edge_worker *w, const struct turn_tuple *t);
+
+/* relay.c */
+int edge_relay_open(struct edge_worker *w, const struct turn_action *a,
+                    struct edge_relay **out);
+void edge_relay_free(struct edge_relay *r);
 void edge_relay_close_all(struct edge_worker *w);
-int edge_udp_fd_for(struct edge_worker *w, uint32_t listener);
+
+/* udp.c: the worker's UDP listening sockets */
+int edge_udp_open(struct edge_worker *w, const struct sockaddr *sa,
+                  const struct edge_worker_opts *opts);
+void edge_udp_close_all(struct edge_worker *w);
+
+/* loop.c: the worker's thread */
+void *edge_worker_loop(void *arg);
 
 /* tcp.c */
 void edge_tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
@@ -126,6 +149,9 @@ void edge_tls_accept(struct evconnlistener *l, evutil_socket_t fd,
 void edge_tcp_accept_error(struct evconnlistener *l, void *arg);
 struct tcp_conn *edge_tcp_find(struct edge_worker *w, uint32_t id);
 void edge_tcp_send(struct tcp_conn *c, const uint8_t *data, size_t len);
+/* to the connection of t (tuple.conn), if it is still there */
+void edge_tcp_send_tuple(struct edge_worker *w, const struct turn_tuple *t,
+                         const uint8_t *data, size_t len);
 void edge_tcp_close_all(struct edge_worker *w);
 int edge_tcp_init(struct edge_worker *w);
 

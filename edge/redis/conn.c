@@ -9,6 +9,7 @@
  * its reply, or NULL when the context is freed; a timed-out command stays
  * until then too, so its late reply still finds it.
  */
+#include "edge/base/clock.h"
 #include "edge/base/log.h"
 #include "edge/redis/redis_int.h"
 
@@ -59,14 +60,6 @@ struct rconn {
 	const char *kill_why;
 	struct rcmd *head, *tail;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t stall_limit_ms(const struct rconn *c)
 {
@@ -192,7 +185,7 @@ static struct rcmd *cmd_new(struct rconn *c, rconn_reply_fn *fn, void *arg,
 	m->fn = fn;
 	m->arg = arg;
 	m->sub = sub;
-	m->sent_ms = mono_ms();
+	m->sent_ms = edge_mono_ms();
 	if (fn && !sub) {
 		struct timeval tv = {c->timeout_ms / 1000,
 		                     (c->timeout_ms % 1000) * 1000};
@@ -489,7 +482,7 @@ static void try_connect(struct rconn *c)
 	}
 	ac->data = c;
 	c->ac = ac;
-	c->connect_ms = mono_ms();
+	c->connect_ms = edge_mono_ms();
 	redisEnableKeepAlive(&ac->c);
 	if (redisLibeventAttach(ac, c->base) != REDIS_OK) {
 		drop(c, "cannot attach to the event loop");
@@ -525,7 +518,7 @@ static void on_kill(evutil_socket_t fd, short what, void *arg)
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	struct rconn *c = arg;
-	uint64_t now = mono_ms(), limit = stall_limit_ms(c);
+	uint64_t now = edge_mono_ms(), limit = stall_limit_ms(c);
 
 	(void)fd;
 	(void)what;

@@ -9,6 +9,7 @@
  * keys. The workers' own connections live in redis_worker.c.
  */
 #include "auth/auth.h"
+#include "edge/base/clock.h"
 #include "edge/base/log.h"
 #include "edge/config/realms.h"
 #include "edge/net/sock.h"
@@ -76,22 +77,6 @@ size_t redis_json_str(char *buf, size_t cap, const char *s)
 	buf[k++] = '"';
 	buf[k] = 0;
 	return k;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* --- what the registry entry says about this node ------------------------ */
@@ -409,7 +394,7 @@ static void beat(struct edge_redis *r)
 	         (unsigned long long)NODE_SUM(r, relayed_to_client_bytes));
 	snprintf(maxa, sizeof(maxa), "%u", (unsigned)r->cfg.max_allocations);
 	snprintf(updated, sizeof(updated), "%llu",
-	         (unsigned long long)wall_ms());
+	         (unsigned long long)edge_wall_ms());
 	snprintf(started, sizeof(started), "%llu",
 	         (unsigned long long)r->start_ms);
 	snprintf(workers, sizeof(workers), "%zu", r->nworkers);
@@ -440,7 +425,7 @@ static void on_beat_timer(evutil_socket_t fd, short what, void *arg)
 
 static void creds_due(struct edge_redis *r, bool force_users)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = edge_mono_ms();
 	uint64_t every = r->notify ? USERS_SAFETY_MS : USERS_POLL_MS;
 	/* half a tick of slack: the 1 s timer must not turn 2 s into 3 */
 	bool users = force_users ||
@@ -603,7 +588,7 @@ int edge_redis_new(struct edge_redis **out, const struct edge_redis_opts *o,
 	relay_addr(o->core, AF_INET6, r->relay6, sizeof(r->relay6));
 	redis_endpoints_init(r, cfg, o->core);
 	r->domain = cfg->node_domain;
-	r->start_ms = wall_ms();
+	r->start_ms = edge_wall_ms();
 	r->draining = o->draining;
 	r->creds_changed = o->creds_changed;
 	r->peer_ips_changed = o->peer_ips_changed;

@@ -1,0 +1,114 @@
+/*
+ * edge/net/io.c - a worker's I/O engine (see io.h): the clock of the loop
+ * turn, batched receives into slots, batched sends.
+ */
+#include "edge/net/io.h"
+#include "edge/net/worker.h" /* struct edge_stats, EDGE_COUNT */
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <time.h>
+
+void edge_io_stamp(struct edge_io *io)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	io->now_ms =
+	        (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	io->now_s = (uint64_t)ts.tv_sec;
+	io->stamped = true;
+}
+
+static void set_df(int fd, int family, bool on)
+{
+	if (family == AF_INET) {
+		int v = on ? IP_PMTUDISC_DO : IP_PMTUDISC_WANT;
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v));
+	} else {
+		int v = on ? IPV6_PMTUDISC_DO : IPV6_PMTUDISC_WANT;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof(v));
+	}
+}
+
+/* Send entries [from, to) that share one fd. */
+static void send_run(struct edge_io *io, unsigned from, unsigned to)
+{
+	struct tx_queue *q = &io->tx;
+	int fd = q->e[from].fd;
+	bool df = q->e[from].dont_fragment;
+
+	for (unsigned i = from; i < to; i++) {
+		struct msghdr *h = &q->msgs[i].msg_hdr;
+		memset(h, 0, sizeof(*h));
+		h->msg_name = &q->e[i].to;
+		h->msg_namelen = edge_addr_len(&q->e[i].to.sa);
+		h->msg_iov = &q->e[i].iov;
+		h->msg_iovlen = 1;
+	}
+	if (df)
+		set_df(fd, q->e[from].to.sa.sa_family, true);
+	unsigned sent = from, retried = to;
+	while (sent < to) {
+		int r = sendmmsg(fd, q->msgs + sent, to - sent, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* An ICMP error reported earlier (IP_RECVERR) comes
+			 * back from the next send once, unsent: retry it. */
+			if ((errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+			     errno == ENETUNREACH) &&
+			    retried != sent) {
+				retried = sent;
+				continue;
+			}
+			/* Full buffer or an error for one destination: skip
+			 * that datagram, count it, go on. */
+			EDGE_COUNT(io->stats, udp_send_errors, 1);
+			sent++;
+			continue;
+		}
+		sent += (unsigned)r;
+		EDGE_COUNT(io->stats, udp_tx, (unsigned)r);
+	}
+	if (df)
+		set_df(fd, q->e[from].to.sa.sa_family, false);
+}
+
+void edge_io_flush(struct edge_io *io)
+{
+	struct tx_queue *q = &io->tx;
+	unsigned start = 0;
+
+	for (unsigned i = 1; i <= q->n; i++) {
+		if (i == q->n || q->e[i].fd != q->e[start].fd ||
+		    q->e[i].dont_fragment != q->e[start].dont_fragment) {
+			send_run(io, start, i);
+			start = i;
+		}
+	}
+	q->n = 0;
+	io->rx_used = io->rx_hold;
+}
+
+int edge_io_rx_batch(struct edge_io *io, int fd, unsigned *base)
+{
+	if (EDGE_RX_SLOTS - io->rx_used < EDGE_BATCH)
+		edge_io_flush(io); /* frees the slots queued sends borrow */
+	unsigned b = io->rx_used;
+	for (unsigned i = b; i < b + EDGE_BATCH; i++) {
+		io->rx_iov[i].iov_base = io->rx[i].buf;
+		io->rx_iov[i].iov_len = EDGE_DGRAM_MAX;
+		memset(&io->rx_msgs[i].msg_hdr, 0, sizeof(struct msghdr));
+		io->rx_msgs[i].msg_hdr.msg_name = &io->rx_addr[i];
+		io->rx_msgs[i].msg_hdr.msg_namelen = sizeof(io->rx_addr[i]);
+		io->rx_msgs[i].msg_hdr.msg_iov = &io->rx_iov[i];
+		io->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	int n = recvmmsg(fd, io->rx_msgs + b, EDGE_BATCH, MSG_DONTWAIT, NULL);
+	*base = b;
+	if (n > 0)
+		io->rx_hold = io->rx_used = b + (unsigned)n;
+	return n;
+}
