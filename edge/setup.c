@@ -117,8 +117,6 @@ fail:
 	return rc ? rc : EINVAL;
 }
 
-static bool is_wildcard(const struct sockaddr *sa);
-
 /* Protect an own endpoint; a wildcard address stands for every local
  * address (getifaddrs, loopback included), so remote peers on the same
  * port number stay reachable. */
@@ -127,7 +125,7 @@ static int protect(struct turn_policy *p, const struct sockaddr *sa)
 	struct ifaddrs *ifa, *i;
 	int rc = 0;
 
-	if (!is_wildcard(sa) || getifaddrs(&ifa) != 0)
+	if (!edge_addr_is_any(sa) || getifaddrs(&ifa) != 0)
 		return turn_policy_protect(p, sa);
 	for (i = ifa; i && !rc; i = i->ifa_next) {
 		if (!i->ifa_addr || i->ifa_addr->sa_family != sa->sa_family)
@@ -232,22 +230,10 @@ static bool same_ip(const struct sockaddr *a, const struct sockaddr *b)
 	              16) == 0;
 }
 
-static bool is_wildcard(const struct sockaddr *sa)
-{
-	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-
-	if (sa->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)(const void *)sa)
-		               ->sin_addr.s_addr == htonl(INADDR_ANY);
-	return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)
-	                       ->sin6_addr,
-	              &any6, 16) == 0;
-}
-
 static void add_relay_ip(struct turn_server_cfg *core,
                          const struct sockaddr *sa)
 {
-	if (core->nrelay_ips >= TURN_MAX_RELAY_IPS || is_wildcard(sa))
+	if (core->nrelay_ips >= TURN_MAX_RELAY_IPS || edge_addr_is_any(sa))
 		return;
 	for (size_t i = 0; i < core->nrelay_ips; i++)
 		if (same_ip(&core->relay_ips[i].local.sa, sa))

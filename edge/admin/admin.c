@@ -43,168 +43,15 @@
 #define ADMIN_TOKEN_MAX    4096
 #define ADMIN_PROBE_PERIOD 1 /* s */
 
-/* --- small helpers ------------------------------------------------------ */
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t c;
-
-	if (s[0] < 0xC2 || s[0] > 0xF4)
-		return 0;
-	len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-	if (len > n)
-		return 0;
-	c = s[0] & (0x7F >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
-	    (len == 4 && (c < 0x10000 || c > 0x10FFFF)))
-		return 0;
-	return len;
-}
-
-void admin_json_str(struct evbuffer *b, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)(str ? str : "");
-	size_t n = strlen((const char *)s);
-
-	evbuffer_add(b, "\"", 1);
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		if (c == '"' || c == '\\') {
-			evbuffer_add_printf(b, "\\%c", c);
-			i++;
-		} else if (c < 0x20 || c == '<' || c == '>' || c == '&' ||
-		           c == 0x7F) {
-			evbuffer_add_printf(b, "\\u%04x", c);
-			i++;
-		} else if (c < 0x80) {
-			evbuffer_add(b, &s[i], 1);
-			i++;
-		} else {
-			size_t k = utf8_len(s + i, n - i);
-			if (k) {
-				evbuffer_add(b, &s[i], k);
-				i += k;
-			} else {
-				evbuffer_add(b, "\\ufffd", 6);
-				i++;
-			}
-		}
-	}
-	evbuffer_add(b, "\"", 1);
-}
-
-void admin_json_addr(struct evbuffer *b, const union turn_addr *a, bool port)
-{
-	char buf[EDGE_ADDRSTR_LEN];
-
-	if (a->sa.sa_family != AF_INET && a->sa.sa_family != AF_INET6) {
-		evbuffer_add_printf(b, "null");
-		return;
-	}
-	edge_addr_str(&a->sa, buf, sizeof(buf));
-	if (!port) { /* "1.2.3.4:0" -> "1.2.3.4", "[::1]:0" -> "::1" */
-		char *colon = strrchr(buf, ':');
-		if (colon)
-			*colon = 0;
-		if (buf[0] == '[') {
-			size_t n = strlen(buf);
-			memmove(buf, buf + 1, n);
-			if (n >= 2 && buf[n - 2] == ']')
-				buf[n - 2] = 0;
-		}
-	}
-	admin_json_str(b, buf);
-}
-
-static void common_headers(struct evhttp_request *req, const char *type)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-
-	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-}
-
-void admin_send_json(struct evhttp_request *req, int code, const char *reason,
-                     struct evbuffer *body)
-{
-	common_headers(req, "application/json");
-	evhttp_send_reply(req, code, reason, body);
-}
-
-void admin_send_error(struct evhttp_request *req, int code, const char *reason,
-                      const char *msg)
-{
-	struct evbuffer *b = evbuffer_new();
-
-	if (b) {
-		evbuffer_add_printf(b, "{\"error\":");
-		admin_json_str(b, msg);
-		evbuffer_add_printf(b, "}\n");
-	}
-	admin_send_json(req, code, reason, b);
-	if (b)
-		evbuffer_free(b);
-}
-
-static void send_empty(struct evhttp_request *req, int code, const char *reason)
-{
-	common_headers(req, "text/plain; charset=utf-8");
-	evhttp_send_reply(req, code, reason, NULL);
-}
-
-static void send_text(struct evhttp_request *req, int code, const char *reason,
-                      const char *text)
-{
-	struct evbuffer *b = evbuffer_new();
-
-	if (b)
-		evbuffer_add(b, text, strlen(text));
-	common_headers(req, "text/plain; charset=utf-8");
-	evhttp_send_reply(req, code, reason, b);
-	if (b)
-		evbuffer_free(b);
-}
-
-/* --- drain and readiness ------------------------------------------------ */
-
-void edge_admin_set_draining(atomic_int *draining, bool on, const char *why)
-{
-	int was = atomic_exchange(draining, on ? 1 : 0);
-
-	if (was != (on ? 1 : 0))
-		edge_warn("%s: %s", why,
-		          on ? "draining: new allocations get 508, existing "
-		               "ones keep running"
-		             : "drain ended: accepting new allocations");
-	else
-		edge_info("%s: already %s", why, on ? "draining" : "serving");
-}
-
-bool admin_ports_exhausted(struct edge_admin *a)
-{
-	uint32_t in_use, free_, total;
-
-	turn_node_usage(a->node, &in_use, &free_, &total);
-	return total > 0 && free_ == 0;
-}
-
 static void readyz(struct edge_admin *a, struct evhttp_request *req)
 {
 	if (atomic_load(a->draining))
-		send_text(req, 503, "Service Unavailable", "draining\n");
+		admin_send_text(req, 503, "Service Unavailable", "draining\n");
 	else if (admin_ports_exhausted(a))
-		send_text(req, 503, "Service Unavailable",
-		          "relay ports exhausted\n");
+		admin_send_text(req, 503, "Service Unavailable",
+		                "relay ports exhausted\n");
 	else
-		send_text(req, 200, "OK", "ready\n");
+		admin_send_text(req, 200, "OK", "ready\n");
 }
 
 /* --- access control ------------------------------------------------------ */
@@ -273,7 +120,7 @@ static void drain_call(struct edge_admin *a, struct evhttp_request *req,
 {
 	edge_admin_set_draining(a->draining, on,
 	                        on ? "admin API: drain" : "admin API: undrain");
-	send_empty(req, 204, "No Content");
+	admin_send_empty(req, 204, "No Content");
 }
 
 /* The protected endpoints; the caller has checked the token. */
@@ -346,7 +193,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (!path || !*path)
 		admin_send_error(req, 400, "Bad Request", "bad request");
 	else if (strcmp(path, "/healthz") == 0 && get)
-		send_text(req, 200, "OK", "ok\n");
+		admin_send_text(req, 200, "OK", "ok\n");
 	else if (strcmp(path, "/readyz") == 0 && get)
 		readyz(a, req);
 	else if (admin_www(req, path))

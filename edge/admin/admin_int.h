@@ -68,7 +68,7 @@ struct edge_admin {
 	uint64_t forbidden;    /* 403s: no token configured */
 };
 
-/* admin.c: answers */
+/* http.c: answers */
 void admin_send_json(struct evhttp_request *req, int code, const char *reason,
                      struct evbuffer *body);
 /* {"error":"msg"} with code; msg is a fixed text, never user input. */
@@ -78,7 +78,16 @@ void admin_send_error(struct evhttp_request *req, int code, const char *reason,
  * '>', '&' and invalid UTF-8 are escaped, so any bytes are safe. */
 void admin_json_str(struct evbuffer *b, const char *s);
 void admin_json_addr(struct evbuffer *b, const union turn_addr *a, bool port);
+void admin_send_empty(struct evhttp_request *req, int code, const char *reason);
+void admin_send_text(struct evhttp_request *req, int code, const char *reason,
+                     const char *text);
+
+/* state.c: the node's counters and port pool */
 bool admin_ports_exhausted(struct edge_admin *a);
+/* Sums of every worker's counters, read with relaxed loads. */
+void admin_sum_turn(struct edge_admin *a, struct turn_stats *out);
+struct edge_stats;
+void admin_sum_edge(struct edge_admin *a, struct edge_stats *out);
 
 /* admin_metrics.c */
 void admin_metrics(struct edge_admin *a, struct evhttp_request *req);
@@ -92,10 +101,6 @@ void admin_show(struct edge_admin *a, struct evhttp_request *req,
 void admin_kick(struct edge_admin *a, struct evhttp_request *req,
                 const char *id);
 void admin_probe_all(struct edge_admin *a);
-/* Sums of every worker's counters, read with relaxed loads. */
-void admin_sum_turn(struct edge_admin *a, struct turn_stats *out);
-struct edge_stats;
-void admin_sum_edge(struct edge_admin *a, struct edge_stats *out);
 
 /* admin_cluster.c: the cluster scope, read from Redis without blocking
  * (503 "redis unavailable" when it cannot be read in time). scope: the

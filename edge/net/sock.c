@@ -5,6 +5,7 @@
  * let a second instance (same user) silently take half the flows.
  */
 #include "edge/net/sock.h"
+#include "turn/turn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -174,4 +176,44 @@ long edge_raise_fd_limit(void)
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	return (long)rl.rlim_cur;
+}
+
+bool edge_addr_is_any(const struct sockaddr *sa)
+{
+	static const uint8_t zero[16];
+
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)sa)
+		               ->sin_addr.s_addr == 0;
+	return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)
+	                       ->sin6_addr,
+	              zero, 16) == 0;
+}
+
+bool edge_addr_parse_hostport(const char *s, union turn_addr *a)
+{
+	char ip[64];
+	const char *colon = strrchr(s, ':');
+	struct sockaddr_storage ss;
+	size_t n;
+
+	if (!colon || !*s)
+		return false;
+	n = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (n < 3 || s[n - 1] != ']')
+			return false;
+		s++;
+		n -= 2;
+	}
+	if (n >= sizeof(ip))
+		return false;
+	memcpy(ip, s, n);
+	ip[n] = 0;
+	long port = strtol(colon + 1, NULL, 10);
+	if (port <= 0 || port > 65535 ||
+	    edge_addr_parse(ip, (uint16_t)port, &ss) != 0)
+		return false;
+	memcpy(a, &ss, edge_addr_len((const void *)&ss));
+	return true;
 }

@@ -18,6 +18,12 @@ int edge_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *ss);
 /* "1.2.3.4:5" or "[::1]:5"; returns buf. */
 const char *edge_addr_str(const struct sockaddr *sa, char *buf, size_t cap);
 socklen_t edge_addr_len(const struct sockaddr *sa);
+/* 0.0.0.0 or :: */
+bool edge_addr_is_any(const struct sockaddr *sa);
+/* "ip:port" or "[v6]:port", numeric (a registry entry's address); false
+ * if it is not one */
+union turn_addr;
+bool edge_addr_parse_hostport(const char *s, union turn_addr *a);
 uint16_t edge_addr_port(const struct sockaddr *sa);
 
 /* A UDP socket bound to sa with SO_REUSEPORT (and IPV6_V6ONLY for v6),

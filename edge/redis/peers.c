@@ -41,18 +41,6 @@ const char *redis_hash_field(const struct redisReply *h, const char *name)
 
 /* --- what this node publishes ------------------------------------------ */
 
-static bool wildcard(const struct sockaddr *sa)
-{
-	static const uint8_t zero[16];
-
-	if (sa->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)(const void *)sa)
-		               ->sin_addr.s_addr == 0;
-	return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)
-	                       ->sin6_addr,
-	              zero, 16) == 0;
-}
-
 /* Append "ip:port " (once) to buf. */
 static void add(char *buf, size_t cap, const struct sockaddr *sa, uint16_t port)
 {
@@ -60,7 +48,7 @@ static void add(char *buf, size_t cap, const struct sockaddr *sa, uint16_t port)
 	char s[EDGE_ADDRSTR_LEN + 2];
 	size_t n = strlen(buf);
 
-	if (port == 0 || wildcard(sa))
+	if (port == 0 || edge_addr_is_any(sa))
 		return;
 	memcpy(&a, sa, edge_addr_len(sa));
 	if (a.sa.sa_family == AF_INET)
@@ -104,7 +92,7 @@ void redis_endpoints_init(struct edge_redis *r, const struct edge_config *cfg,
 	for (size_t i = 0; i < cfg->listening_ips.n; i++) {
 		const struct sockaddr *sa =
 		        (const void *)&cfg->listening_ips.v[i].addr;
-		any = any || wildcard(sa);
+		any = any || edge_addr_is_any(sa);
 		add_ports(buf, cap, sa, ports, 3);
 	}
 	for (size_t i = 0; any && i < core->nrelay_ips; i++) {
@@ -139,7 +127,7 @@ static bool parse_endpoint(const char *s, size_t len, union turn_addr *a)
 		return false;
 	memcpy(tmp, s, len);
 	tmp[len] = 0;
-	return redis_parse_hostport(tmp, a);
+	return edge_addr_parse_hostport(tmp, a);
 }
 
 /* Every endpoint in the blank-separated lists of all into one set. */

@@ -81,18 +81,6 @@ size_t redis_json_str(char *buf, size_t cap, const char *s)
 
 /* --- what the registry entry says about this node ------------------------ */
 
-static bool wildcard(const struct sockaddr *sa)
-{
-	static const uint8_t zero[16];
-
-	if (sa->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)(const void *)sa)
-		               ->sin_addr.s_addr == 0;
-	return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)
-	                       ->sin6_addr,
-	              zero, 16) == 0;
-}
-
 static void with_port(const struct sockaddr *sa, uint16_t port, char *buf,
                       size_t cap)
 {
@@ -125,7 +113,7 @@ static void public_addr(const struct edge_config *cfg,
 	for (size_t i = 0; i < cfg->listening_ips.n; i++) {
 		const struct sockaddr *sa =
 		        (const void *)&cfg->listening_ips.v[i].addr;
-		if (sa->sa_family == family && !wildcard(sa)) {
+		if (sa->sa_family == family && !edge_addr_is_any(sa)) {
 			with_port(sa, cfg->listening_port, buf, cap);
 			return;
 		}
@@ -193,34 +181,6 @@ static void apply_alt(struct edge_worker *w, void *arg)
 	free(m);
 }
 
-bool redis_parse_hostport(const char *s, union turn_addr *a)
-{
-	char ip[64];
-	const char *colon = strrchr(s, ':');
-	struct sockaddr_storage ss;
-	size_t n;
-
-	if (!colon || !*s)
-		return false;
-	n = (size_t)(colon - s);
-	if (s[0] == '[') {
-		if (n < 3 || s[n - 1] != ']')
-			return false;
-		s++;
-		n -= 2;
-	}
-	if (n >= sizeof(ip))
-		return false;
-	memcpy(ip, s, n);
-	ip[n] = 0;
-	long port = strtol(colon + 1, NULL, 10);
-	if (port <= 0 || port > 65535 ||
-	    edge_addr_parse(ip, (uint16_t)port, &ss) != 0)
-		return false;
-	memcpy(a, &ss, edge_addr_len((const void *)&ss));
-	return true;
-}
-
 /* What the alternate's registry entry says; "" for a missing field. */
 struct alt_entry {
 	const char *v4, *v6, *tls, *dtls, *domain;
@@ -258,8 +218,8 @@ static void post_alternates(struct edge_redis *r, const struct alt_entry *e)
 		struct alt_msg *m = calloc(1, sizeof(*m));
 		if (!m)
 			continue;
-		m->has4 = redis_parse_hostport(e->v4, &m->v4);
-		m->has6 = redis_parse_hostport(e->v6, &m->v6);
+		m->has4 = edge_addr_parse_hostport(e->v4, &m->v4);
+		m->has6 = edge_addr_parse_hostport(e->v6, &m->v6);
 		m->tls_port = port_of(e->tls);
 		m->dtls_port = port_of(e->dtls);
 		snprintf(m->domain, sizeof(m->domain), "%s", e->domain);

@@ -135,9 +135,6 @@ void redis_endpoints_init(struct edge_redis *r, const struct edge_config *cfg,
 void redis_peers_update(struct edge_redis *r, const struct redisReply *nodes);
 /* A registry hash's field (a flat HGETALL array), or NULL. */
 const char *redis_hash_field(const struct redisReply *h, const char *name);
-/* "ip:port" or "[v6]:port" into a; false if it is not one. */
-union turn_addr;
-bool redis_parse_hostport(const char *s, union turn_addr *a);
 
 /* --- the node object (redis.c) ------------------------------------------ */
 struct edge_redis {
