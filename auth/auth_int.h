@@ -68,7 +68,7 @@ enum auth_reason rest_keys(const struct auth_store *s, const char *user,
                            uint64_t *expiry_s);
 
 /* util.c: printf into err (if err and err_len), always returns rc. */
-int set_err(int rc, char *err, size_t err_len, const char *fmt, ...)
+int auth_set_err(int rc, char *err, size_t err_len, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
 /* util.c: base64 (RFC 4648 s4 alphabet). encode writes

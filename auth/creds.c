@@ -44,16 +44,18 @@ int auth_store_new(struct auth_store **out, const char *realm, char *err,
 {
 	*out = NULL;
 	if (realm == NULL)
-		return set_err(EINVAL, err, err_len, "realm is missing");
+		return auth_set_err(EINVAL, err, err_len, "realm is missing");
 	size_t len = strlen(realm);
 	if (len == 0)
-		return set_err(EINVAL, err, err_len, "realm is empty");
+		return auth_set_err(EINVAL, err, err_len, "realm is empty");
 	if (len > AUTH_REALM_MAX)
-		return set_err(EINVAL, err, err_len,
-		               "realm is longer than %d bytes", AUTH_REALM_MAX);
+		return auth_set_err(EINVAL, err, err_len,
+		                    "realm is longer than %d bytes",
+		                    AUTH_REALM_MAX);
 	if (stun_opaque_string(realm, len) != 0)
-		return set_err(EINVAL, err, err_len,
-		               "realm has a character outside printable ASCII");
+		return auth_set_err(
+		        EINVAL, err, err_len,
+		        "realm has a character outside printable ASCII");
 	struct auth_store *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return ENOMEM;
@@ -170,19 +172,20 @@ static bool parse_hex_key(const char *p, size_t len, uint8_t key[MD5_KEY_LEN])
 static int check_name(const char *name, size_t len, char *err, size_t err_len)
 {
 	if (len == 0)
-		return set_err(EINVAL, err, err_len,
-		               "user name before ':' is empty");
+		return auth_set_err(EINVAL, err, err_len,
+		                    "user name before ':' is empty");
 	if (len > AUTH_USERNAME_MAX)
-		return set_err(EINVAL, err, err_len,
-		               "user name is longer than %d bytes",
-		               AUTH_USERNAME_MAX);
+		return auth_set_err(EINVAL, err, err_len,
+		                    "user name is longer than %d bytes",
+		                    AUTH_USERNAME_MAX);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)name[i] <= 0x20 ||
 		    (unsigned char)name[i] >= 0x7f)
-			return set_err(EINVAL, err, err_len,
-			               "user '%.*s': name has a blank or a "
-			               "character outside printable ASCII",
-			               (int)(len > 64 ? 64 : len), name);
+			return auth_set_err(
+			        EINVAL, err, err_len,
+			        "user '%.*s': name has a blank or a "
+			        "character outside printable ASCII",
+			        (int)(len > 64 ? 64 : len), name);
 	return 0;
 }
 
@@ -194,15 +197,16 @@ static int user_keys(const struct auth_store *s, struct auth_user *u,
 	size_t klen;
 
 	if (pw_len == 0)
-		return set_err(EINVAL, err, err_len,
-		               "user '%.*s': password is empty", shown,
-		               u->name);
+		return auth_set_err(EINVAL, err, err_len,
+		                    "user '%.*s': password is empty", shown,
+		                    u->name);
 	if (pw_len >= 2 && pw[0] == '0' && (pw[1] == 'x' || pw[1] == 'X')) {
 		if (!parse_hex_key(pw, pw_len, u->md5))
-			return set_err(EINVAL, err, err_len,
-			               "user '%.*s': a key after 0x must be "
-			               "32 hex digits (the MD5 key)",
-			               shown, u->name);
+			return auth_set_err(
+			        EINVAL, err, err_len,
+			        "user '%.*s': a key after 0x must be "
+			        "32 hex digits (the MD5 key)",
+			        shown, u->name);
 		u->has_sha256 = false;
 		return 0;
 	}
@@ -219,10 +223,11 @@ static int user_keys(const struct auth_store *s, struct auth_user *u,
 	memcpy(u->md5, md5, MD5_KEY_LEN);
 	explicit_bzero(md5, sizeof(md5));
 	if (rc != 0)
-		return set_err(EINVAL, err, err_len,
-		               "user '%.*s': password has a character outside "
-		               "printable ASCII",
-		               shown, u->name);
+		return auth_set_err(
+		        EINVAL, err, err_len,
+		        "user '%.*s': password has a character outside "
+		        "printable ASCII",
+		        shown, u->name);
 	u->has_sha256 = true;
 	return 0;
 }
@@ -231,7 +236,8 @@ int auth_store_add_user(struct auth_store *s, const char *spec, char *err,
                         size_t err_len)
 {
 	if (spec == NULL)
-		return set_err(EINVAL, err, err_len, "user entry is missing");
+		return auth_set_err(EINVAL, err, err_len,
+		                    "user entry is missing");
 	size_t len = strlen(spec);
 	while (len > 0 && is_blank(spec[len - 1]))
 		len--;
@@ -239,18 +245,19 @@ int auth_store_add_user(struct auth_store *s, const char *spec, char *err,
 		spec++, len--;
 	const char *colon = memchr(spec, ':', len);
 	if (colon == NULL)
-		return set_err(EINVAL, err, err_len,
-		               "user entry '%.*s': expected name:password or "
-		               "name:0xKEY",
-		               (int)(len > 64 ? 64 : len), spec);
+		return auth_set_err(
+		        EINVAL, err, err_len,
+		        "user entry '%.*s': expected name:password or "
+		        "name:0xKEY",
+		        (int)(len > 64 ? 64 : len), spec);
 	size_t name_len = (size_t)(colon - spec);
 	int rc = check_name(spec, name_len, err, err_len);
 	if (rc != 0)
 		return rc;
 	if (store_find_user(s, spec, name_len) != NULL)
-		return set_err(EEXIST, err, err_len,
-		               "user '%.*s' is defined twice",
-		               (int)(name_len > 64 ? 64 : name_len), spec);
+		return auth_set_err(EEXIST, err, err_len,
+		                    "user '%.*s' is defined twice",
+		                    (int)(name_len > 64 ? 64 : name_len), spec);
 
 	struct auth_user u = {.name_len = name_len};
 	u.name = malloc(name_len + 1);
@@ -290,14 +297,15 @@ int auth_store_load_users(struct auth_store *s, const char *text, size_t len,
 		pos += n + (nl ? 1 : 0);
 		lineno++;
 		if (n > AUTH_LINE_MAX)
-			return set_err(EINVAL, err, err_len,
-			               "line %u: longer than %d bytes", lineno,
-			               AUTH_LINE_MAX);
+			return auth_set_err(EINVAL, err, err_len,
+			                    "line %u: longer than %d bytes",
+			                    lineno, AUTH_LINE_MAX);
 		memcpy(line, start, n);
 		line[n] = '\0';
 		if (memchr(line, '\0', n) != NULL)
-			return set_err(EINVAL, err, err_len,
-			               "line %u: contains a NUL byte", lineno);
+			return auth_set_err(EINVAL, err, err_len,
+			                    "line %u: contains a NUL byte",
+			                    lineno);
 		size_t skip = 0;
 		while (skip < n && is_blank(line[skip]))
 			skip++;
@@ -305,8 +313,9 @@ int auth_store_load_users(struct auth_store *s, const char *text, size_t len,
 			continue;
 		int rc = auth_store_add_user(s, line, why, sizeof(why));
 		if (rc != 0)
-			return set_err(rc, err, err_len, "line %u: %s", lineno,
-			               rc == ENOMEM ? "out of memory" : why);
+			return auth_set_err(
+			        rc, err, err_len, "line %u: %s", lineno,
+			        rc == ENOMEM ? "out of memory" : why);
 	}
 	return 0;
 }

@@ -30,15 +30,15 @@ int auth_store_add_realm(struct auth_store *s, const char *realm,
 
 	*out = NULL;
 	if (!s || !realm)
-		return set_err(EINVAL, err, err_len, "realm is missing");
+		return auth_set_err(EINVAL, err, err_len, "realm is missing");
 	if ((r = find(s, realm))) {
 		*out = r;
 		return 0;
 	}
 	if (s->nrealms + 1 >= AUTH_REALMS_MAX)
-		return set_err(ENOSPC, err, err_len,
-		               "realm '%s': more than %d realms", realm,
-		               AUTH_REALMS_MAX);
+		return auth_set_err(ENOSPC, err, err_len,
+		                    "realm '%s': more than %d realms", realm,
+		                    AUTH_REALMS_MAX);
 	if ((rc = auth_store_new(&r, realm, err, err_len)) != 0)
 		return rc;
 	s->realms[s->nrealms++] = r;

@@ -25,27 +25,28 @@ int auth_store_add_secret(struct auth_store *s, const char *secret, char *err,
                           size_t err_len)
 {
 	if (secret == NULL || secret[0] == '\0')
-		return set_err(EINVAL, err, err_len,
-		               "static-auth-secret is empty");
+		return auth_set_err(EINVAL, err, err_len,
+		                    "static-auth-secret is empty");
 	size_t len = strlen(secret);
 	if (len > AUTH_SECRET_MAX)
-		return set_err(EINVAL, err, err_len,
-		               "static-auth-secret is longer than %d bytes",
-		               AUTH_SECRET_MAX);
+		return auth_set_err(
+		        EINVAL, err, err_len,
+		        "static-auth-secret is longer than %d bytes",
+		        AUTH_SECRET_MAX);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)secret[i] < 0x20 ||
 		    (unsigned char)secret[i] == 0x7f)
-			return set_err(EINVAL, err, err_len,
-			               "static-auth-secret has a control "
-			               "character");
+			return auth_set_err(EINVAL, err, err_len,
+			                    "static-auth-secret has a control "
+			                    "character");
 	for (size_t i = 0; i < s->nsecrets; i++)
 		if (s->secrets[i].len == len &&
 		    memcmp(s->secrets[i].bytes, secret, len) == 0)
 			return 0;
 	if (s->nsecrets == AUTH_SECRETS_MAX)
-		return set_err(ENOSPC, err, err_len,
-		               "more than %d static-auth-secret values",
-		               AUTH_SECRETS_MAX);
+		return auth_set_err(ENOSPC, err, err_len,
+		                    "more than %d static-auth-secret values",
+		                    AUTH_SECRETS_MAX);
 	s->secrets[s->nsecrets].len = len;
 	memcpy(s->secrets[s->nsecrets].bytes, secret, len);
 	s->nsecrets++;

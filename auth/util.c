@@ -11,7 +11,7 @@
 
 #include "auth/auth_int.h"
 
-int set_err(int rc, char *err, size_t err_len, const char *fmt, ...)
+int auth_set_err(int rc, char *err, size_t err_len, const char *fmt, ...)
 {
 	if (err != NULL && err_len > 0) {
 		va_list ap;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/run-all.sh - install what is needed, build, and run every test:
-# format check, -Werror build, Check unit tests, integration tests against
+# format check, -Werror build, the layering check, Check unit tests, integration tests against
 # the real daemon with clients we did not write, the unit suite under
 # ASan+UBSan, a bounded libFuzzer run over the parsers, and a valgrind leak
 # check of the daemon. Prints the time of each stage and, last, one line
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=$(nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS=${FUZZ_SECONDS:-40}
-ALL_STAGES="deps format build unit integration sanitize fuzz"
+ALL_STAGES="deps format build layering unit integration sanitize fuzz"
 STAGES=${STAGES:-$ALL_STAGES}
 passed=0
 failed=0
@@ -58,6 +58,25 @@ build() {
 		cmake --build build -j"$JOBS"
 }
 
+# The floors of the code (docs/layout.md): includes and, from the objects
+# of the build, calls; first on a made-up tree with one file that breaks
+# them, which must fail, so a check that stopped seeing is noticed.
+layering() {
+	local t rc
+	t=$(mktemp -d)
+	mkdir -p "$t/edge/net" "$t/edge/admin"
+	touch "$t/edge/admin/admin.h"
+	echo '#include "edge/admin/admin.h"' >"$t/edge/net/bad.c"
+	LAYERING_ROOT=$t python3 tests/layering.py >/dev/null
+	rc=$?
+	rm -rf "$t"
+	if [ $rc -ne 1 ]; then
+		echo "layering: the check passed a tree that breaks the floors"
+		return 1
+	fi
+	python3 tests/layering.py build
+}
+
 unit() {
 	(cd build && ctest --no-tests=error --output-on-failure -j"$JOBS")
 }
@@ -87,6 +106,7 @@ fuzz() {
 stage deps deps
 stage format format
 stage build build
+stage layering layering
 stage unit unit
 stage integration integration
 stage sanitize sanitize

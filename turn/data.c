@@ -124,7 +124,7 @@ void turn_send_indication(struct turn_server *s, const struct turn_tuple *from,
 }
 
 void turn_channel_data(struct turn_server *s, const struct turn_tuple *from,
-                       uint8_t *buf, size_t len, struct turn_actions *out)
+                       uint8_t *buf, size_t len)
 {
 	struct stun_chandata cd;
 	enum stun_reason why;
@@ -133,7 +133,6 @@ void turn_channel_data(struct turn_server *s, const struct turn_tuple *from,
 	struct turn_relay *rl;
 	struct turn_perm *p;
 
-	(void)out;
 	if (stun_chandata_parse(&cd, buf, len, &why) != 0) {
 		s->stats.drop_malformed++;
 		return;

@@ -296,7 +296,7 @@ void turn_server_input(struct turn_server *s, const struct turn_tuple *from,
 	s->now_s = now_s;
 	switch (stun_demux(buf, len)) {
 	case STUN_KIND_CHANNELDATA:
-		turn_channel_data(s, from, buf, len, out);
+		turn_channel_data(s, from, buf, len);
 		break;
 	case STUN_KIND_STUN:
 		stun_input(s, from, buf, len, out);

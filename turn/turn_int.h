@@ -367,8 +367,10 @@ void turn_channel_bind_request(struct turn_req *r);
 
 void turn_send_indication(struct turn_server *s, const struct turn_tuple *from,
                           const struct stun_msg *m, struct turn_actions *out);
+/* ChannelData from a client (s12.4): to the peer of its channel, through
+ * s->out like every push. */
 void turn_channel_data(struct turn_server *s, const struct turn_tuple *from,
-                       uint8_t *buf, size_t len, struct turn_actions *out);
+                       uint8_t *buf, size_t len);
 void turn_peer_icmp(struct turn_server *s, struct turn_alloc *a,
                     const union turn_addr *peer, uint8_t type, uint8_t code,
                     uint32_t info);

@@ -3,7 +3,7 @@
  * of its own (its own event base, so a slow scrape never delays a
  * packet), HTTPS with admin-cert/admin-pkey, access control and routing;
  * /healthz, /readyz and drain live here, /metrics and /api/stats in
- * admin_metrics.c, the allocation API in admin_api.c.
+ * admin/metrics.c, the allocation API in admin/api.c.
  *
  * Access: /healthz and /readyz are open (they say nothing but up/ready).
  * Everything else needs "Authorization: Bearer TOKEN" (admin-token or the

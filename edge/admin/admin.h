@@ -4,6 +4,10 @@
  * its own thread with its own event base, never on a worker; what only a
  * worker may touch (its allocations) is asked for with edge_worker_post()
  * and answered back on the admin thread. docs/admin.md describes the API.
+ *
+ * Floor edge/admin (docs/layout.md): uses edge/redis, edge/net through
+ * worker.h only, edge/config and edge/base; only the daemon (edge/) is
+ * above it.
  */
 #ifndef AVEDGE_EDGE_ADMIN_H
 #define AVEDGE_EDGE_ADMIN_H

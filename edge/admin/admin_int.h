@@ -1,7 +1,7 @@
 /*
  * edge/admin/admin_int.h - the inside of the admin server, shared by admin.c
- * (HTTP, access control, routing, health, drain), admin_metrics.c
- * (/metrics, /api/stats) and admin_api.c (the allocation API and every
+ * (HTTP, access control, routing, health, drain), admin/metrics.c
+ * (/metrics, /api/stats) and admin/api.c (the allocation API and every
  * exchange with the workers). Everything here runs on the admin thread
  * unless a comment says otherwise.
  */
@@ -47,10 +47,10 @@ struct edge_admin {
 	bool redis_configured;
 	/* NULL: redis not configured */
 	struct edge_redis *redis;
-	/* cluster-scope reads (admin_cluster.c): a Redis connection on this
+	/* cluster-scope reads (admin/cluster.c): a Redis connection on this
 	 * thread's base, created when the thread starts; NULL without redis */
 	struct edge_redis_reader *reader;
-	/* users and secrets of the API (admin_creds.c); NULL: not served */
+	/* users and secrets of the API (admin/creds.c); NULL: not served */
 	struct edge_creds *creds;
 	void (*creds_apply)(void *arg, void (*done)(void *done_arg, int err),
 	                    void *done_arg);
@@ -89,11 +89,11 @@ void admin_sum_turn(struct edge_admin *a, struct turn_stats *out);
 struct edge_stats;
 void admin_sum_edge(struct edge_admin *a, struct edge_stats *out);
 
-/* admin_metrics.c */
+/* admin/metrics.c */
 void admin_metrics(struct edge_admin *a, struct evhttp_request *req);
 void admin_stats(struct edge_admin *a, struct evhttp_request *req);
 
-/* admin_api.c: allocations (asked of the workers), the loop-lag probe */
+/* admin/api.c: allocations (asked of the workers), the loop-lag probe */
 void admin_list(struct edge_admin *a, struct evhttp_request *req,
                 const char *query);
 void admin_show(struct edge_admin *a, struct evhttp_request *req,
@@ -102,7 +102,7 @@ void admin_kick(struct edge_admin *a, struct evhttp_request *req,
                 const char *id);
 void admin_probe_all(struct edge_admin *a);
 
-/* admin_cluster.c: the cluster scope, read from Redis without blocking
+/* admin/cluster.c: the cluster scope, read from Redis without blocking
  * (503 "redis unavailable" when it cannot be read in time). scope: the
  * ?scope= of query, "node" (default) or "cluster"; 0 or EINVAL. */
 int admin_scope(const char *query, bool *cluster);
@@ -113,7 +113,7 @@ void admin_cluster_list(struct edge_admin *a, struct evhttp_request *req,
                         const char *query);
 void admin_cluster_stats(struct edge_admin *a, struct evhttp_request *req);
 
-/* admin_history.c: GET /api/history, a sample of the node totals every
+/* admin/history.c: GET /api/history, a sample of the node totals every
  * 10 s for the last hour. start (once the workers are known): 0 or
  * ENOMEM; free accepts a server without history. */
 int admin_history_start(struct edge_admin *a);
@@ -121,7 +121,7 @@ void admin_history_free(struct edge_admin *a);
 void admin_history(struct edge_admin *a, struct evhttp_request *req,
                    const char *query);
 
-/* admin_creds.c: /api/users and /api/secrets; true if path was one of
+/* admin/creds.c: /api/users and /api/secrets; true if path was one of
  * them (and answered). */
 enum {
 	ADMIN_CRED_USER_ADD,
@@ -134,7 +134,7 @@ bool admin_creds_route(struct edge_admin *a, struct evhttp_request *req,
                        const char *path);
 const char *admin_cred_kind_name(unsigned kind);
 
-/* admin_www.c: the embedded dashboard; true if path was one of its files
+/* admin/www.c: the embedded dashboard; true if path was one of its files
  * (and answered), false to route it elsewhere. No token needed. */
 bool admin_www(struct evhttp_request *req, const char *path);
 

@@ -3,7 +3,7 @@
  * (the node registry), GET /api/allocations?scope=cluster (every node's
  * allocation records) and GET /api/stats?scope=cluster (totals over the
  * live nodes' registry entries). Everything comes from Redis through the
- * admin thread's own reader connection (edge_redis_reader, redis_query.c):
+ * admin thread's own reader connection (edge_redis_reader, redis/query.c):
  * the request waits for a callback on this thread, never blocks it; a read
  * that fails or takes longer than redis-timeout per command answers 503
  * {"error":"redis unavailable"}. Without redis the same endpoints answer

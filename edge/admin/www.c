@@ -1,5 +1,5 @@
 /*
- * edge/admin/www.c - serves the embedded dashboard (admin_www.h) on the
+ * edge/admin/www.c - serves the embedded dashboard (admin/www.h) on the
  * admin thread: GET/HEAD of an exact path in the table, no token (the
  * files hold no data). A strict Content-Security-Policy keeps the page to
  * its own scripts, styles and API: no inline script, no other origin.

@@ -8,7 +8,17 @@
 
 #include <stdbool.h>
 
-#include "edge/config/config.h" /* enum edge_log_level, edge_log_format */
+enum edge_log_level {
+	EDGE_LOG_ERROR,
+	EDGE_LOG_WARN,
+	EDGE_LOG_INFO,
+	EDGE_LOG_DEBUG,
+};
+
+enum edge_log_format {
+	EDGE_LOG_TEXT,
+	EDGE_LOG_JSON,
+};
 
 /* Open the log. path NULL or "" or "stderr" logs to stderr; use_syslog
  * sends lines to syslog(3) instead (facility daemon). Returns 0 or errno

@@ -13,9 +13,16 @@
  * it; edge_config_free() releases them. Reload (SIGHUP) loads a new
  * snapshot and swaps it; keys flagged EDGE_CK_RELOAD may change that way,
  * the others need a restart.
+ *
+ * Floor edge/config (docs/layout.md): the configuration snapshot and what
+ * is derived from it without I/O beyond reading the file (realms.h), and
+ * the admin API's in-process credential set (creds.h). Uses edge/base,
+ * auth/ and turn/ only.
  */
 #ifndef AVEDGE_EDGE_CONFIG_H
 #define AVEDGE_EDGE_CONFIG_H
+
+#include "edge/base/log.h" /* enum edge_log_level, edge_log_format */
 
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -23,18 +30,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
-
-enum edge_log_level {
-	EDGE_LOG_ERROR,
-	EDGE_LOG_WARN,
-	EDGE_LOG_INFO,
-	EDGE_LOG_DEBUG,
-};
-
-enum edge_log_format {
-	EDGE_LOG_TEXT,
-	EDGE_LOG_JSON,
-};
 
 struct edge_str_list {
 	char **v;

@@ -3,6 +3,11 @@
  * listening address (SO_REUSEPORT), its own TCP, TLS and DTLS listeners, its
  * own TURN server core with the allocations and relay sockets it owns, and the
  * counters of what it did. Nothing on its packet path takes a lock.
+ *
+ * Floor edge/net (docs/layout.md): workers and everything on their threads
+ * (loop, I/O engine, sockets, the action runner). Uses edge/config,
+ * edge/base and the core; the floors above (redis, admin, the daemon)
+ * reach a worker only through this header.
  */
 #ifndef AVEDGE_EDGE_WORKER_H
 #define AVEDGE_EDGE_WORKER_H

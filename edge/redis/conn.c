@@ -290,7 +290,7 @@ int rconn_script(struct rconn *c, const struct rscript *s, rconn_reply_fn *fn,
 	snprintf(nk, sizeof(nk), "%d", nkeys);
 	v[0] = "EVALSHA";
 	l[0] = 7;
-	v[1] = s->sha;
+	v[1] = redis_script_sha(s);
 	l[1] = 40;
 	v[2] = nk;
 	l[2] = strlen(nk);

@@ -4,9 +4,9 @@
  * registry heartbeat (every node-ttl/3: the node's entry, its TTL and the
  * TTL of its allocation records), the registry read that picks the
  * alternate for 300 Try Alternate (posted to every worker), enabling
- * keyspace notifications and the credential reads (redis_creds.c); and
+ * keyspace notifications and the credential reads (redis/creds.c); and
  * "subscriber" for the keyspace notifications of the realm's credential
- * keys. The workers' own connections live in redis_worker.c.
+ * keys. The workers' own connections live in redis/worker.c.
  */
 #include "auth/auth.h"
 #include "edge/base/clock.h"
@@ -236,7 +236,7 @@ static const char *field(const struct redisReply *h, const char *name)
 
 /* The least-loaded healthy other node: not draining, below its
  * max-allocations, entry alive (its TTL); ties by id. Also the other
- * nodes' listeners for the workers' peer checks (redis_peers.c). */
+ * nodes' listeners for the workers' peer checks (redis/peers.c). */
 static void on_nodes(struct rconn *c, struct redisReply *r, enum rc_status st,
                      void *arg)
 {
@@ -527,7 +527,6 @@ int edge_redis_new(struct edge_redis **out, const struct edge_redis_opts *o,
 	*out = NULL;
 	if (!r)
 		return ENOMEM;
-	redis_scripts_init();
 	r->cfg.url = &cfg->redis;
 	r->cfg.realm = cfg->realm ? cfg->realm : "";
 	r->cfg.realms = (const char *const *)o->realms->names;

@@ -12,6 +12,10 @@
  * notifications). Each worker has its own connection on its own event
  * base for its quota checks, allocation records and events: nothing
  * crosses threads on that path.
+ *
+ * Floor edge/redis (docs/layout.md): uses edge/net through worker.h only
+ * (post, core call, hooks), edge/config and edge/base; the admin server
+ * and the daemon above use this header.
  */
 #ifndef AVEDGE_EDGE_REDIS_H
 #define AVEDGE_EDGE_REDIS_H
@@ -80,12 +84,12 @@ void edge_redis_merge(struct edge_redis *r, struct auth_store *st,
 /* Add the peer ranges last read from Redis (turn/allowed-peer-ip/<id>,
  * turn/denied-peer-ip/<id>) to p, a policy being built from the
  * configuration; allowed / denied count them. Thread-safe. NULL r does
- * nothing (redis_peer_ip.c). */
+ * nothing (redis/peer_ip.c). */
 struct turn_policy;
 void edge_redis_policy_add(struct edge_redis *r, struct turn_policy *p,
                            size_t *allowed, size_t *denied);
 
-/* --- the admin API's credential changes (redis_admin.c) ----------------- */
+/* --- the admin API's credential changes (redis/admin.c) ----------------- */
 /* Write a credential in coturn's layout for the node's realm, on the
  * control thread: USER_SET stores hex_key (32 hex digits, the MD5 key:
  * never a password) at turn/realm/<realm>/user/<name>/key, USER_DEL
@@ -113,7 +117,7 @@ void edge_redis_each_user(struct edge_redis *r,
                           void (*fn)(void *arg, const char *name, size_t len),
                           void *arg, size_t *nsecrets);
 
-/* --- cluster-wide reads for the admin API (redis_query.c) ---------------- */
+/* --- cluster-wide reads for the admin API (redis/query.c) ---------------- */
 /* A reader has a connection of its own on the caller's event base (the
  * admin thread's), so a read never waits on the control thread and never
  * delays its heartbeat. Create, use and free it on the thread that runs

@@ -1,9 +1,9 @@
 /*
  * edge/redis/redis_int.h - the inside of the Redis state sync, shared by
- * redis_conn.c (one async connection with timeouts and reconnects),
- * redis_scripts.c (the Lua scripts), redis.c (the node object and its
- * control thread: registry, alternates), redis_creds.c (credentials) and
- * redis_worker.c (a worker's quota checks, allocation records, events).
+ * redis/conn.c (one async connection with timeouts and reconnects),
+ * redis/scripts.c (the Lua scripts), redis.c (the node object and its
+ * control thread: registry, alternates), redis/creds.c (credentials) and
+ * redis/worker.c (a worker's quota checks, allocation records, events).
  * Key layout: docs/cluster.md.
  */
 #ifndef AVEDGE_EDGE_REDIS_INT_H
@@ -29,7 +29,7 @@
 
 struct redisReply;
 
-/* --- redis_conn.c: one async connection on one event base ------------ */
+/* --- redis/conn.c: one async connection on one event base ------------ */
 /* Everything on the base's thread. It connects at once, sends AUTH and
  * SELECT from the URL, and is "up" once they are answered; when the
  * connection fails it reconnects with backoff (100 ms doubling to 5 s).
@@ -61,7 +61,6 @@ struct rconn_opts {
  * EVAL when the server answers NOSCRIPT (a restarted Redis). */
 struct rscript {
 	const char *src;
-	char sha[41];
 };
 
 int rconn_new(struct rconn **out, const struct rconn_opts *o);
@@ -83,15 +82,16 @@ int rconn_script(struct rconn *c, const struct rscript *s, rconn_reply_fn *fn,
 int rconn_psubscribe(struct rconn *c, const char *pattern, rconn_reply_fn *fn,
                      void *arg);
 
-/* --- redis_scripts.c ----------------------------------------------------- */
-extern struct rscript redis_script_quota_take;
-extern struct rscript redis_script_quota_release;
-extern struct rscript redis_script_record_put;
-extern struct rscript redis_script_beat;
-extern struct rscript redis_script_nodes;
-void redis_scripts_init(void); /* computes the SHA1s; idempotent */
+/* --- redis/scripts.c ----------------------------------------------------- */
+extern const struct rscript redis_script_quota_take;
+extern const struct rscript redis_script_quota_release;
+extern const struct rscript redis_script_record_put;
+extern const struct rscript redis_script_beat;
+extern const struct rscript redis_script_nodes;
+/* The script's SHA1 in hex (made once, from any thread). */
+const char *redis_script_sha(const struct rscript *s);
 
-/* --- redis_creds.c: credentials from Redis (control thread) ------------ */
+/* --- redis/creds.c: credentials from Redis (control thread) ------------ */
 struct redis_creds;
 int redis_creds_new(struct redis_creds **out, struct edge_redis *r);
 void redis_creds_free(struct redis_creds *cr);
@@ -107,7 +107,7 @@ void redis_creds_each_user(struct redis_creds *cr,
                            void (*fn)(void *arg, const char *name, size_t len),
                            void *arg, size_t *nsecrets);
 
-/* --- redis_peer_ip.c: peer lists from Redis (control thread) ----------- */
+/* --- redis/peer_ip.c: peer lists from Redis (control thread) ----------- */
 /* SCAN pattern (and keyspace-notification pattern) of the peer lists. */
 #define REDIS_PEER_IP_MATCH "turn/*-peer-ip/*"
 struct redis_peer_ip;
@@ -116,7 +116,7 @@ void redis_peer_ip_free(struct redis_peer_ip *pi); /* NULL is fine */
 /* Read the peer-list keys now (or when the read in progress ends). */
 void redis_peer_ip_sync(struct redis_peer_ip *pi);
 
-/* --- redis_nonce.c: the cluster's nonce key ----------------------------- */
+/* --- redis/nonce.c: the cluster's nonce key ----------------------------- */
 struct auth_nonces;
 struct auth_nonce_key;
 /* Blocking, before the workers run: publish own as the cluster's nonce
@@ -125,7 +125,7 @@ struct auth_nonce_key;
 bool redis_nonce_share(const struct edge_redis_url *u, uint32_t timeout_ms,
                        struct auth_nonces *n, const struct auth_nonce_key *own);
 
-/* --- redis_peers.c: other nodes' listeners ------------------------------ */
+/* --- redis/peers.c: other nodes' listeners ------------------------------ */
 struct turn_server_cfg;
 /* The registry's endpoints, tls_port and dtls_port fields of this node. */
 void redis_endpoints_init(struct edge_redis *r, const struct edge_config *cfg,
@@ -152,7 +152,7 @@ struct edge_redis {
 	char allocs_key[sizeof(REDIS_NODE_PREFIX) + EDGE_NODE_ID_MAX + 8];
 	/* the registry entry's addresses, "ip:port" or "" */
 	char listen4[64], listen6[64], relay4[64], relay6[64];
-	/* every listening "ip:port", blank-separated (redis_peers.c); the
+	/* every listening "ip:port", blank-separated (redis/peers.c); the
 	 * TLS and DTLS ports ("0": none); node-domain or NULL */
 	char endpoints[1024], tls_port[8], dtls_port[8];
 	const char *domain;

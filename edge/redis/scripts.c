@@ -12,13 +12,14 @@
 #include "edge/redis/redis_int.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 /* KEYS: user hash, total hash, turn/realm/R/user-quota, .../total-quota.
  * ARGV: field, user-quota, total-quota (config; the realm's keys win),
  * registry prefix, own node id. 1: taken; 0: user quota; -1: total. */
-struct rscript redis_script_quota_take = {
+const struct rscript redis_script_quota_take = {
         .src = "local alive = {}\n"
                "alive[ARGV[5]] = true\n"
                "local function live(h)\n"
@@ -51,7 +52,7 @@ struct rscript redis_script_quota_take = {
                "return 1\n"};
 
 /* KEYS: user hash, total hash. ARGV: field. A field at 0 goes. */
-struct rscript redis_script_quota_release = {
+const struct rscript redis_script_quota_release = {
         .src = "for i = 1, 2 do\n"
                "  local v = redis.call('HINCRBY', KEYS[i], ARGV[1], -1)\n"
                "  if v <= 0 then redis.call('HDEL', KEYS[i], ARGV[1]) end\n"
@@ -60,7 +61,7 @@ struct rscript redis_script_quota_release = {
 
 /* KEYS: record, the node's allocation set. ARGV: ttl ms, id, then field
  * and value pairs. */
-struct rscript redis_script_record_put = {
+const struct rscript redis_script_record_put = {
         .src = "redis.call('HSET', KEYS[1], unpack(ARGV, 3))\n"
                "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
                "redis.call('SADD', KEYS[2], ARGV[2])\n"
@@ -70,7 +71,7 @@ struct rscript redis_script_record_put = {
 /* KEYS: registry entry, avedge/nodes, the node's allocation set. ARGV:
  * ttl ms, node id, record prefix, then field and value pairs. Refreshes
  * the TTL of the entry and of every allocation record of the node. */
-struct rscript redis_script_beat = {
+const struct rscript redis_script_beat = {
         .src = "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
                "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
                "redis.call('SADD', KEYS[2], ARGV[2])\n"
@@ -86,7 +87,7 @@ struct rscript redis_script_beat = {
 
 /* KEYS: avedge/nodes. ARGV: registry prefix. Every live entry as a flat
  * field/value array; dead ids leave the set. */
-struct rscript redis_script_nodes = {
+const struct rscript redis_script_nodes = {
         .src = "local out = {}\n"
                "local m = redis.call('SMEMBERS', KEYS[1])\n"
                "for i = 1, #m do\n"
@@ -96,24 +97,34 @@ struct rscript redis_script_nodes = {
                "end\n"
                "return out\n"};
 
-static void sha1_hex(struct rscript *s)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+/* The SHA1 of each script, computed once (pthread_once) by whichever
+ * thread first asks: the scripts are constants, their digests too once
+ * made. */
+static const struct rscript *const all[] = {
+        &redis_script_quota_take, &redis_script_quota_release,
+        &redis_script_record_put, &redis_script_beat, &redis_script_nodes};
+#define NSCRIPTS (sizeof(all) / sizeof(all[0]))
+static char shas[NSCRIPTS][41];
+static pthread_once_t shas_once = PTHREAD_ONCE_INIT;
 
-	EVP_Digest(s->src, strlen(s->src), md, &n, EVP_sha1(), NULL);
-	for (unsigned i = 0; i < n && i < 20; i++)
-		snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+static void make_shas(void)
+{
+	for (size_t k = 0; k < NSCRIPTS; k++) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int n = 0;
+
+		EVP_Digest(all[k]->src, strlen(all[k]->src), md, &n, EVP_sha1(),
+		           NULL);
+		for (unsigned i = 0; i < n && i < 20; i++)
+			snprintf(shas[k] + 2 * i, 3, "%02x", md[i]);
+	}
 }
 
-void redis_scripts_init(void)
+const char *redis_script_sha(const struct rscript *s)
 {
-	struct rscript *all[] = {&redis_script_quota_take,
-	                         &redis_script_quota_release,
-	                         &redis_script_record_put, &redis_script_beat,
-	                         &redis_script_nodes};
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (!all[i]->sha[0])
-			sha1_hex(all[i]);
+	pthread_once(&shas_once, make_shas);
+	for (size_t k = 0; k < NSCRIPTS; k++)
+		if (all[k] == s)
+			return shas[k];
+	return ""; /* not one of ours: EVALSHA fails, EVAL follows */
 }

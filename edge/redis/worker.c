@@ -6,7 +6,7 @@
  * counters, and the events published for allocations and auth failures.
  *
  * Quota bookkeeping. The worker owns one field, "<node>/<worker>", in
- * each quota hash (redis_scripts.c). It keeps a table of what it holds
+ * each quota hash (redis/scripts.c). It keeps a table of what it holds
  * there per user hash; every PERIOD_MS, and at once after a (re)connect,
  * it counts its live allocations per quota key (turn_server_list) and
  * sets its fields to those counts where they differ. That reconciles

@@ -17,6 +17,16 @@ BUILD = os.environ.get("AVEDGE_BUILD", os.path.join(ROOT, "build"))
 AVEDGE = os.path.join(BUILD, "avedge")
 
 
+def wait_for(fn, timeout=5.0, step=0.05):
+    """fn() until it returns something true, or timeout seconds: its last value."""
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(step)
+
+
 def free_port(host="127.0.0.1", family=socket.AF_INET):
     """A port free for both UDP and TCP on host (best effort)."""
     for _ in range(50):

@@ -20,8 +20,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUILD, Daemon, free_port, have
-from test_redis_cluster import REALM, TOKEN, RedisCluster, wait_for
+from harness import BUILD, Daemon, free_port, have, wait_for
+from test_redis_cluster import REALM, TOKEN, RedisCluster
 from turnclient import TurnClient
 
 EDGECTL = os.path.join(BUILD, "tools", "edgectl")

@@ -51,7 +51,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon, free_port, have
+from harness import Daemon, free_port, have, wait_for
 from turnclient import A_LIFETIME, REFRESH, TurnClient, attr, error_code
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
@@ -347,15 +347,6 @@ class LogSteps:
 
     def text(self):
         return "".join(line + "\n" for line in self.parts)
-
-
-def wait_for(fn, timeout=5.0, step=0.05):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v or time.time() > deadline:
-            return v
-        time.sleep(step)
 
 
 class RedisEvents:

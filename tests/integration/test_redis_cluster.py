@@ -22,7 +22,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import AVEDGE, binding_request, free_port, have
+from harness import AVEDGE, binding_request, free_port, have, wait_for
 from turnclient import (ALLOCATE, REFRESH, A_LIFETIME, TurnClient, attr,
                         alternate_server, error_code)
 
@@ -149,15 +149,6 @@ def rest_credentials(secret, ident="tester", ttl=600):
     user = "%d:%s" % (int(time.time()) + ttl, ident)
     pw = base64.b64encode(hmac.new(secret.encode(), user.encode(), hashlib.sha1).digest())
     return user, pw.decode()
-
-
-def wait_for(fn, timeout, step=0.05):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v or time.time() > deadline:
-            return v
-        time.sleep(step)
 
 
 class Peer:
