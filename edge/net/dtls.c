@@ -32,6 +32,7 @@
 #include "edge/base/log.h"
 #include "edge/config/realms.h"
 #include "edge/net/connlimit.h"
+#include "edge/net/run.h"
 #include "edge/net/sock.h"
 #include "edge/net/tls.h"
 #include "edge/net/worker_int.h"

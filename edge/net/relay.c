@@ -7,6 +7,7 @@
  * go to the core too.
  */
 #include "edge/base/log.h"
+#include "edge/net/run.h"
 #include "edge/net/sock.h"
 #include "edge/net/worker_int.h"
 

@@ -6,6 +6,7 @@
  * installed (edge/redis), log lines to the log. And the one core call for
  * code outside the packet path: clock, reset, call, actions.
  */
+#include "edge/net/run.h"
 #include "edge/base/log.h"
 #include "edge/net/worker_int.h"
 

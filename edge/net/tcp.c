@@ -17,6 +17,7 @@
 #include "edge/base/log.h"
 #include "edge/config/realms.h"
 #include "edge/net/connlimit.h"
+#include "edge/net/run.h"
 #include "edge/net/sock.h"
 #include "edge/net/worker_int.h"
 

@@ -5,6 +5,7 @@
  * core answers is queued and leaves at the end of the loop turn.
  */
 #include "edge/config/realms.h"
+#include "edge/net/run.h"
 #include "edge/net/sock.h"
 #include "edge/net/worker_int.h"
 
