@@ -17,6 +17,7 @@
  */
 #include "edge/config/creds.h"
 #include "auth/auth.h"
+#include "cluster/cluster.h"
 #include "edge/admin/admin_int.h"
 #include "edge/base/log.h"
 #include "edge/redis/redis.h"
@@ -43,161 +44,11 @@ const char *admin_cred_kind_name(unsigned kind)
 	return kind < ADMIN_CRED_KINDS ? kind_names[kind] : "unknown";
 }
 
-/* --- the request body: a flat JSON object of strings --------------------- */
-
-struct field {
-	const char *key;
-	char *val; /* decoded, NUL-terminated; NULL: absent */
-	size_t len;
-};
-
-static const char *skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-		p++;
-	return p;
-}
-
-static int hex4(const char *p, const char *end, unsigned *v)
-{
-	*v = 0;
-	if (end - p < 4)
-		return EINVAL;
-	for (int i = 0; i < 4; i++) {
-		char ch = p[i];
-		unsigned d =
-		        ch >= '0' && ch <= '9'   ? (unsigned)(ch - '0')
-		        : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
-		        : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10)
-		                                 : 16u;
-		if (d > 15)
-			return EINVAL;
-		*v = *v << 4 | d;
-	}
-	return 0;
-}
-
-/* A JSON string at *pp into out (cap bytes with the NUL). Only ASCII
- * escapes are decoded (\u0001..\u007f): a credential is printable ASCII
- * anyway, so anything else is refused here. */
-static int parse_str(const char **pp, const char *end, char *out, size_t cap,
-                     size_t *len)
-{
-	const char *p = *pp;
-	size_t n = 0;
-	unsigned u;
-
-	if (p >= end || *p++ != '"')
-		return EINVAL;
-	while (p < end && *p != '"') {
-		char ch = *p++;
-		if ((unsigned char)ch < 0x20)
-			return EINVAL;
-		if (ch == '\\') {
-			if (p >= end)
-				return EINVAL;
-			ch = *p++;
-			switch (ch) {
-			case '"':
-			case '\\':
-			case '/':
-				break;
-			case 'b':
-				ch = '\b';
-				break;
-			case 'f':
-				ch = '\f';
-				break;
-			case 'n':
-				ch = '\n';
-				break;
-			case 'r':
-				ch = '\r';
-				break;
-			case 't':
-				ch = '\t';
-				break;
-			case 'u':
-				if (hex4(p, end, &u) || u == 0 || u > 0x7f)
-					return EINVAL;
-				p += 4;
-				ch = (char)u;
-				break;
-			default:
-				return EINVAL;
-			}
-		}
-		if (n + 1 >= cap)
-			return EINVAL;
-		out[n++] = ch;
-	}
-	if (p >= end)
-		return EINVAL;
-	out[n] = 0;
-	*len = n;
-	*pp = p + 1;
-	return 0;
-}
-
-static struct field *field_of(struct field *f, size_t nf, const char *key)
-{
-	for (size_t i = 0; i < nf; i++)
-		if (strcmp(f[i].key, key) == 0)
-			return &f[i];
-	return NULL;
-}
-
-/* {"k":"v",...}: each key one of f's, at most once. 0 or EINVAL. */
-static int parse_object(const char *p, const char *end, struct field *f,
-                        size_t nf)
-{
-	char key[32], *val;
-	size_t klen, vlen;
-	struct field *x;
-
-	p = skip_ws(p, end);
-	if (p >= end || *p++ != '{')
-		return EINVAL;
-	p = skip_ws(p, end);
-	if (p < end && *p == '}')
-		return skip_ws(p + 1, end) == end ? 0 : EINVAL;
-	for (;;) {
-		if (parse_str(&p, end, key, sizeof(key), &klen) ||
-		    !(x = field_of(f, nf, key)) || x->val)
-			return EINVAL;
-		p = skip_ws(p, end);
-		if (p >= end || *p++ != ':')
-			return EINVAL;
-		p = skip_ws(p, end);
-		if (!(val = malloc(VALUE_MAX)))
-			return ENOMEM;
-		x->val = val;
-		if (parse_str(&p, end, val, VALUE_MAX, &vlen))
-			return EINVAL;
-		x->len = vlen;
-		p = skip_ws(p, end);
-		if (p < end && *p == ',') {
-			p = skip_ws(p + 1, end);
-			continue;
-		}
-		if (p < end && *p == '}')
-			return skip_ws(p + 1, end) == end ? 0 : EINVAL;
-		return EINVAL;
-	}
-}
-
-static void fields_free(struct field *f, size_t nf)
-{
-	for (size_t i = 0; i < nf; i++)
-		if (f[i].val) {
-			OPENSSL_cleanse(f[i].val, VALUE_MAX);
-			free(f[i].val);
-			f[i].val = NULL;
-		}
-}
+/* --- the request body: a flat JSON object of strings (cluster/json.c) --- */
 
 /* Read and parse the body; on failure the request is answered. */
-static bool read_body(struct evhttp_request *req, struct field *f, size_t nf)
+static bool read_body(struct evhttp_request *req, struct cluster_json_field *f,
+                      size_t nf)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t n = evbuffer_get_length(in);
@@ -215,11 +66,11 @@ static bool read_body(struct evhttp_request *req, struct field *f, size_t nf)
 		return false;
 	}
 	evbuffer_remove(in, buf, n);
-	rc = parse_object(buf, buf + n, f, nf);
+	rc = cluster_json_fields(buf, n, f, nf, VALUE_MAX - 1);
 	OPENSSL_cleanse(buf, n);
 	free(buf);
 	if (rc) {
-		fields_free(f, nf);
+		cluster_json_fields_free(f, nf);
 		admin_send_error(req, rc == ENOMEM ? 500 : 400,
 		                 rc == ENOMEM ? "Internal Server Error"
 		                              : "Bad Request",
@@ -256,17 +107,23 @@ static bool text_ok(const char *s, size_t len, size_t max)
 	return true;
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
 static bool hex_key_ok(const char *s, size_t len, uint8_t key[16])
 {
-	unsigned v;
-
 	if (len != 32)
 		return false;
 	for (size_t i = 0; i < 16; i++) {
-		char pair[4] = {'0', '0', s[2 * i], s[2 * i + 1]};
-		if (hex4(pair, pair + 4, &v))
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
 			return false;
-		key[i] = (uint8_t)v;
+		key[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return true;
 }
@@ -551,8 +408,8 @@ static void users_list(struct edge_admin *a, struct evhttp_request *req)
 }
 
 /* Validate a POST /api/users body; on failure it is answered. */
-static bool user_fields(struct evhttp_request *req, struct field *f,
-                        uint8_t key[16])
+static bool user_fields(struct evhttp_request *req,
+                        struct cluster_json_field *f, uint8_t key[16])
 {
 	const char *msg = NULL;
 
@@ -573,7 +430,7 @@ static bool user_fields(struct evhttp_request *req, struct field *f,
 
 static void user_add(struct edge_admin *a, struct evhttp_request *req)
 {
-	struct field f[3] = {
+	struct cluster_json_field f[3] = {
 	        {.key = "name"}, {.key = "password"}, {.key = "key"}};
 	struct cred_call *c = NULL;
 	uint8_t key[16];
@@ -609,7 +466,7 @@ static void user_add(struct edge_admin *a, struct evhttp_request *req)
 	}
 out:
 	OPENSSL_cleanse(key, sizeof(key));
-	fields_free(f, 3);
+	cluster_json_fields_free(f, 3);
 }
 
 static void user_delete(struct edge_admin *a, struct evhttp_request *req,
@@ -673,7 +530,7 @@ static void secrets_count(struct edge_admin *a, struct evhttp_request *req)
 static void secret_change(struct edge_admin *a, struct evhttp_request *req,
                           bool add)
 {
-	struct field f[1] = {{.key = "secret"}};
+	struct cluster_json_field f[1] = {{.key = "secret"}};
 	struct cred_call *c;
 	bool created;
 	int rc;
@@ -707,7 +564,7 @@ static void secret_change(struct edge_admin *a, struct evhttp_request *req,
 		else
 			apply_local(c);
 	}
-	fields_free(f, 1);
+	cluster_json_fields_free(f, 1);
 }
 
 /* --- routing

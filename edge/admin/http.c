@@ -1,67 +1,27 @@
 /*
  * edge/admin/http.c - the admin server's answers: JSON and text replies
- * with the common headers, JSON string and address escaping. Used by every
+ * with the common headers, JSON strings (through cluster/json.c) and
+ * addresses. Used by every
  * route; calls nothing else of edge/admin.
  */
+#include "cluster/cluster.h"
 #include "edge/admin/admin_int.h"
 #include "edge/net/sock.h"
 
 #include <event2/keyvalq_struct.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t c;
-
-	if (s[0] < 0xC2 || s[0] > 0xF4)
-		return 0;
-	len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-	if (len > n)
-		return 0;
-	c = s[0] & (0x7F >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
-	    (len == 4 && (c < 0x10000 || c > 0x10FFFF)))
-		return 0;
-	return len;
-}
-
+/* The string as a JSON literal (cluster/json.c), with < > & escaped too:
+ * the dashboard shows these answers. NULL is written as "". */
 void admin_json_str(struct evbuffer *b, const char *str)
 {
-	const unsigned char *s = (const unsigned char *)(str ? str : "");
-	size_t n = strlen((const char *)s);
+	struct cluster_buf j;
 
-	evbuffer_add(b, "\"", 1);
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		if (c == '"' || c == '\\') {
-			evbuffer_add_printf(b, "\\%c", c);
-			i++;
-		} else if (c < 0x20 || c == '<' || c == '>' || c == '&' ||
-		           c == 0x7F) {
-			evbuffer_add_printf(b, "\\u%04x", c);
-			i++;
-		} else if (c < 0x80) {
-			evbuffer_add(b, &s[i], 1);
-			i++;
-		} else {
-			size_t k = utf8_len(s + i, n - i);
-			if (k) {
-				evbuffer_add(b, &s[i], k);
-				i += k;
-			} else {
-				evbuffer_add(b, "\\ufffd", 6);
-				i++;
-			}
-		}
-	}
-	evbuffer_add(b, "\"", 1);
+	cluster_buf_init(&j);
+	cluster_json_quote(&j, str ? str : "", CLUSTER_JSON_HTML);
+	if (!j.full)
+		evbuffer_add(b, j.p, j.n);
+	cluster_buf_free(&j);
 }
 
 void admin_json_addr(struct evbuffer *b, const union turn_addr *a, bool port)

@@ -4,6 +4,7 @@
  * never for packets, so contention does not matter.
  */
 #include "edge/base/log.h"
+#include "cluster/cluster.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -101,26 +102,6 @@ void edge_log_close(void)
 	pthread_mutex_unlock(&log_mu);
 }
 
-/* JSON string body of s into out (cap bytes, NUL-terminated): quotes,
- * backslashes and control bytes escaped; cut short rather than overflow. */
-static void json_escape(char *out, size_t cap, const char *s)
-{
-	size_t n = 0;
-
-	for (; *s && n + 7 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			out[n++] = '\\';
-			out[n++] = (char)c;
-		} else if (c < 0x20) {
-			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
-		} else {
-			out[n++] = (char)c;
-		}
-	}
-	out[n] = 0;
-}
-
 static void write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
@@ -165,13 +146,14 @@ void edge_log(enum edge_log_level level, const char *fmt, ...)
 	{
 		/* One write per line, so a reader never sees half a line. */
 		char line[1400], esc[1200];
+		struct cluster_buf eb;
 		FILE *fp = log_fp ? log_fp : stderr;
 		timestamp(ts, sizeof(ts));
 		if (log_format == EDGE_LOG_JSON) {
-			json_escape(esc, sizeof(esc), msg);
+			cluster_buf_fixed(&eb, esc, sizeof(esc));
+			cluster_json_quote(&eb, msg, 0);
 			static const char fmt_json[] =
-			        "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%"
-			        "s\"}\n";
+			        "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":%s}\n";
 			snprintf(line, sizeof(line), fmt_json, ts,
 			         level_names[level], esc);
 		} else {

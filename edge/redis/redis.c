@@ -53,32 +53,6 @@ void edge_node_id(const struct edge_config *cfg, char *buf, size_t cap)
 		snprintf(buf, cap, "avedge");
 }
 
-size_t redis_json_str(char *buf, size_t cap, const char *s)
-{
-	size_t k = 0;
-
-	if (cap < 3) {
-		if (cap)
-			buf[0] = 0;
-		return 0;
-	}
-	buf[k++] = '"';
-	for (; *s && k + 8 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			buf[k++] = '\\';
-			buf[k++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			k += (size_t)snprintf(buf + k, cap - k, "\\u%04x", c);
-		} else {
-			buf[k++] = (char)c;
-		}
-	}
-	buf[k++] = '"';
-	buf[k] = 0;
-	return k;
-}
-
 /* --- what the registry entry says about this node ------------------------ */
 
 static void with_port(const struct sockaddr *sa, uint16_t port, char *buf,

@@ -185,8 +185,4 @@ struct edge_redis {
 	_Atomic uint64_t local_grants;
 };
 
-/* Build a JSON string value (quotes included) into buf; returns the
- * length written (always NUL-terminated, cut if cap is too small). */
-size_t redis_json_str(char *buf, size_t cap, const char *s);
-
 #endif

@@ -16,6 +16,7 @@
  * flight are left for the next round.
  */
 #include "edge/net/worker.h"
+#include "cluster/cluster.h"
 #include "edge/base/log.h"
 #include "edge/net/sock.h"
 #include "edge/redis/redis_int.h"
@@ -401,6 +402,15 @@ static void publish(struct edge_redis_worker *rw, const char *json)
 	rconn_cmdv(rw->c, NULL, NULL, 3, "PUBLISH", REDIS_EVENTS, json);
 }
 
+/* s as a JSON string literal into buf (cut short, never left open). */
+static void json_str(char *buf, size_t cap, const char *s)
+{
+	struct cluster_buf b;
+
+	cluster_buf_fixed(&b, buf, cap);
+	cluster_json_quote(&b, s, 0);
+}
+
 static void alloc_event(struct edge_redis_worker *rw,
                         const struct edge_core_ctx *c,
                         const struct turn_action *a)
@@ -421,9 +431,9 @@ static void alloc_event(struct edge_redis_worker *rw,
 	alloc_id(rw, &v.info, id, sizeof(id));
 	addr_or_empty(&v.info.client, client, sizeof(client));
 	addr_or_empty(&v.info.relay[0], relay, sizeof(relay));
-	redis_json_str(realm, sizeof(realm), v.realm ? v.realm : "");
-	redis_json_str(user, sizeof(user), v.info.user);
-	redis_json_str(reason, sizeof(reason), a->reason ? a->reason : "");
+	json_str(realm, sizeof(realm), v.realm ? v.realm : "");
+	json_str(user, sizeof(user), v.info.user);
+	json_str(reason, sizeof(reason), a->reason ? a->reason : "");
 	snprintf(json, sizeof(json),
 	         "{\"event\":\"allocation.%s\",\"node\":\"%s\",\"id\":\"%s\","
 	         "\"realm\":%s,\"user\":%s,\"transport\":\"%s\","
@@ -446,7 +456,7 @@ static void hook_log(void *ctx, const char *line, size_t len)
 	    memcmp(line, tag, sizeof(tag) - 1) != 0)
 		return;
 	snprintf(text, sizeof(text), "%.*s", (int)len, line);
-	redis_json_str(body, sizeof(body), text + sizeof(tag) - 1);
+	json_str(body, sizeof(body), text + sizeof(tag) - 1);
 	snprintf(json, sizeof(json),
 	         "{\"event\":\"auth.failure\",\"node\":\"%s\",\"worker\":%d,"
 	         "\"detail\":%s,\"ts\":%llu}",

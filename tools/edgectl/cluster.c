@@ -27,105 +27,6 @@
 #define NODES_SET "avedge/nodes"
 #define BATCH     500
 
-/* --- a growing JSON text ----------------------------------------------------
- */
-
-struct sb {
-	char *p;
-	size_t n, cap;
-	bool oom;
-};
-
-static void sb_add(struct sb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-
-__attribute__((format(printf, 2, 3))) static void
-sb_printf(struct sb *b, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_add(b, buf,
-		       (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t c;
-
-	if (s[0] < 0xC2 || s[0] > 0xF4)
-		return 0;
-	len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-	if (len > n)
-		return 0;
-	c = s[0] & (0x7F >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
-	    (len == 4 && (c < 0x10000 || c > 0x10FFFF)))
-		return 0;
-	return len;
-}
-
-/* A JSON string of untrusted bytes (NULL: null). */
-static void sb_str(struct sb *b, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n;
-
-	if (!str) {
-		sb_add(b, "null", 4);
-		return;
-	}
-	n = strlen(str);
-	sb_add(b, "\"", 1);
-	for (size_t i = 0; i < n;) {
-		size_t k;
-		if (s[i] == '"' || s[i] == '\\') {
-			sb_printf(b, "\\%c", s[i++]);
-		} else if (s[i] < 0x20 || s[i] == 0x7F) {
-			sb_printf(b, "\\u%04x", s[i++]);
-		} else if (s[i] < 0x80) {
-			sb_add(b, (const char *)&s[i++], 1);
-		} else if ((k = utf8_len(s + i, n - i))) {
-			sb_add(b, (const char *)&s[i], k);
-			i += k;
-		} else {
-			sb_add(b, "\\ufffd", 6);
-			i++;
-		}
-	}
-	sb_add(b, "\"", 1);
-}
-
 /* --- records -----------------------------------------------------------------
  */
 
@@ -165,22 +66,22 @@ static unsigned long long num0(const struct rec *r, const char *field)
 	return num(r, field, &v) ? v : 0;
 }
 
-static void json_num(struct sb *b, const char *name, const struct rec *r,
-                     const char *field)
+static void json_num(struct cluster_buf *b, const char *name,
+                     const struct rec *r, const char *field)
 {
 	unsigned long long v;
 
 	if (num(r, field, &v))
-		sb_printf(b, ",\"%s\":%llu", name, v);
+		cluster_buf_printf(b, ",\"%s\":%llu", name, v);
 	else
-		sb_printf(b, ",\"%s\":null", name);
+		cluster_buf_printf(b, ",\"%s\":null", name);
 }
 
-static void json_text(struct sb *b, const char *name, const struct rec *r,
-                      const char *field)
+static void json_text(struct cluster_buf *b, const char *name,
+                      const struct rec *r, const char *field)
 {
-	sb_printf(b, ",\"%s\":", name);
-	sb_str(b, get(r, field));
+	cluster_buf_printf(b, ",\"%s\":", name);
+	cluster_json_quote(b, get(r, field), 0);
 }
 
 static bool alive(const struct rec *r)
@@ -478,20 +379,21 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void json_node(struct sb *b, const struct rec *r, uint64_t now)
+static void json_node(struct cluster_buf *b, const struct rec *r, uint64_t now)
 {
 	unsigned long long n, max, t;
 
-	sb_printf(b, "{\"id\":");
-	sb_str(b, r->id);
-	sb_printf(b, ",\"alive\":%s,\"draining\":%s",
-	          alive(r) ? "true" : "false", draining(r) ? "true" : "false");
+	cluster_buf_printf(b, "{\"id\":");
+	cluster_json_quote(b, r->id, 0);
+	cluster_buf_printf(b, ",\"alive\":%s,\"draining\":%s",
+	                   alive(r) ? "true" : "false",
+	                   draining(r) ? "true" : "false");
 	json_num(b, "allocations", r, "allocations");
 	json_num(b, "max_allocations", r, "max_allocations");
 	if (num(r, "allocations", &n) && num(r, "max_allocations", &max) && max)
-		sb_printf(b, ",\"load\":%.3f", (double)n / max);
+		cluster_buf_printf(b, ",\"load\":%.3f", (double)n / max);
 	else
-		sb_printf(b, ",\"load\":null");
+		cluster_buf_printf(b, ",\"load\":null");
 	json_num(b, "workers", r, "workers");
 	json_text(b, "version", r, "version");
 	json_text(b, "listen4", r, "listen4");
@@ -502,34 +404,36 @@ static void json_node(struct sb *b, const struct rec *r, uint64_t now)
 	json_num(b, "dtls_port", r, "dtls_port");
 	json_text(b, "domain", r, "domain");
 	if (num(r, "started", &t))
-		sb_printf(b, ",\"started\":%llu,\"uptime_s\":%llu", t / 1000,
-		          now > t ? (now - t) / 1000 : 0);
+		cluster_buf_printf(b, ",\"started\":%llu,\"uptime_s\":%llu",
+		                   t / 1000, now > t ? (now - t) / 1000 : 0);
 	if (num(r, "updated", &t))
-		sb_printf(b, ",\"updated\":%llu,\"age_s\":%.1f", t / 1000,
-		          now > t ? (double)(now - t) / 1000 : 0.0);
-	sb_add(b, "}", 1);
+		cluster_buf_printf(b, ",\"updated\":%llu,\"age_s\":%.1f",
+		                   t / 1000,
+		                   now > t ? (double)(now - t) / 1000 : 0.0);
+	cluster_buf_add(b, "}", 1);
 }
 
-static void nodes_json(struct sb *b, const struct rec *v, size_t n)
+static void nodes_json(struct cluster_buf *b, const struct rec *v, size_t n)
 {
 	uint64_t now = now_ms();
 	size_t live = 0;
 
 	for (size_t i = 0; i < n; i++)
 		live += alive(&v[i]);
-	sb_printf(b,
-	          "{\"scope\":\"cluster\",\"source\":\"redis\",\"count\":%zu,"
-	          "\"alive\":%zu,\"nodes\":[",
-	          n, live);
+	cluster_buf_printf(
+	        b,
+	        "{\"scope\":\"cluster\",\"source\":\"redis\",\"count\":%zu,"
+	        "\"alive\":%zu,\"nodes\":[",
+	        n, live);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			sb_add(b, ",", 1);
+			cluster_buf_add(b, ",", 1);
 		json_node(b, &v[i], now);
 	}
-	sb_printf(b, "]}\n");
+	cluster_buf_printf(b, "]}\n");
 }
 
-static void stats_json(struct sb *b, const struct rec *v, size_t n)
+static void stats_json(struct cluster_buf *b, const struct rec *v, size_t n)
 {
 	static const char *const sums[] = {
 	        "allocations",     "allocations_created", "permissions",
@@ -552,70 +456,77 @@ static void stats_json(struct sb *b, const struct rec *v, size_t n)
 		if (!num(&v[i], "max_allocations", &m) || m == 0)
 			unlimited = true;
 	}
-	sb_printf(b,
-	          "{\"scope\":\"cluster\",\"source\":\"redis\",\"nodes\":%zu,"
-	          "\"nodes_alive\":%zu,\"nodes_draining\":%zu,"
-	          "\"allocations\":%llu,\"max_allocations\":%llu,",
-	          n, live, dr, tot[0], unlimited ? 0ull : tot[9]);
-	sb_printf(b,
-	          "\"allocations_created\":%llu,\"permissions\":%llu,"
-	          "\"channels\":%llu,\"auth_failures\":%llu,",
-	          tot[1], tot[2], tot[3], tot[4]);
-	sb_printf(b,
-	          "\"relayed\":{\"to_peer\":{\"packets\":%llu,\"bytes\":%llu},"
-	          "\"to_client\":{\"packets\":%llu,\"bytes\":%llu}},"
-	          "\"redis\":\"up\",\"per_node\":[",
-	          tot[5], tot[6], tot[7], tot[8]);
+	cluster_buf_printf(
+	        b,
+	        "{\"scope\":\"cluster\",\"source\":\"redis\",\"nodes\":%zu,"
+	        "\"nodes_alive\":%zu,\"nodes_draining\":%zu,"
+	        "\"allocations\":%llu,\"max_allocations\":%llu,",
+	        n, live, dr, tot[0], unlimited ? 0ull : tot[9]);
+	cluster_buf_printf(b,
+	                   "\"allocations_created\":%llu,\"permissions\":%llu,"
+	                   "\"channels\":%llu,\"auth_failures\":%llu,",
+	                   tot[1], tot[2], tot[3], tot[4]);
+	cluster_buf_printf(
+	        b,
+	        "\"relayed\":{\"to_peer\":{\"packets\":%llu,\"bytes\":%llu},"
+	        "\"to_client\":{\"packets\":%llu,\"bytes\":%llu}},"
+	        "\"redis\":\"up\",\"per_node\":[",
+	        tot[5], tot[6], tot[7], tot[8]);
 	uint64_t now = now_ms();
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			sb_add(b, ",", 1);
+			cluster_buf_add(b, ",", 1);
 		json_node(b, &v[i], now);
 	}
-	sb_printf(b, "]}\n");
+	cluster_buf_printf(b, "]}\n");
 }
 
-static void alloc_json(struct sb *b, const struct rec *r, uint64_t now_s)
+static void alloc_json(struct cluster_buf *b, const struct rec *r,
+                       uint64_t now_s)
 {
 	unsigned long long t;
 	const char *relay = get(r, "relay"), *relay2 = get(r, "relay2");
 
-	sb_printf(b, "{\"id\":");
-	sb_str(b, r->id);
+	cluster_buf_printf(b, "{\"id\":");
+	cluster_json_quote(b, r->id, 0);
 	json_text(b, "node", r, "node");
 	json_num(b, "worker", r, "worker");
 	json_text(b, "user", r, "user");
 	json_text(b, "realm", r, "realm");
 	json_text(b, "transport", r, "transport");
 	json_text(b, "client", r, "client");
-	sb_printf(b, ",\"relay\":[");
+	cluster_buf_printf(b, ",\"relay\":[");
 	if (relay && *relay)
-		sb_str(b, relay);
+		cluster_json_quote(b, relay, 0);
 	if (relay2 && *relay2) {
 		if (relay && *relay)
-			sb_add(b, ",", 1);
-		sb_str(b, relay2);
+			cluster_buf_add(b, ",", 1);
+		cluster_json_quote(b, relay2, 0);
 	}
-	sb_add(b, "]", 1);
+	cluster_buf_add(b, "]", 1);
 	json_num(b, "created", r, "created");
 	if (num(r, "created", &t))
-		sb_printf(b, ",\"age_s\":%llu", now_s > t ? now_s - t : 0);
+		cluster_buf_printf(b, ",\"age_s\":%llu",
+		                   now_s > t ? now_s - t : 0);
 	json_num(b, "lifetime_s", r, "lifetime");
 	if (num(r, "expires", &t))
-		sb_printf(b, ",\"expires_in_s\":%llu",
-		          t > now_s ? t - now_s : 0);
+		cluster_buf_printf(b, ",\"expires_in_s\":%llu",
+		                   t > now_s ? t - now_s : 0);
 	json_num(b, "permission_count", r, "permissions");
 	json_num(b, "channel_count", r, "channels");
-	sb_printf(b, ",\"to_peer\":{\"packets\":%llu,\"bytes\":%llu}",
-	          num0(r, "to_peer_packets"), num0(r, "to_peer_bytes"));
-	sb_printf(b, ",\"to_client\":{\"packets\":%llu,\"bytes\":%llu}",
-	          num0(r, "to_client_packets"), num0(r, "to_client_bytes"));
+	cluster_buf_printf(b, ",\"to_peer\":{\"packets\":%llu,\"bytes\":%llu}",
+	                   num0(r, "to_peer_packets"),
+	                   num0(r, "to_peer_bytes"));
+	cluster_buf_printf(
+	        b, ",\"to_client\":{\"packets\":%llu,\"bytes\":%llu}",
+	        num0(r, "to_client_packets"), num0(r, "to_client_bytes"));
 	json_num(b, "updated", r, "updated");
-	sb_add(b, "}", 1);
+	cluster_buf_add(b, "}", 1);
 }
 
-static int allocs_json(struct conn *k, struct sb *b, const struct rec *nodes,
-                       size_t nn, const struct ectl_cluster_query *q)
+static int allocs_json(struct conn *k, struct cluster_buf *b,
+                       const struct rec *nodes, size_t nn,
+                       const struct ectl_cluster_query *q)
 {
 	struct rec *v = NULL;
 	size_t n = 0, cap = 0, total = 0, rank = 0, np = 0, shown = 0;
@@ -646,19 +557,20 @@ static int allocs_json(struct conn *k, struct sb *b, const struct rec *nodes,
 		rc = hashes(k, ALLOC_PFX, v, page, np, false, NULL);
 	if (!rc) {
 		uint64_t now_s = now_ms() / 1000;
-		sb_printf(b,
-		          "{\"scope\":\"cluster\",\"source\":\"redis\","
-		          "\"total\":%zu,\"offset\":%zu,\"limit\":%zu,"
-		          "\"allocations\":[",
-		          total, q->offset, q->limit);
+		cluster_buf_printf(
+		        b,
+		        "{\"scope\":\"cluster\",\"source\":\"redis\","
+		        "\"total\":%zu,\"offset\":%zu,\"limit\":%zu,"
+		        "\"allocations\":[",
+		        total, q->offset, q->limit);
 		for (size_t i = 0; i < np; i++) {
 			if (!alive(&v[page[i]]))
 				continue; /* expired in between */
 			if (shown++)
-				sb_add(b, ",", 1);
+				cluster_buf_add(b, ",", 1);
 			alloc_json(b, &v[page[i]], now_s);
 		}
-		sb_printf(b, "]}\n");
+		cluster_buf_printf(b, "]}\n");
 	}
 	free(page);
 	recs_free(v, n);
@@ -669,7 +581,7 @@ int ectl_cluster(const char *url, double timeout_s, const char *command,
                  const struct ectl_cluster_query *q, char **json, size_t *len)
 {
 	struct conn k = {0};
-	struct sb b = {0};
+	struct cluster_buf b = {0};
 	struct rec *nodes = NULL;
 	size_t nn = 0;
 	int rc;
@@ -693,7 +605,7 @@ int ectl_cluster(const char *url, double timeout_s, const char *command,
 	else if (rc == ECTL_USAGE)
 		fprintf(stderr, "edgectl: %s\n(edgectl --help for usage)\n",
 		        k.err);
-	else if (!rc && b.oom) {
+	else if (!rc && b.full) {
 		fprintf(stderr, "edgectl: %s: out of memory\n", command);
 		rc = ECTL_REFUSED;
 	}

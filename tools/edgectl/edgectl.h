@@ -3,11 +3,13 @@
  * node's admin HTTP(S) API (docs/admin.md), or reads the cluster from
  * Redis (--redis). Shared between main.c (options, commands, exit codes),
  * http.c (one request with libevent's HTTP client, OpenSSL for https),
- * cluster.c (the Redis reads, hiredis), json.c (a small parser for the
- * answers) and print.c (human output). Never uses edge/ code.
+ * cluster.c (the Redis reads, hiredis) and print.c (human output); JSON
+ * through cluster/ (cluster/cluster.h). Never uses edge/ code.
  */
 #ifndef AVEDGE_TOOLS_EDGECTL_H
 #define AVEDGE_TOOLS_EDGECTL_H
+
+#include "cluster/cluster.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,32 +50,10 @@ int ectl_http(const struct ectl_target *t, const char *method, const char *path,
               const char *body, struct ectl_reply *r);
 void ectl_reply_free(struct ectl_reply *r);
 
-/* --- json.c --------------------------------------------------------------- */
+/* --- JSON: cluster/cluster.h (the project's one reader and writer) ------ */
 
-enum ectl_jtype { EJ_NULL, EJ_BOOL, EJ_NUM, EJ_STR, EJ_ARR, EJ_OBJ };
-
-struct ectl_json {
-	enum ectl_jtype type;
-	bool b;
-	double num;
-	char *s;  /* EJ_STR: decoded UTF-8; EJ_NUM: the number's text */
-	size_t n; /* EJ_ARR, EJ_OBJ: items */
-	struct ectl_json *items;
-	char **keys; /* EJ_OBJ */
-};
-
-/* Parse text[0..len) (depth at most 64). 0, EBADMSG or ENOMEM. */
-int ectl_json_parse(const char *text, size_t len, struct ectl_json **out);
-void ectl_json_free(struct ectl_json *v);
-/* Member of an object (NULL if v is not an object or has no key). */
-const struct ectl_json *ectl_json_get(const struct ectl_json *v,
-                                      const char *key);
-/* The string, or NULL if v is not a string. */
-const char *ectl_json_str(const struct ectl_json *v);
-/* The number, or def if v is not a number. */
-double ectl_json_num(const struct ectl_json *v, double def);
 /* Append s as a JSON string literal to buf (cap bytes, NUL-terminated);
- * false if it does not fit. */
+ * false if it does not fit (main.c). */
 bool ectl_json_quote(char *buf, size_t cap, const char *s);
 
 /* --- cluster.c ------------------------------------------------------------ */
@@ -109,15 +89,15 @@ void ectl_fmt_age(char *buf, size_t cap, double s);
 
 /* Human output of an answer (the parsed JSON of the command). 0, or
  * ECTL_REFUSED when the answer is not what was expected. */
-int ectl_print_status(const struct ectl_json *v, FILE *fp);
+int ectl_print_status(const struct cluster_json *v, FILE *fp);
 /* /api/nodes; /api/stats?scope=cluster (summary and node table) */
-int ectl_print_nodes(const struct ectl_json *v, FILE *fp);
-int ectl_print_cluster_status(const struct ectl_json *v, FILE *fp);
-int ectl_print_allocations(const struct ectl_json *v, FILE *fp);
-int ectl_print_allocation(const struct ectl_json *v, FILE *fp);
-int ectl_print_generic(const struct ectl_json *v, FILE *fp);
-int ectl_print_users(const struct ectl_json *v, FILE *fp);
-int ectl_print_secrets(const struct ectl_json *v, FILE *fp);
-int ectl_print_cred_added(const struct ectl_json *v, FILE *fp);
+int ectl_print_nodes(const struct cluster_json *v, FILE *fp);
+int ectl_print_cluster_status(const struct cluster_json *v, FILE *fp);
+int ectl_print_allocations(const struct cluster_json *v, FILE *fp);
+int ectl_print_allocation(const struct cluster_json *v, FILE *fp);
+int ectl_print_generic(const struct cluster_json *v, FILE *fp);
+int ectl_print_users(const struct cluster_json *v, FILE *fp);
+int ectl_print_secrets(const struct cluster_json *v, FILE *fp);
+int ectl_print_cred_added(const struct cluster_json *v, FILE *fp);
 
 #endif

@@ -316,12 +316,12 @@ struct ctx {
 static void print_refusal(const struct ctx *x, const char *what,
                           const struct ectl_reply *r)
 {
-	struct ectl_json *v = NULL;
+	struct cluster_json *v = NULL;
 	const char *msg = NULL;
 	char safe[600];
 
-	if (r->len && ectl_json_parse(r->body, r->len, &v) == 0)
-		msg = ectl_json_str(ectl_json_get(v, "error"));
+	if (r->len && cluster_json_parse(r->body, r->len, &v) == 0)
+		msg = cluster_json_string(cluster_json_get(v, "error"));
 	if (!msg && r->len)
 		msg = r->body;
 	ectl_safe(safe, sizeof(safe), msg ? msg : "");
@@ -337,18 +337,18 @@ static void print_refusal(const struct ctx *x, const char *what,
 		fprintf(stderr,
 		        "edgectl: change it in the node's configuration "
 		        "(and reload with SIGHUP)\n");
-	ectl_json_free(v);
+	cluster_json_free(v);
 }
 
 /* One request; prints the answer (print: human printer, NULL: a short
  * note (ok_note) for an empty answer). Returns the exit code. */
 static int call(struct ctx *x, const char *method, const char *path,
                 const char *body,
-                int (*print)(const struct ectl_json *, FILE *),
+                int (*print)(const struct cluster_json *, FILE *),
                 const char *ok_note)
 {
 	struct ectl_reply r;
-	struct ectl_json *v = NULL;
+	struct cluster_json *v = NULL;
 	int rc;
 
 	if (ectl_http(&x->t, method, path, body, &r) != 0) {
@@ -371,7 +371,7 @@ static int call(struct ctx *x, const char *method, const char *path,
 		if (ok_note)
 			puts(ok_note);
 		rc = ECTL_OK;
-	} else if (ectl_json_parse(r.body, r.len, &v) != 0 ||
+	} else if (cluster_json_parse(r.body, r.len, &v) != 0 ||
 	           print(v, stdout) != ECTL_OK) {
 		fprintf(stderr,
 		        "edgectl: %s: unexpected answer from the node "
@@ -381,7 +381,7 @@ static int call(struct ctx *x, const char *method, const char *path,
 	} else {
 		rc = ECTL_OK;
 	}
-	ectl_json_free(v);
+	cluster_json_free(v);
 	ectl_reply_free(&r);
 	return rc;
 }
@@ -519,6 +519,17 @@ static int cmd_users(struct ctx *x)
 	return rc;
 }
 
+bool ectl_json_quote(char *buf, size_t cap, const char *s)
+{
+	size_t k = strlen(buf);
+	struct cluster_buf b;
+
+	if (k >= cap)
+		return false;
+	cluster_buf_fixed(&b, buf + k, cap - k);
+	return cluster_json_quote(&b, s, 0) && !b.full;
+}
+
 /* The secret travels in the body, for delete too: never in a URL. */
 static int cmd_secrets(struct ctx *x)
 {
@@ -603,8 +614,8 @@ static int run_redis(struct ctx *x)
 	const struct opts *o = x->o;
 	struct ectl_cluster_query q = {
 	        .user = o->user, .realm = o->realm, .limit = 100};
-	int (*print)(const struct ectl_json *, FILE *) = ectl_print_status;
-	struct ectl_json *v = NULL;
+	int (*print)(const struct cluster_json *, FILE *) = ectl_print_status;
+	struct cluster_json *v = NULL;
 	char *json;
 	size_t len;
 	int rc;
@@ -638,12 +649,12 @@ static int run_redis(struct ctx *x)
 		print = ectl_print_allocations;
 	if (o->json)
 		fwrite(json, 1, len, stdout);
-	else if (ectl_json_parse(json, len, &v) != 0 || print(v, stdout)) {
+	else if (cluster_json_parse(json, len, &v) != 0 || print(v, stdout)) {
 		fprintf(stderr, "edgectl: %s: cannot print (try --json)\n",
 		        x->cmd);
 		rc = ECTL_REFUSED;
 	}
-	ectl_json_free(v);
+	cluster_json_free(v);
 	free(json);
 	return rc;
 }

@@ -162,35 +162,35 @@ void ectl_fmt_age(char *buf, size_t cap, double v)
 
 /* A member as text: strings as they are, numbers and booleans written
  * out, anything else (or missing) "-". */
-static const char *text(const struct ectl_json *v, const char *key, char *buf,
-                        size_t cap)
+static const char *text(const struct cluster_json *v, const char *key,
+                        char *buf, size_t cap)
 {
-	const struct ectl_json *m = key ? ectl_json_get(v, key) : v;
+	const struct cluster_json *m = key ? cluster_json_get(v, key) : v;
 
 	if (!m)
 		return "-";
 	switch (m->type) {
-	case EJ_STR:
-	case EJ_NUM:
+	case CLUSTER_JSTR:
+	case CLUSTER_JNUM:
 		snprintf(buf, cap, "%s", m->s);
 		return buf;
-	case EJ_BOOL:
+	case CLUSTER_JBOOL:
 		return m->b ? "yes" : "no";
 	default:
 		return "-";
 	}
 }
 
-static double num(const struct ectl_json *v, const char *key)
+static double num(const struct cluster_json *v, const char *key)
 {
-	return ectl_json_num(ectl_json_get(v, key), -1);
+	return cluster_json_number(cluster_json_get(v, key), -1);
 }
 
 /* "N pkts, B" of {"packets":N,"bytes":B} */
-static const char *flow(const struct ectl_json *v, const char *key, char *buf,
-                        size_t cap)
+static const char *flow(const struct cluster_json *v, const char *key,
+                        char *buf, size_t cap)
 {
-	const struct ectl_json *f = ectl_json_get(v, key);
+	const struct cluster_json *f = cluster_json_get(v, key);
 	char b[32];
 
 	if (!f)
@@ -210,18 +210,18 @@ static void kv(FILE *fp, const char *key, const char *value)
 
 /* --- status --------------------------------------------------------------- */
 
-int ectl_print_status(const struct ectl_json *v, FILE *fp)
+int ectl_print_status(const struct cluster_json *v, FILE *fp)
 {
-	const struct ectl_json *t = ectl_json_get(v,
-	                                          "allocations_by_transport"),
-	                       *p = ectl_json_get(v, "relay_ports"),
-	                       *rel = ectl_json_get(v, "relayed"),
-	                       *d = ectl_json_get(v, "draining"),
-	                       *rd = ectl_json_get(v, "ready");
+	const struct cluster_json *t = cluster_json_get(
+	                                  v, "allocations_by_transport"),
+	                          *p = cluster_json_get(v, "relay_ports"),
+	                          *rel = cluster_json_get(v, "relayed"),
+	                          *d = cluster_json_get(v, "draining"),
+	                          *rd = cluster_json_get(v, "ready");
 	char b[CELL_MAX], x[64];
-	const char *scope = ectl_json_str(ectl_json_get(v, "scope"));
+	const char *scope = cluster_json_string(cluster_json_get(v, "scope"));
 
-	if (!v || v->type != EJ_OBJ)
+	if (!v || v->type != CLUSTER_JOBJ)
 		return ECTL_REFUSED;
 	if (scope && strcmp(scope, "cluster") == 0)
 		return ectl_print_cluster_status(v, fp);
@@ -229,9 +229,9 @@ int ectl_print_status(const struct ectl_json *v, FILE *fp)
 	kv(fp, "version", text(v, "version", b, sizeof(b)));
 	kv(fp, "realm", text(v, "realm", b, sizeof(b)));
 	kv(fp, "state",
-	   d && d->b                             ? "draining"
-	   : rd && rd->type == EJ_BOOL && !rd->b ? "not ready"
-	                                         : "ready");
+	   d && d->b                                   ? "draining"
+	   : rd && rd->type == CLUSTER_JBOOL && !rd->b ? "not ready"
+	                                               : "ready");
 	ectl_fmt_age(x, sizeof(x), num(v, "uptime_s"));
 	kv(fp, "uptime", x);
 	kv(fp, "workers", text(v, "workers", b, sizeof(b)));
@@ -270,19 +270,19 @@ int ectl_print_status(const struct ectl_json *v, FILE *fp)
 /* --- nodes and cluster status ----------------------------------------------
  */
 
-static void node_row(struct ectl_table *t, const struct ectl_json *n)
+static void node_row(struct ectl_table *t, const struct cluster_json *n)
 {
 	char id[CELL_MAX], allocs[32], load[32], addr[128], ver[64], age[32],
 	        up[32], workers[16];
-	const struct ectl_json *al = ectl_json_get(n, "alive"),
-	                       *dr = ectl_json_get(n, "draining");
+	const struct cluster_json *al = cluster_json_get(n, "alive"),
+	                          *dr = cluster_json_get(n, "draining");
 	const char *cells[9];
 	double l = num(n, "load");
 
 	cells[0] = text(n, "id", id, sizeof(id));
-	cells[1] = al && al->type == EJ_BOOL && !al->b ? "dead"
-	           : dr && dr->b                       ? "draining"
-	                                               : "serving";
+	cells[1] = al && al->type == CLUSTER_JBOOL && !al->b ? "dead"
+	           : dr && dr->b                             ? "draining"
+	                                                     : "serving";
 	cells[2] = text(n, "allocations", allocs, sizeof(allocs));
 	if (l >= 0)
 		snprintf(load, sizeof(load), "%.0f%%", 100 * l);
@@ -304,14 +304,14 @@ static void node_row(struct ectl_table *t, const struct ectl_json *n)
 	ectl_table_row(t, cells);
 }
 
-static int node_table(const struct ectl_json *list, FILE *fp)
+static int node_table(const struct cluster_json *list, FILE *fp)
 {
 	static const char *const heads[9] = {
 	        "NODE",    "STATE",   ">ALLOCATIONS", ">LOAD",     ">WORKERS",
 	        "ADDRESS", "VERSION", ">UPTIME",      ">HEARTBEAT"};
 	struct ectl_table *t;
 
-	if (!list || list->type != EJ_ARR)
+	if (!list || list->type != CLUSTER_JARR)
 		return ECTL_REFUSED;
 	if (!(t = ectl_table_new(9, heads)))
 		return ECTL_REFUSED;
@@ -321,29 +321,29 @@ static int node_table(const struct ectl_json *list, FILE *fp)
 	return ECTL_OK;
 }
 
-int ectl_print_nodes(const struct ectl_json *v, FILE *fp)
+int ectl_print_nodes(const struct cluster_json *v, FILE *fp)
 {
-	const struct ectl_json *list = ectl_json_get(v, "nodes");
-	const char *scope = ectl_json_str(ectl_json_get(v, "scope"));
+	const struct cluster_json *list = cluster_json_get(v, "nodes");
+	const char *scope = cluster_json_string(cluster_json_get(v, "scope"));
 	int rc = node_table(list, fp);
 
 	if (rc)
 		return rc;
 	fprintf(fp, "%zu node%s, %.0f alive%s\n", list->n,
 	        list->n == 1 ? "" : "s",
-	        ectl_json_num(ectl_json_get(v, "alive"), 0),
+	        cluster_json_number(cluster_json_get(v, "alive"), 0),
 	        scope && strcmp(scope, "node") == 0
 	                ? " (no Redis: this node only)"
 	                : "");
 	return ECTL_OK;
 }
 
-int ectl_print_cluster_status(const struct ectl_json *v, FILE *fp)
+int ectl_print_cluster_status(const struct cluster_json *v, FILE *fp)
 {
-	const struct ectl_json *rel = ectl_json_get(v, "relayed");
+	const struct cluster_json *rel = cluster_json_get(v, "relayed");
 	char b[CELL_MAX];
 
-	if (!v || v->type != EJ_OBJ)
+	if (!v || v->type != CLUSTER_JOBJ)
 		return ECTL_REFUSED;
 	kv(fp, "scope", "cluster");
 	snprintf(b, sizeof(b), "%.0f alive (%.0f draining), %.0f registered",
@@ -366,19 +366,19 @@ int ectl_print_cluster_status(const struct ectl_json *v, FILE *fp)
 		   flow(rel, "to_client", b, sizeof(b)));
 	}
 	fputc('\n', fp);
-	return node_table(ectl_json_get(v, "per_node"), fp);
+	return node_table(cluster_json_get(v, "per_node"), fp);
 }
 
 /* --- allocations ---------------------------------------------------------- */
 
-static const char *relays(const struct ectl_json *a, char *buf, size_t cap)
+static const char *relays(const struct cluster_json *a, char *buf, size_t cap)
 {
-	const struct ectl_json *r = ectl_json_get(a, "relay");
+	const struct cluster_json *r = cluster_json_get(a, "relay");
 	size_t k = 0;
 
 	buf[0] = 0;
-	for (size_t i = 0; r && r->type == EJ_ARR && i < r->n; i++) {
-		const char *s = ectl_json_str(&r->items[i]);
+	for (size_t i = 0; r && r->type == CLUSTER_JARR && i < r->n; i++) {
+		const char *s = cluster_json_string(&r->items[i]);
 		if (s && k < cap)
 			k += (size_t)snprintf(buf + k, cap - k, "%s%s",
 			                      k ? "," : "", s);
@@ -388,15 +388,15 @@ static const char *relays(const struct ectl_json *a, char *buf, size_t cap)
 
 /* The worse direction of "media" (docs/admin.md): loss in % and jitter
  * in ms, or "-" when no RTP went either way. */
-static void media(const struct ectl_json *a, char *loss, char *jitter,
+static void media(const struct cluster_json *a, char *loss, char *jitter,
                   size_t cap)
 {
-	const struct ectl_json *m = ectl_json_get(a, "media");
+	const struct cluster_json *m = cluster_json_get(a, "media");
 	double l = -1, j = -1;
 
 	for (int i = 0; i < 2; i++) {
-		const struct ectl_json *d =
-		        ectl_json_get(m, i ? "to_client" : "to_peer");
+		const struct cluster_json *d =
+		        cluster_json_get(m, i ? "to_client" : "to_peer");
 		if (num(d, "loss_pct") > l)
 			l = num(d, "loss_pct");
 		if (num(d, "jitter_ms") > j)
@@ -411,7 +411,7 @@ static void media(const struct ectl_json *a, char *loss, char *jitter,
 }
 
 /* One row; with node (the cluster scope) a NODE column after the ID. */
-static void alloc_row(struct ectl_table *t, const struct ectl_json *a,
+static void alloc_row(struct ectl_table *t, const struct cluster_json *a,
                       bool node)
 {
 	char id[CELL_MAX], user[CELL_MAX], realm[CELL_MAX], tr[32], client[128],
@@ -422,9 +422,9 @@ static void alloc_row(struct ectl_table *t, const struct ectl_json *a,
 	ectl_fmt_age(age, sizeof(age), num(a, "age_s"));
 	ectl_fmt_age(exp, sizeof(exp), num(a, "expires_in_s"));
 	ectl_fmt_bytes(tp, sizeof(tp),
-	               num(ectl_json_get(a, "to_peer"), "bytes"));
+	               num(cluster_json_get(a, "to_peer"), "bytes"));
 	ectl_fmt_bytes(tc, sizeof(tc),
-	               num(ectl_json_get(a, "to_client"), "bytes"));
+	               num(cluster_json_get(a, "to_client"), "bytes"));
 	cells[0] = text(a, "id", id, sizeof(id));
 	cells[1] = text(a, "user", user, sizeof(user));
 	cells[2] = text(a, "realm", realm, sizeof(realm));
@@ -447,7 +447,7 @@ static void alloc_row(struct ectl_table *t, const struct ectl_json *a,
 	ectl_table_row(t, cells);
 }
 
-int ectl_print_allocations(const struct ectl_json *v, FILE *fp)
+int ectl_print_allocations(const struct cluster_json *v, FILE *fp)
 {
 	static const char *const heads[14] = {
 	        "ID",       "USER",       "REALM",    "TRANSPORT", "CLIENT",
@@ -457,13 +457,13 @@ int ectl_print_allocations(const struct ectl_json *v, FILE *fp)
 	        "ID",     "NODE",     "USER",       "REALM",    "TRANSPORT",
 	        "CLIENT", "RELAY",    ">AGE",       ">EXPIRES", ">PERMS",
 	        ">CHANS", ">TO PEER", ">TO CLIENT", ">LOSS",    ">JITTER"};
-	const struct ectl_json *list = ectl_json_get(v, "allocations");
-	const char *scope = ectl_json_str(ectl_json_get(v, "scope"));
+	const struct cluster_json *list = cluster_json_get(v, "allocations");
+	const char *scope = cluster_json_string(cluster_json_get(v, "scope"));
 	bool cluster = scope && strcmp(scope, "cluster") == 0;
 	struct ectl_table *t;
 	double total = num(v, "total"), offset = num(v, "offset");
 
-	if (!list || list->type != EJ_ARR)
+	if (!list || list->type != CLUSTER_JARR)
 		return ECTL_REFUSED;
 	if (list->n == 0) {
 		fprintf(fp, "no allocations%s\n",
@@ -482,21 +482,21 @@ int ectl_print_allocations(const struct ectl_json *v, FILE *fp)
 	return ECTL_OK;
 }
 
-static void permissions(const struct ectl_json *v, FILE *fp)
+static void permissions(const struct cluster_json *v, FILE *fp)
 {
 	static const char *const heads[4] = {"PEER", ">EXPIRES", ">TO PEER",
 	                                     ">TO CLIENT"};
-	const struct ectl_json *l = ectl_json_get(v, "permissions");
+	const struct cluster_json *l = cluster_json_get(v, "permissions");
 	struct ectl_table *t;
 
-	if (!l || l->type != EJ_ARR || l->n == 0) {
+	if (!l || l->type != CLUSTER_JARR || l->n == 0) {
 		fprintf(fp, "\npermissions: none\n");
 		return;
 	}
 	fprintf(fp, "\npermissions:\n");
 	t = ectl_table_new(4, heads);
 	for (size_t i = 0; t && i < l->n; i++) {
-		const struct ectl_json *p = &l->items[i];
+		const struct cluster_json *p = &l->items[i];
 		char peer[128], exp[32], tp[64], tc[64];
 		const char *cells[4] = {text(p, "peer", peer, sizeof(peer)),
 		                        exp, flow(p, "to_peer", tp, sizeof(tp)),
@@ -507,20 +507,20 @@ static void permissions(const struct ectl_json *v, FILE *fp)
 	ectl_table_print(t, fp);
 }
 
-static void channels(const struct ectl_json *v, FILE *fp)
+static void channels(const struct cluster_json *v, FILE *fp)
 {
 	static const char *const heads[3] = {">CHANNEL", "PEER", ">EXPIRES"};
-	const struct ectl_json *l = ectl_json_get(v, "channels");
+	const struct cluster_json *l = cluster_json_get(v, "channels");
 	struct ectl_table *t;
 
-	if (!l || l->type != EJ_ARR || l->n == 0) {
+	if (!l || l->type != CLUSTER_JARR || l->n == 0) {
 		fprintf(fp, "\nchannels: none\n");
 		return;
 	}
 	fprintf(fp, "\nchannels:\n");
 	t = ectl_table_new(3, heads);
 	for (size_t i = 0; t && i < l->n; i++) {
-		const struct ectl_json *c = &l->items[i];
+		const struct cluster_json *c = &l->items[i];
 		char number[32], peer[128], exp[32];
 		const char *cells[3] = {
 		        text(c, "number", number, sizeof(number)),
@@ -531,11 +531,11 @@ static void channels(const struct ectl_json *v, FILE *fp)
 	ectl_table_print(t, fp);
 }
 
-int ectl_print_allocation(const struct ectl_json *v, FILE *fp)
+int ectl_print_allocation(const struct cluster_json *v, FILE *fp)
 {
 	char b[CELL_MAX], x[32];
 
-	if (!v || v->type != EJ_OBJ || !ectl_json_get(v, "id"))
+	if (!v || v->type != CLUSTER_JOBJ || !cluster_json_get(v, "id"))
 		return ECTL_REFUSED;
 	kv(fp, "id", text(v, "id", b, sizeof(b)));
 	kv(fp, "user", text(v, "user", b, sizeof(b)));
@@ -559,7 +559,7 @@ int ectl_print_allocation(const struct ectl_json *v, FILE *fp)
 
 /* --- anything else (users, secrets) --------------------------------------- */
 
-static void generic(const struct ectl_json *v, FILE *fp, int depth,
+static void generic(const struct cluster_json *v, FILE *fp, int depth,
                     const char *key)
 {
 	char b[CELL_MAX];
@@ -569,14 +569,14 @@ static void generic(const struct ectl_json *v, FILE *fp, int depth,
 		ectl_safe(b, sizeof(b), key);
 		fprintf(fp, "%s: ", b);
 	}
-	if (v->type == EJ_OBJ || v->type == EJ_ARR) {
+	if (v->type == CLUSTER_JOBJ || v->type == CLUSTER_JARR) {
 		fputc('\n', fp);
 		for (size_t i = 0; i < v->n; i++)
 			generic(&v->items[i], fp, depth + 1,
-			        v->type == EJ_OBJ ? v->keys[i] : NULL);
+			        v->type == CLUSTER_JOBJ ? v->keys[i] : NULL);
 		return;
 	}
-	if (v->type == EJ_NULL)
+	if (v->type == CLUSTER_JNULL)
 		fputs("null\n", fp);
 	else {
 		ectl_safe(b, sizeof(b), text(v, NULL, b, sizeof(b)));
@@ -584,11 +584,11 @@ static void generic(const struct ectl_json *v, FILE *fp, int depth,
 	}
 }
 
-int ectl_print_generic(const struct ectl_json *v, FILE *fp)
+int ectl_print_generic(const struct cluster_json *v, FILE *fp)
 {
 	if (!v)
 		return ECTL_REFUSED;
-	if (v->type == EJ_OBJ)
+	if (v->type == CLUSTER_JOBJ)
 		for (size_t i = 0; i < v->n; i++)
 			generic(&v->items[i], fp, 0, v->keys[i]);
 	else
@@ -597,21 +597,21 @@ int ectl_print_generic(const struct ectl_json *v, FILE *fp)
 }
 
 /* GET /api/users: a NAME / SOURCE table. */
-int ectl_print_users(const struct ectl_json *v, FILE *fp)
+int ectl_print_users(const struct cluster_json *v, FILE *fp)
 {
 	static const char *const heads[] = {"NAME", "SOURCE"};
-	const struct ectl_json *users = ectl_json_get(v, "users");
+	const struct cluster_json *users = cluster_json_get(v, "users");
 	struct ectl_table *t;
 
-	if (!users || users->type != EJ_ARR)
+	if (!users || users->type != CLUSTER_JARR)
 		return ECTL_REFUSED;
 	if (!(t = ectl_table_new(2, heads)))
 		return ECTL_REFUSED;
 	for (size_t i = 0; i < users->n; i++) {
-		const char *cells[2] = {
-		        ectl_json_str(ectl_json_get(&users->items[i], "name")),
-		        ectl_json_str(
-		                ectl_json_get(&users->items[i], "source"))};
+		const char *cells[2] = {cluster_json_string(cluster_json_get(
+		                                &users->items[i], "name")),
+		                        cluster_json_string(cluster_json_get(
+		                                &users->items[i], "source"))};
 		if (!cells[0])
 			cells[0] = "?";
 		if (!cells[1])
@@ -620,8 +620,9 @@ int ectl_print_users(const struct ectl_json *v, FILE *fp)
 	}
 	ectl_table_print(t, fp);
 	fprintf(fp, "%zu users (%s)\n", users->n,
-	        ectl_json_str(ectl_json_get(v, "store")) &&
-	                        strcmp(ectl_json_str(ectl_json_get(v, "store")),
+	        cluster_json_string(cluster_json_get(v, "store")) &&
+	                        strcmp(cluster_json_string(
+	                                       cluster_json_get(v, "store")),
 	                               "redis") == 0
 	                ? "API changes go to Redis"
 	                : "API changes are lost on restart");
@@ -629,31 +630,31 @@ int ectl_print_users(const struct ectl_json *v, FILE *fp)
 }
 
 /* GET /api/secrets: counts only (secrets are write-only). */
-int ectl_print_secrets(const struct ectl_json *v, FILE *fp)
+int ectl_print_secrets(const struct cluster_json *v, FILE *fp)
 {
-	const struct ectl_json *src = ectl_json_get(v, "sources");
+	const struct cluster_json *src = cluster_json_get(v, "sources");
 
-	if (!src || src->type != EJ_OBJ)
+	if (!src || src->type != CLUSTER_JOBJ)
 		return ECTL_REFUSED;
 	fprintf(fp,
 	        "%.0f REST secrets: %.0f from the configuration, %.0f "
 	        "added through the API, %.0f in Redis\n",
-	        ectl_json_num(ectl_json_get(v, "count"), 0),
-	        ectl_json_num(ectl_json_get(src, "config"), 0),
-	        ectl_json_num(ectl_json_get(src, "api"), 0),
-	        ectl_json_num(ectl_json_get(src, "redis"), 0));
+	        cluster_json_number(cluster_json_get(v, "count"), 0),
+	        cluster_json_number(cluster_json_get(src, "config"), 0),
+	        cluster_json_number(cluster_json_get(src, "api"), 0),
+	        cluster_json_number(cluster_json_get(src, "redis"), 0));
 	return ECTL_OK;
 }
 
 /* POST /api/users or /api/secrets: where it went and what that means. */
-int ectl_print_cred_added(const struct ectl_json *v, FILE *fp)
+int ectl_print_cred_added(const struct cluster_json *v, FILE *fp)
 {
-	const char *note = ectl_json_str(ectl_json_get(v, "note"));
+	const char *note = cluster_json_string(cluster_json_get(v, "note"));
 	char safe[600];
 
 	ectl_safe(safe, sizeof(safe), note ? note : "");
 	fprintf(fp, "%s%s%s\n",
-	        ectl_json_get(v, "name") ? "user set" : "secret added",
+	        cluster_json_get(v, "name") ? "user set" : "secret added",
 	        safe[0] ? ": " : "", safe);
 	return ECTL_OK;
 }
