@@ -4,7 +4,9 @@
  * JSON writer and the one JSON reader of the project (json.c). No sockets,
  * no clock, no libevent or hiredis types: replies come in as plain arrays
  * of strings, time as a parameter. Every function here is pure and
- * thread-safe on distinct objects.
+ * thread-safe on distinct objects. Files: json.c (buffer, writer,
+ * reader), rec.c (key layout, records, ids), view.c (the cluster view's
+ * JSON: nodes, allocations, totals).
  */
 #ifndef AVEDGE_CLUSTER_H
 #define AVEDGE_CLUSTER_H
@@ -118,5 +120,112 @@ int cluster_json_fields(const char *text, size_t len,
                         struct cluster_json_field *f, size_t nf,
                         size_t max_len);
 void cluster_json_fields_free(struct cluster_json_field *f, size_t nf);
+
+/* --- the Redis key layout (docs/cluster.md) ------------------------------ */
+/* avedge's own keys */
+#define CLUSTER_NODES_SET  "avedge/nodes"  /* set of node ids */
+#define CLUSTER_NODE_PFX   "avedge/node/"  /* + id: registry hash */
+#define CLUSTER_ALLOCS_SFX "/allocs"       /* node key + this: alloc ids */
+#define CLUSTER_ALLOC_PFX  "avedge/alloc/" /* + alloc id: record hash */
+#define CLUSTER_QUOTA_PFX  "avedge/quota/" /* + realm/user: counters */
+#define CLUSTER_EVENTS     "avedge/events" /* channel of JSON events */
+#define CLUSTER_NONCE_KEY  "avedge/nonce-key"
+/* coturn's keys (read, and written by the admin API) */
+#define CLUSTER_REALM_PFX "turn/realm/" /* + realm + /secret, /user/<n>/key */
+#define CLUSTER_ALLOW_PFX "turn/allowed-peer-ip/" /* + id */
+#define CLUSTER_DENY_PFX  "turn/denied-peer-ip/"  /* + id */
+
+/* The key of kind for name (a node id, an allocation id, a realm) into
+ * buf. 0, or ENOSPC when it does not fit (buf then holds ""). */
+enum cluster_key_kind {
+	CLUSTER_KEY_NODE,        /* avedge/node/<node id> */
+	CLUSTER_KEY_NODE_ALLOCS, /* avedge/node/<node id>/allocs */
+	CLUSTER_KEY_ALLOC,       /* avedge/alloc/<alloc id> */
+	CLUSTER_KEY_SECRETS,     /* turn/realm/<realm>/secret */
+};
+int cluster_key(char *buf, size_t cap, enum cluster_key_kind kind,
+                const char *name);
+/* turn/realm/<realm>/user/<user>/key, as coturn keeps a user's MD5 key. */
+int cluster_key_user(char *buf, size_t cap, const char *realm,
+                     const char *user);
+
+/* --- records (rec.c) ------------------------------------------------------ */
+/* One hash read from Redis: the set member it was found by (a node id or
+ * an allocation id) and its n field/value pairs (kv[2i], kv[2i+1]);
+ * n == 0: the hash is gone (expired). Owns its strings. */
+struct cluster_rec {
+	char *id;
+	size_t n;
+	char **kv;
+};
+/* v[0..n): what was asked for (one page of allocations); total: how many
+ * matched in all. */
+struct cluster_recs {
+	size_t n, total;
+	struct cluster_rec *v;
+};
+
+/* A flat HGETALL reply (field, value, field, value ...: nv strings of
+ * lens[i] bytes; v[i] NULL for an element that was not a string, read as
+ * "") into rec, id copied; an odd last element is ignored. Embedded NULs
+ * cut a string short. 0 or ENOMEM (rec is then safe to clear). */
+int cluster_rec_decode(struct cluster_rec *rec, const char *id,
+                       const char *const *v, const size_t *lens, size_t nv);
+void cluster_rec_clear(struct cluster_rec *rec);
+void cluster_recs_free(struct cluster_recs *recs); /* NULL is fine */
+/* The value of field in rec (the first), or NULL. */
+const char *cluster_rec_get(const struct cluster_rec *rec, const char *field);
+/* A decimal field (digits only, no sign, no blank): true with *out. */
+bool cluster_rec_u64(const struct cluster_rec *rec, const char *field,
+                     unsigned long long *out);
+/* The same, 0 when missing or not a number. */
+unsigned long long cluster_rec_u64_or0(const struct cluster_rec *rec,
+                                       const char *field);
+/* A registry entry's draining field: set and not "0". */
+bool cluster_rec_draining(const struct cluster_rec *rec);
+
+/* --- ids (rec.c) ---------------------------------------------------------- */
+/* An allocation id is "<node id>-<worker>-<serial>" (node ids may hold
+ * '-', so it is read from the end). node_len 0: not of that form; such ids
+ * sort as strings, before or after by strcmp. */
+struct cluster_alloc_id {
+	const char *id; /* borrowed */
+	size_t node_len;
+	unsigned long long worker, serial;
+};
+void cluster_alloc_id_parse(struct cluster_alloc_id *a, const char *id);
+/* Order: node id, then worker and serial as numbers, then the text. */
+int cluster_alloc_id_cmp(const struct cluster_alloc_id *a,
+                         const struct cluster_alloc_id *b);
+/* A node id from a host name: [A-Za-z0-9._-] kept, at most max bytes,
+ * "avedge" when nothing is left. */
+void cluster_node_id_from_host(const char *host, char *buf, size_t cap,
+                               size_t max);
+
+/* --- the cluster view's JSON (view.c) ------------------------------------
+ * The shapes of docs/admin.md (NODE, ALLOCATION, cluster totals), written
+ * from records other nodes wrote: strings quoted, numbers parsed and
+ * printed again, never copied. The caller writes the head of the object
+ * ({"scope":"cluster",... and a comma); these write the rest, "]}\n"
+ * included. */
+struct cluster_view_opts {
+	const char *self_id;  /* nodes get "self":true|false; NULL: no "self" */
+	unsigned quote_flags; /* for cluster_json_quote */
+	bool updated_null;    /* allocations: "updated":null when missing */
+};
+/* "count":N,"alive":N,"nodes":[NODE...]}\n; now_ms: wall clock. */
+void cluster_view_nodes(struct cluster_buf *b, const struct cluster_rec *v,
+                        size_t n, const struct cluster_view_opts *o,
+                        uint64_t now_ms);
+/* "nodes":N,...,"relayed":{...},"redis":"up","per_node":[NODE...]}\n:
+ * totals over the live entries (as of each node's last heartbeat). */
+void cluster_view_stats(struct cluster_buf *b, const struct cluster_rec *v,
+                        size_t n, const struct cluster_view_opts *o,
+                        uint64_t now_ms);
+/* "total":N,"offset":N,"limit":N,"allocations":[ALLOCATION...]}\n;
+ * records that are gone (n == 0) are left out. now_s: wall clock. */
+void cluster_view_allocs(struct cluster_buf *b, const struct cluster_rec *v,
+                         size_t n, size_t total, size_t offset, size_t limit,
+                         const struct cluster_view_opts *o, uint64_t now_s);
 
 #endif

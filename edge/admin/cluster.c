@@ -9,8 +9,8 @@
  * {"error":"redis unavailable"}. Without redis the same endpoints answer
  * for this node alone, with "scope":"node". Key layout: docs/cluster.md.
  *
- * What Redis holds is data written by other nodes: strings are JSON-
- * escaped, numbers are parsed and written out again, never copied.
+ * What Redis holds is data written by other nodes; its JSON is written
+ * by cluster/view.c, shared with edgectl --redis.
  */
 #include "edge/admin/admin_int.h"
 #include "edge/base/clock.h"
@@ -97,143 +97,6 @@ static bool text_arg(struct evkeyvalq *q, const char *key, char **out)
 /* --- JSON of what Redis holds ----------------------------------------------
  */
 
-/* ,"name":N from a decimal field, or null when it is missing or not a
- * number. */
-static bool num_of(const struct edge_redis_rec *r, const char *field,
-                   unsigned long long *out)
-{
-	const char *v = edge_redis_rec_get(r, field);
-	char *end;
-
-	if (!v || *v < '0' || *v > '9')
-		return false;
-	errno = 0;
-	*out = strtoull(v, &end, 10);
-	return !errno && !*end;
-}
-
-static void json_num(struct evbuffer *b, const char *name,
-                     const struct edge_redis_rec *r, const char *field)
-{
-	unsigned long long v;
-
-	if (num_of(r, field, &v))
-		evbuffer_add_printf(b, ",\"%s\":%llu", name, v);
-	else
-		evbuffer_add_printf(b, ",\"%s\":null", name);
-}
-
-static void json_text(struct evbuffer *b, const char *name,
-                      const struct edge_redis_rec *r, const char *field)
-{
-	const char *v = edge_redis_rec_get(r, field);
-
-	evbuffer_add_printf(b, ",\"%s\":", name);
-	if (v)
-		admin_json_str(b, v);
-	else
-		evbuffer_add_printf(b, "null");
-}
-
-static unsigned long long num_or0(const struct edge_redis_rec *r,
-                                  const char *field)
-{
-	unsigned long long v;
-
-	return num_of(r, field, &v) ? v : 0;
-}
-
-/* An allocation record as ALLOCATION (docs/admin.md) as far as the
- * record has the fields; no media and no per-peer detail (those live in
- * the owning node only). */
-static void json_record(struct evbuffer *b, const struct edge_redis_rec *r,
-                        uint64_t now_s)
-{
-	unsigned long long created, expires, v;
-	const char *relay = edge_redis_rec_get(r, "relay");
-	const char *relay2 = edge_redis_rec_get(r, "relay2");
-
-	evbuffer_add_printf(b, "{\"id\":");
-	admin_json_str(b, r->id);
-	json_text(b, "node", r, "node");
-	json_num(b, "worker", r, "worker");
-	json_text(b, "user", r, "user");
-	json_text(b, "realm", r, "realm");
-	json_text(b, "transport", r, "transport");
-	json_text(b, "client", r, "client");
-	evbuffer_add_printf(b, ",\"relay\":[");
-	if (relay && *relay)
-		admin_json_str(b, relay);
-	if (relay2 && *relay2) {
-		if (relay && *relay)
-			evbuffer_add(b, ",", 1);
-		admin_json_str(b, relay2);
-	}
-	evbuffer_add(b, "]", 1);
-	json_num(b, "created", r, "created");
-	if (num_of(r, "created", &created))
-		evbuffer_add_printf(b, ",\"age_s\":%llu",
-		                    now_s > created ? now_s - created : 0);
-	json_num(b, "lifetime_s", r, "lifetime");
-	if (num_of(r, "expires", &expires))
-		evbuffer_add_printf(b, ",\"expires_in_s\":%llu",
-		                    expires > now_s ? expires - now_s : 0);
-	json_num(b, "permission_count", r, "permissions");
-	json_num(b, "channel_count", r, "channels");
-	evbuffer_add_printf(
-	        b,
-	        ",\"to_peer\":{\"packets\":%llu,\"bytes\":%llu},"
-	        "\"to_client\":{\"packets\":%llu,\"bytes\":%llu}",
-	        num_or0(r, "to_peer_packets"), num_or0(r, "to_peer_bytes"),
-	        num_or0(r, "to_client_packets"), num_or0(r, "to_client_bytes"));
-	if (num_of(r, "updated", &v))
-		evbuffer_add_printf(b, ",\"updated\":%llu", v);
-	evbuffer_add(b, "}", 1);
-}
-
-/* A registry entry (n == 0: its hash expired: only the id is known). */
-static void json_node(struct evbuffer *b, struct edge_admin *a,
-                      const struct edge_redis_rec *r, uint64_t now_ms)
-{
-	unsigned long long n, max, updated, started;
-	const char *dr = edge_redis_rec_get(r, "draining");
-
-	evbuffer_add_printf(b, "{\"id\":");
-	admin_json_str(b, r->id);
-	evbuffer_add_printf(b, ",\"self\":%s,\"alive\":%s",
-	                    strcmp(r->id, a->node_id) == 0 ? "true" : "false",
-	                    r->n ? "true" : "false");
-	evbuffer_add_printf(b, ",\"draining\":%s",
-	                    dr && strcmp(dr, "0") != 0 ? "true" : "false");
-	json_num(b, "allocations", r, "allocations");
-	json_num(b, "max_allocations", r, "max_allocations");
-	if (num_of(r, "allocations", &n) &&
-	    num_of(r, "max_allocations", &max) && max > 0)
-		evbuffer_add_printf(b, ",\"load\":%.3f", (double)n / max);
-	else
-		evbuffer_add_printf(b, ",\"load\":null");
-	json_num(b, "workers", r, "workers");
-	json_text(b, "version", r, "version");
-	json_text(b, "listen4", r, "listen4");
-	json_text(b, "listen6", r, "listen6");
-	json_text(b, "relay4", r, "relay4");
-	json_text(b, "relay6", r, "relay6");
-	json_num(b, "tls_port", r, "tls_port");
-	json_num(b, "dtls_port", r, "dtls_port");
-	json_text(b, "domain", r, "domain");
-	if (num_of(r, "started", &started))
-		evbuffer_add_printf(b, ",\"started\":%llu,\"uptime_s\":%llu",
-		                    started / 1000,
-		                    now_ms > started ? (now_ms - started) / 1000
-		                                     : 0);
-	if (num_of(r, "updated", &updated))
-		evbuffer_add_printf(
-		        b, ",\"updated\":%llu,\"age_s\":%.1f", updated / 1000,
-		        now_ms > updated ? (double)(now_ms - updated) / 1000
-		                         : 0.0);
-	evbuffer_add(b, "}", 1);
-}
-
 /* This node alone (no Redis), in the shape of a registry entry. */
 static void json_self(struct evbuffer *b, struct edge_admin *a)
 {
@@ -270,100 +133,42 @@ static void json_self(struct evbuffer *b, struct edge_admin *a)
 /* --- answers ----------------------------------------------------------------
  */
 
-static void answer_nodes(struct ask_ctx *x, const struct edge_redis_recs *rs,
-                         struct evbuffer *b)
+/* The admin API's view options: "self", and < > & escaped. */
+static struct cluster_view_opts view_opts(const struct edge_admin *a)
 {
-	uint64_t now_ms = edge_wall_ms();
-	size_t alive = 0;
-
-	for (size_t i = 0; i < rs->n; i++)
-		alive += rs->v[i].n != 0;
-	evbuffer_add_printf(b, "{\"scope\":\"cluster\",\"node\":");
-	admin_json_str(b, x->a->node_id);
-	evbuffer_add_printf(b,
-	                    ",\"redis\":\"up\",\"count\":%zu,\"alive\":%zu,"
-	                    "\"nodes\":[",
-	                    rs->n, alive);
-	for (size_t i = 0; i < rs->n; i++) {
-		if (i)
-			evbuffer_add(b, ",", 1);
-		json_node(b, x->a, &rs->v[i], now_ms);
-	}
-	evbuffer_add_printf(b, "]}\n");
+	return (struct cluster_view_opts){.self_id = a->node_id,
+	                                  .quote_flags = CLUSTER_JSON_HTML};
 }
 
-static void answer_allocs(struct ask_ctx *x, const struct edge_redis_recs *rs,
-                          struct evbuffer *b)
+/* {"scope":"cluster","node":ID, then the view (cluster/view.c). */
+static void head(struct cluster_buf *j, const struct edge_admin *a)
 {
-	uint64_t now_s = (uint64_t)time(NULL);
-
-	evbuffer_add_printf(b, "{\"scope\":\"cluster\",\"node\":");
-	admin_json_str(b, x->a->node_id);
-	evbuffer_add_printf(b,
-	                    ",\"total\":%zu,\"offset\":%zu,\"limit\":%zu,"
-	                    "\"allocations\":[",
-	                    rs->total, x->offset, x->limit);
-	for (size_t i = 0; i < rs->n; i++) {
-		if (i)
-			evbuffer_add(b, ",", 1);
-		json_record(b, &rs->v[i], now_s);
-	}
-	evbuffer_add_printf(b, "]}\n");
+	cluster_buf_addstr(j, "{\"scope\":\"cluster\",\"node\":");
+	cluster_json_quote(j, a->node_id, CLUSTER_JSON_HTML);
 }
 
-/* Totals over the live registry entries (as of each node's last
- * heartbeat, every node-ttl/3). */
-static void answer_stats(struct ask_ctx *x, const struct edge_redis_recs *rs,
-                         struct evbuffer *b)
+static void answer(struct ask_ctx *x, const struct cluster_recs *rs,
+                   struct cluster_buf *j)
 {
-	static const char *const sums[] = {
-	        "allocations",     "allocations_created", "permissions",
-	        "channels",        "auth_failures",       "to_peer_packets",
-	        "to_peer_bytes",   "to_client_packets",   "to_client_bytes",
-	        "max_allocations",
-	};
-	enum { NSUMS = sizeof(sums) / sizeof(sums[0]) };
-	unsigned long long tot[NSUMS] = {0}, v;
-	size_t alive = 0, draining = 0;
-	bool unlimited = false;
-	uint64_t now_ms = edge_wall_ms();
+	struct cluster_view_opts o = view_opts(x->a);
 
-	for (size_t i = 0; i < rs->n; i++) {
-		const struct edge_redis_rec *r = &rs->v[i];
-		const char *dr = edge_redis_rec_get(r, "draining");
-		if (!r->n)
-			continue;
-		alive++;
-		draining += dr && strcmp(dr, "0") != 0;
-		for (size_t k = 0; k < NSUMS; k++)
-			tot[k] += num_or0(r, sums[k]);
-		if (!num_of(r, "max_allocations", &v) || v == 0)
-			unlimited = true;
+	head(j, x->a);
+	if (x->kind == ASK_NODES) {
+		cluster_buf_addstr(j, ",\"redis\":\"up\",");
+		cluster_view_nodes(j, rs->v, rs->n, &o, edge_wall_ms());
+	} else if (x->kind == ASK_ALLOCS) {
+		cluster_buf_addstr(j, ",");
+		cluster_view_allocs(j, rs->v, rs->n, rs->total, x->offset,
+		                    x->limit, &o, (uint64_t)time(NULL));
+	} else {
+		cluster_buf_addstr(j, ",\"realm\":");
+		cluster_json_quote(j, x->a->realm, CLUSTER_JSON_HTML);
+		cluster_buf_addstr(j, ",");
+		cluster_view_stats(j, rs->v, rs->n, &o, edge_wall_ms());
 	}
-	evbuffer_add_printf(b, "{\"scope\":\"cluster\",\"node\":");
-	admin_json_str(b, x->a->node_id);
-	evbuffer_add_printf(b, ",\"realm\":");
-	admin_json_str(b, x->a->realm);
-	evbuffer_add_printf(
-	        b,
-	        ",\"nodes\":%zu,\"nodes_alive\":%zu,\"nodes_draining\":%zu,"
-	        "\"allocations\":%llu,\"max_allocations\":%llu,"
-	        "\"allocations_created\":%llu,\"permissions\":%llu,"
-	        "\"channels\":%llu,\"auth_failures\":%llu,"
-	        "\"relayed\":{\"to_peer\":{\"packets\":%llu,\"bytes\":%llu},"
-	        "\"to_client\":{\"packets\":%llu,\"bytes\":%llu}},"
-	        "\"redis\":\"up\",\"per_node\":[",
-	        rs->n, alive, draining, tot[0], unlimited ? 0ull : tot[9],
-	        tot[1], tot[2], tot[3], tot[4], tot[5], tot[6], tot[7], tot[8]);
-	for (size_t i = 0; i < rs->n; i++) {
-		if (i)
-			evbuffer_add(b, ",", 1);
-		json_node(b, x->a, &rs->v[i], now_ms);
-	}
-	evbuffer_add_printf(b, "]}\n");
 }
 
-static void on_read(void *arg, int err, struct edge_redis_recs *rs)
+static void on_read(void *arg, int err, struct cluster_recs *rs)
 {
 	struct ask_ctx *x = arg;
 	struct evbuffer *b = err ? NULL : evbuffer_new();
@@ -377,17 +182,21 @@ static void on_read(void *arg, int err, struct edge_redis_recs *rs)
 		                 err == ENOMEM ? "out of memory"
 		                               : "redis unavailable");
 	} else {
-		if (x->kind == ASK_NODES)
-			answer_nodes(x, rs, b);
-		else if (x->kind == ASK_ALLOCS)
-			answer_allocs(x, rs, b);
-		else
-			answer_stats(x, rs, b);
-		admin_send_json(x->req, 200, "OK", b);
+		struct cluster_buf j;
+		cluster_buf_init(&j);
+		answer(x, rs, &j);
+		if (j.full) {
+			admin_send_error(x->req, 500, "Internal Server Error",
+			                 "out of memory");
+		} else {
+			evbuffer_add(b, j.p, j.n);
+			admin_send_json(x->req, 200, "OK", b);
+		}
+		cluster_buf_free(&j);
 	}
 	if (b)
 		evbuffer_free(b);
-	edge_redis_recs_free(rs);
+	cluster_recs_free(rs);
 	free(x);
 }
 

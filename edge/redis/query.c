@@ -43,11 +43,10 @@ struct edge_redis_reader {
 
 enum step { ST_NODES, ST_ALLOC_SETS, ST_MATCH, ST_FETCH };
 
-/* One allocation id with its sort key: "<node>-<worker>-<serial>". */
+/* One allocation id (owned) with its sort key (cluster/rec.c). */
 struct aid {
 	char *id;
-	size_t node_len; /* 0: not in that form, sorted as a string */
-	unsigned long long worker, serial;
+	struct cluster_alloc_id key;
 	bool keep;
 };
 
@@ -67,61 +66,34 @@ struct read {
 	size_t nids, cap;
 	size_t *page; /* indexes into ids (allocs) or nodes */
 	size_t npage, batch_i, total;
-	struct edge_redis_recs *out;
+	struct cluster_recs *out;
 };
 
 /* --- records ---------------------------------------------------------------
  */
 
-static void rec_clear(struct edge_redis_rec *rec)
-{
-	free(rec->id);
-	for (size_t i = 0; i < 2 * rec->n; i++)
-		free(rec->kv[i]);
-	free(rec->kv);
-}
-
-void edge_redis_recs_free(struct edge_redis_recs *recs)
-{
-	if (!recs)
-		return;
-	for (size_t i = 0; i < recs->n; i++)
-		rec_clear(&recs->v[i]);
-	free(recs->v);
-	free(recs);
-}
-
-const char *edge_redis_rec_get(const struct edge_redis_rec *rec,
-                               const char *field)
-{
-	for (size_t i = 0; rec && i < rec->n; i++)
-		if (strcmp(rec->kv[2 * i], field) == 0)
-			return rec->kv[2 * i + 1];
-	return NULL;
-}
-
-/* A flat HGETALL array into rec (id copied). 0 or ENOMEM. */
-static int rec_fill(struct edge_redis_rec *rec, const char *id,
+/* A flat HGETALL array into rec (cluster/rec.c decodes). 0 or ENOMEM. */
+static int rec_fill(struct cluster_rec *rec, const char *id,
                     const redisReply *h)
 {
-	size_t n = h && h->type == REDIS_REPLY_ARRAY ? h->elements / 2 : 0;
+	size_t n = h && h->type == REDIS_REPLY_ARRAY ? h->elements : 0;
+	const char **v = calloc(n ? n : 1, sizeof(*v));
+	size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+	int err = ENOMEM;
 
-	if (!(rec->id = strdup(id)))
-		return ENOMEM;
-	if (n && !(rec->kv = calloc(2 * n, sizeof(*rec->kv))))
-		return ENOMEM;
-	for (size_t i = 0; i < 2 * n; i++) {
+	for (size_t i = 0; v && lens && i < n; i++) {
 		const redisReply *e = h->element[i];
-		bool str = e->type == REDIS_REPLY_STRING ||
-		           e->type == REDIS_REPLY_STATUS;
-		rec->kv[i] = str ? strndup(e->str, e->len) : strdup("");
-		if (!rec->kv[i]) {
-			rec->n = (i + 1) / 2;
-			return ENOMEM;
+		if (e->type == REDIS_REPLY_STRING ||
+		    e->type == REDIS_REPLY_STATUS) {
+			v[i] = e->str;
+			lens[i] = e->len;
 		}
 	}
-	rec->n = n;
-	return 0;
+	if (v && lens)
+		err = cluster_rec_decode(rec, id, v, lens, n);
+	free(v);
+	free(lens);
+	return err;
 }
 
 /* --- the read's life -------------------------------------------------------
@@ -138,13 +110,13 @@ static void read_free(struct read *rd)
 	free(rd->page);
 	free(rd->user);
 	free(rd->realm);
-	edge_redis_recs_free(rd->out);
+	cluster_recs_free(rd->out);
 	free(rd);
 }
 
 static void finish(struct read *rd, int err)
 {
-	struct edge_redis_recs *out = err ? NULL : rd->out;
+	struct cluster_recs *out = err ? NULL : rd->out;
 
 	if (rd->finished)
 		return;
@@ -231,46 +203,10 @@ static int cmp_str(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-/* "<node>-<worker>-<serial>": node ids may hold '-', so from the end. */
-static void aid_parse(struct aid *a)
-{
-	char *last = strrchr(a->id, '-'), *end;
-	const char *prev;
-
-	a->node_len = 0;
-	if (!last || last == a->id)
-		return;
-	for (prev = last - 1; prev > a->id && *prev != '-'; prev--)
-		;
-	if (prev == a->id || *prev != '-')
-		return;
-	a->worker = strtoull(prev + 1, &end, 10);
-	if (end != last)
-		return;
-	a->serial = strtoull(last + 1, &end, 10);
-	if (*end)
-		return;
-	a->node_len = (size_t)(prev - a->id);
-}
-
 static int cmp_aid(const void *x, const void *y)
 {
-	const struct aid *a = x, *b = y;
-	size_t n;
-	int c;
-
-	if (!a->node_len || !b->node_len)
-		return strcmp(a->id, b->id);
-	n = a->node_len < b->node_len ? a->node_len : b->node_len;
-	if ((c = memcmp(a->id, b->id, n)) != 0)
-		return c;
-	if (a->node_len != b->node_len)
-		return a->node_len < b->node_len ? -1 : 1;
-	if (a->worker != b->worker)
-		return a->worker < b->worker ? -1 : 1;
-	if (a->serial != b->serial)
-		return a->serial < b->serial ? -1 : 1;
-	return strcmp(a->id, b->id);
+	return cluster_alloc_id_cmp(&((const struct aid *)x)->key,
+	                            &((const struct aid *)y)->key);
 }
 
 /* --- steps ------------------------------------------------------------------
@@ -335,8 +271,8 @@ static void sets_next(struct read *rd)
 	char key[sizeof(REDIS_NODE_PREFIX) + 2 * EDGE_NODE_ID_MAX + 16];
 
 	while (rd->node_i < rd->nnodes &&
-	       snprintf(key, sizeof(key), REDIS_NODE_PREFIX "%s/allocs",
-	                rd->nodes[rd->node_i]) >= (int)sizeof(key))
+	       cluster_key(key, sizeof(key), CLUSTER_KEY_NODE_ALLOCS,
+	                   rd->nodes[rd->node_i]) != 0)
 		rd->node_i++; /* not a node id of ours: too long */
 	if (rd->node_i < rd->nnodes) {
 		send_smembers(rd, key);
@@ -392,7 +328,7 @@ static bool add_alloc_ids(struct read *rd, const redisReply *rep)
 		memset(a, 0, sizeof(*a));
 		if (!(a->id = strndup(e->str, e->len)))
 			return false;
-		aid_parse(a);
+		cluster_alloc_id_parse(&a->key, a->id);
 		rd->nids++;
 	}
 	return true;
@@ -424,7 +360,7 @@ static void on_match(struct read *rd, const redisReply *rep)
 
 static void on_fetch(struct read *rd, const redisReply *rep)
 {
-	struct edge_redis_recs *out = rd->out;
+	struct cluster_recs *out = rd->out;
 
 	for (size_t i = 0; i < rep->elements; i++) {
 		size_t k = rd->batch_i + i;

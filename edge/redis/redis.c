@@ -34,23 +34,13 @@
 void edge_node_id(const struct edge_config *cfg, char *buf, size_t cap)
 {
 	char host[256] = "";
-	size_t k = 0;
 
 	if (cfg->node_id) {
 		snprintf(buf, cap, "%s", cfg->node_id);
 		return;
 	}
 	gethostname(host, sizeof(host) - 1);
-	for (size_t i = 0; host[i] && k + 1 < cap && k < EDGE_NODE_ID_MAX;
-	     i++) {
-		char c = host[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')
-			buf[k++] = c;
-	}
-	buf[k] = 0;
-	if (k == 0)
-		snprintf(buf, cap, "avedge");
+	cluster_node_id_from_host(host, buf, cap, EDGE_NODE_ID_MAX);
 }
 
 /* --- what the registry entry says about this node ------------------------ */

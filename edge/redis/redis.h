@@ -20,6 +20,7 @@
 #ifndef AVEDGE_EDGE_REDIS_H
 #define AVEDGE_EDGE_REDIS_H
 
+#include "cluster/cluster.h"
 #include "edge/config/config.h"
 
 #include <stdatomic.h>
@@ -130,32 +131,15 @@ int edge_redis_reader_new(struct edge_redis_reader **out,
 /* Pending reads end with ENOTCONN first. NULL is fine. */
 void edge_redis_reader_free(struct edge_redis_reader *q);
 
-/* One hash read from Redis: the set member it was found by (a node id or
- * an allocation id) and its n field/value pairs (kv[2i], kv[2i+1]);
- * n == 0: the hash is gone (expired). */
-struct edge_redis_rec {
-	char *id;
-	size_t n;
-	char **kv;
-};
-/* v[0..n): what was asked for (one page of allocations); total: how many
- * matched in all. */
-struct edge_redis_recs {
-	size_t n, total;
-	struct edge_redis_rec *v;
-};
-void edge_redis_recs_free(struct edge_redis_recs *recs); /* NULL is fine */
-/* The value of field in rec, or NULL. */
-const char *edge_redis_rec_get(const struct edge_redis_rec *rec,
-                               const char *field);
-
+/* What a read gives: records (cluster/cluster.h: struct cluster_rec, a
+ * hash's field/value pairs by the id it was found by; n == 0: gone) and
+ * how many matched in all (struct cluster_recs). */
 /* done runs once, on the reader's thread, never inside the call: err 0
- * with recs (the callee owns them: edge_redis_recs_free), or ENOTCONN
+ * with recs (the callee owns them: cluster_recs_free), or ENOTCONN
  * (Redis is down or not connected yet), ETIMEDOUT (a command had no
  * answer within redis-timeout), EIO (an error reply) or ENOMEM, with
  * recs NULL. */
-typedef void edge_redis_recs_fn(void *arg, int err,
-                                struct edge_redis_recs *recs);
+typedef void edge_redis_recs_fn(void *arg, int err, struct cluster_recs *recs);
 
 /* Every member of avedge/nodes, sorted by id, with its registry hash (n
  * 0 for a member whose entry expired). Returns 0 (done will run) or

@@ -19,12 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REDIS_NODE_PREFIX "avedge/node/"
-#define REDIS_NODES_SET   "avedge/nodes"
-#define REDIS_ALLOC_PFX   "avedge/alloc/"
-#define REDIS_QUOTA_PFX   "avedge/quota/"
-#define REDIS_EVENTS      "avedge/events"
-#define REDIS_REALM_PFX   "turn/realm/"
+/* the key layout: cluster/cluster.h */
+#define REDIS_NODE_PREFIX CLUSTER_NODE_PFX
+#define REDIS_NODES_SET   CLUSTER_NODES_SET
+#define REDIS_ALLOC_PFX   CLUSTER_ALLOC_PFX
+#define REDIS_QUOTA_PFX   CLUSTER_QUOTA_PFX
+#define REDIS_EVENTS      CLUSTER_EVENTS
+#define REDIS_REALM_PFX   CLUSTER_REALM_PFX
 #define REDIS_KEY_MAX     1400 /* realm (763) + a quota key (512) + prefix */
 
 struct redisReply;

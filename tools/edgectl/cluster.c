@@ -22,118 +22,24 @@
 #include <strings.h>
 #include <time.h>
 
-#define NODES_PFX "avedge/node/"
-#define ALLOC_PFX "avedge/alloc/"
-#define NODES_SET "avedge/nodes"
-#define BATCH     500
+#define BATCH 500
 
 /* --- records -----------------------------------------------------------------
  */
 
+/* A set member: a node or allocation id, its sort key, and its hash
+ * once read (cluster/rec.c). */
 struct rec {
 	char *id;
-	redisReply *h; /* HGETALL; NULL or empty: gone */
-	size_t node_len;
-	unsigned long long worker, serial;
+	struct cluster_alloc_id key;
+	struct cluster_rec h; /* h.n == 0: gone (or not read) */
 	bool keep;
 };
 
-static const char *get(const struct rec *r, const char *field)
-{
-	for (size_t i = 0; r->h && i + 1 < r->h->elements; i += 2)
-		if (r->h->element[i]->type == REDIS_REPLY_STRING &&
-		    strcmp(r->h->element[i]->str, field) == 0 &&
-		    r->h->element[i + 1]->type == REDIS_REPLY_STRING)
-			return r->h->element[i + 1]->str;
-	return NULL;
-}
-
-static bool num(const struct rec *r, const char *field, unsigned long long *v)
-{
-	const char *s = get(r, field);
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return !errno && !*end;
-}
-
-static unsigned long long num0(const struct rec *r, const char *field)
-{
-	unsigned long long v;
-	return num(r, field, &v) ? v : 0;
-}
-
-static void json_num(struct cluster_buf *b, const char *name,
-                     const struct rec *r, const char *field)
-{
-	unsigned long long v;
-
-	if (num(r, field, &v))
-		cluster_buf_printf(b, ",\"%s\":%llu", name, v);
-	else
-		cluster_buf_printf(b, ",\"%s\":null", name);
-}
-
-static void json_text(struct cluster_buf *b, const char *name,
-                      const struct rec *r, const char *field)
-{
-	cluster_buf_printf(b, ",\"%s\":", name);
-	cluster_json_quote(b, get(r, field), 0);
-}
-
-static bool alive(const struct rec *r)
-{
-	return r->h && r->h->type == REDIS_REPLY_ARRAY && r->h->elements > 0;
-}
-
-static bool draining(const struct rec *r)
-{
-	const char *d = get(r, "draining");
-	return d && strcmp(d, "0") != 0;
-}
-
-/* "<node>-<worker>-<serial>" sort key; node ids may hold '-'. */
-static void id_parse(struct rec *a)
-{
-	char *last = strrchr(a->id, '-'), *end;
-	const char *prev;
-
-	a->node_len = 0;
-	if (!last || last == a->id)
-		return;
-	for (prev = last - 1; prev > a->id && *prev != '-'; prev--)
-		;
-	if (prev == a->id)
-		return;
-	a->worker = strtoull(prev + 1, &end, 10);
-	if (end != last)
-		return;
-	a->serial = strtoull(last + 1, &end, 10);
-	if (!*end)
-		a->node_len = (size_t)(prev - a->id);
-}
-
 static int cmp_rec(const void *x, const void *y)
 {
-	const struct rec *a = x, *b = y;
-	size_t n;
-	int c;
-
-	if (!a->node_len || !b->node_len)
-		return strcmp(a->id, b->id);
-	n = a->node_len < b->node_len ? a->node_len : b->node_len;
-	if ((c = memcmp(a->id, b->id, n)) != 0)
-		return c;
-	if (a->node_len != b->node_len)
-		return a->node_len < b->node_len ? -1 : 1;
-	if (a->worker != b->worker)
-		return a->worker < b->worker ? -1 : 1;
-	if (a->serial != b->serial)
-		return a->serial < b->serial ? -1 : 1;
-	return 0;
+	return cluster_alloc_id_cmp(&((const struct rec *)x)->key,
+	                            &((const struct rec *)y)->key);
 }
 
 static int cmp_id(const void *x, const void *y)
@@ -145,10 +51,29 @@ static void recs_free(struct rec *v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++) {
 		free(v[i].id);
-		if (v[i].h)
-			freeReplyObject(v[i].h);
+		cluster_rec_clear(&v[i].h);
 	}
 	free(v);
+}
+
+/* An HGETALL reply into r->h. 0 or ENOMEM. */
+static int rec_fill(struct rec *r, const redisReply *h)
+{
+	size_t n = h->elements;
+	const char **v = calloc(n ? n : 1, sizeof(*v));
+	size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+	int err = ENOMEM;
+
+	for (size_t i = 0; v && lens && i < n; i++)
+		if (h->element[i]->type == REDIS_REPLY_STRING) {
+			v[i] = h->element[i]->str;
+			lens[i] = h->element[i]->len;
+		}
+	if (v && lens)
+		err = cluster_rec_decode(&r->h, r->id, v, lens, n);
+	free(v);
+	free(lens);
+	return err;
 }
 
 /* --- Redis
@@ -302,9 +227,10 @@ static int members(struct conn *k, const char *key, struct rec **v, size_t *n,
 		}
 		memset(&(*v)[*n], 0, sizeof(**v));
 		(*v)[*n].id = strdup(r->element[i]->str);
-		if ((*v)[*n].id)
-			id_parse(&(
-			        *v)[(*n)++]); /* the sort key of an alloc id */
+		if ((*v)[*n].id) { /* the sort key of an alloc id */
+			cluster_alloc_id_parse(&(*v)[*n].key, (*v)[*n].id);
+			(*n)++;
+		}
 	}
 	freeReplyObject(r);
 	return 0;
@@ -338,7 +264,13 @@ static int hashes(struct conn *k, const char *prefix, struct rec *v,
 				return fail(k, match ? "HMGET" : "HGETALL");
 			}
 			if (!match) {
-				r->h = rep;
+				int err = rec_fill(r, rep);
+				freeReplyObject(rep);
+				if (err) {
+					snprintf(k->err, sizeof(k->err),
+					         "out of memory");
+					return ECTL_UNREACHABLE;
+				}
 				continue;
 			}
 			r->keep =
@@ -363,10 +295,10 @@ static int read_nodes(struct conn *k, struct rec **v, size_t *n)
 
 	*v = NULL;
 	*n = 0;
-	if ((rc = members(k, NODES_SET, v, n, &cap)))
+	if ((rc = members(k, CLUSTER_NODES_SET, v, n, &cap)))
 		return rc;
 	qsort(*v, *n, sizeof(**v), cmp_id);
-	return hashes(k, NODES_PFX, *v, NULL, *n, false, NULL);
+	return hashes(k, CLUSTER_NODE_PFX, *v, NULL, *n, false, NULL);
 }
 
 /* --- the answers ---------------------------------------------------------- */
@@ -379,149 +311,34 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void json_node(struct cluster_buf *b, const struct rec *r, uint64_t now)
-{
-	unsigned long long n, max, t;
+/* edgectl's view: no "self", "updated":null when missing (cluster/view.c). */
+static const struct cluster_view_opts view_opts = {.updated_null = true};
 
-	cluster_buf_printf(b, "{\"id\":");
-	cluster_json_quote(b, r->id, 0);
-	cluster_buf_printf(b, ",\"alive\":%s,\"draining\":%s",
-	                   alive(r) ? "true" : "false",
-	                   draining(r) ? "true" : "false");
-	json_num(b, "allocations", r, "allocations");
-	json_num(b, "max_allocations", r, "max_allocations");
-	if (num(r, "allocations", &n) && num(r, "max_allocations", &max) && max)
-		cluster_buf_printf(b, ",\"load\":%.3f", (double)n / max);
+/* The records of v[idx[0..n)] (idx NULL: v[0..n)), copied out. */
+static struct cluster_rec *hashes_of(const struct rec *v, const size_t *idx,
+                                     size_t n)
+{
+	struct cluster_rec *h = calloc(n ? n : 1, sizeof(*h));
+
+	for (size_t i = 0; h && i < n; i++)
+		h[i] = v[idx ? idx[i] : i].h; /* borrowed: never cleared */
+	return h;
+}
+
+static int nodes_json(struct cluster_buf *b, const struct rec *v, size_t n,
+                      bool stats)
+{
+	struct cluster_rec *h = hashes_of(v, NULL, n);
+
+	if (!h)
+		return ECTL_REFUSED;
+	cluster_buf_addstr(b, "{\"scope\":\"cluster\",\"source\":\"redis\",");
+	if (stats)
+		cluster_view_stats(b, h, n, &view_opts, now_ms());
 	else
-		cluster_buf_printf(b, ",\"load\":null");
-	json_num(b, "workers", r, "workers");
-	json_text(b, "version", r, "version");
-	json_text(b, "listen4", r, "listen4");
-	json_text(b, "listen6", r, "listen6");
-	json_text(b, "relay4", r, "relay4");
-	json_text(b, "relay6", r, "relay6");
-	json_num(b, "tls_port", r, "tls_port");
-	json_num(b, "dtls_port", r, "dtls_port");
-	json_text(b, "domain", r, "domain");
-	if (num(r, "started", &t))
-		cluster_buf_printf(b, ",\"started\":%llu,\"uptime_s\":%llu",
-		                   t / 1000, now > t ? (now - t) / 1000 : 0);
-	if (num(r, "updated", &t))
-		cluster_buf_printf(b, ",\"updated\":%llu,\"age_s\":%.1f",
-		                   t / 1000,
-		                   now > t ? (double)(now - t) / 1000 : 0.0);
-	cluster_buf_add(b, "}", 1);
-}
-
-static void nodes_json(struct cluster_buf *b, const struct rec *v, size_t n)
-{
-	uint64_t now = now_ms();
-	size_t live = 0;
-
-	for (size_t i = 0; i < n; i++)
-		live += alive(&v[i]);
-	cluster_buf_printf(
-	        b,
-	        "{\"scope\":\"cluster\",\"source\":\"redis\",\"count\":%zu,"
-	        "\"alive\":%zu,\"nodes\":[",
-	        n, live);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			cluster_buf_add(b, ",", 1);
-		json_node(b, &v[i], now);
-	}
-	cluster_buf_printf(b, "]}\n");
-}
-
-static void stats_json(struct cluster_buf *b, const struct rec *v, size_t n)
-{
-	static const char *const sums[] = {
-	        "allocations",     "allocations_created", "permissions",
-	        "channels",        "auth_failures",       "to_peer_packets",
-	        "to_peer_bytes",   "to_client_packets",   "to_client_bytes",
-	        "max_allocations",
-	};
-	enum { NSUMS = sizeof(sums) / sizeof(sums[0]) };
-	unsigned long long tot[NSUMS] = {0}, m;
-	size_t live = 0, dr = 0;
-	bool unlimited = false;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!alive(&v[i]))
-			continue;
-		live++;
-		dr += draining(&v[i]);
-		for (size_t k = 0; k < NSUMS; k++)
-			tot[k] += num0(&v[i], sums[k]);
-		if (!num(&v[i], "max_allocations", &m) || m == 0)
-			unlimited = true;
-	}
-	cluster_buf_printf(
-	        b,
-	        "{\"scope\":\"cluster\",\"source\":\"redis\",\"nodes\":%zu,"
-	        "\"nodes_alive\":%zu,\"nodes_draining\":%zu,"
-	        "\"allocations\":%llu,\"max_allocations\":%llu,",
-	        n, live, dr, tot[0], unlimited ? 0ull : tot[9]);
-	cluster_buf_printf(b,
-	                   "\"allocations_created\":%llu,\"permissions\":%llu,"
-	                   "\"channels\":%llu,\"auth_failures\":%llu,",
-	                   tot[1], tot[2], tot[3], tot[4]);
-	cluster_buf_printf(
-	        b,
-	        "\"relayed\":{\"to_peer\":{\"packets\":%llu,\"bytes\":%llu},"
-	        "\"to_client\":{\"packets\":%llu,\"bytes\":%llu}},"
-	        "\"redis\":\"up\",\"per_node\":[",
-	        tot[5], tot[6], tot[7], tot[8]);
-	uint64_t now = now_ms();
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			cluster_buf_add(b, ",", 1);
-		json_node(b, &v[i], now);
-	}
-	cluster_buf_printf(b, "]}\n");
-}
-
-static void alloc_json(struct cluster_buf *b, const struct rec *r,
-                       uint64_t now_s)
-{
-	unsigned long long t;
-	const char *relay = get(r, "relay"), *relay2 = get(r, "relay2");
-
-	cluster_buf_printf(b, "{\"id\":");
-	cluster_json_quote(b, r->id, 0);
-	json_text(b, "node", r, "node");
-	json_num(b, "worker", r, "worker");
-	json_text(b, "user", r, "user");
-	json_text(b, "realm", r, "realm");
-	json_text(b, "transport", r, "transport");
-	json_text(b, "client", r, "client");
-	cluster_buf_printf(b, ",\"relay\":[");
-	if (relay && *relay)
-		cluster_json_quote(b, relay, 0);
-	if (relay2 && *relay2) {
-		if (relay && *relay)
-			cluster_buf_add(b, ",", 1);
-		cluster_json_quote(b, relay2, 0);
-	}
-	cluster_buf_add(b, "]", 1);
-	json_num(b, "created", r, "created");
-	if (num(r, "created", &t))
-		cluster_buf_printf(b, ",\"age_s\":%llu",
-		                   now_s > t ? now_s - t : 0);
-	json_num(b, "lifetime_s", r, "lifetime");
-	if (num(r, "expires", &t))
-		cluster_buf_printf(b, ",\"expires_in_s\":%llu",
-		                   t > now_s ? t - now_s : 0);
-	json_num(b, "permission_count", r, "permissions");
-	json_num(b, "channel_count", r, "channels");
-	cluster_buf_printf(b, ",\"to_peer\":{\"packets\":%llu,\"bytes\":%llu}",
-	                   num0(r, "to_peer_packets"),
-	                   num0(r, "to_peer_bytes"));
-	cluster_buf_printf(
-	        b, ",\"to_client\":{\"packets\":%llu,\"bytes\":%llu}",
-	        num0(r, "to_client_packets"), num0(r, "to_client_bytes"));
-	json_num(b, "updated", r, "updated");
-	cluster_buf_add(b, "}", 1);
+		cluster_view_nodes(b, h, n, &view_opts, now_ms());
+	free(h);
+	return 0;
 }
 
 static int allocs_json(struct conn *k, struct cluster_buf *b,
@@ -529,20 +346,22 @@ static int allocs_json(struct conn *k, struct cluster_buf *b,
                        const struct ectl_cluster_query *q)
 {
 	struct rec *v = NULL;
-	size_t n = 0, cap = 0, total = 0, rank = 0, np = 0, shown = 0;
+	size_t n = 0, cap = 0, total = 0, rank = 0, np = 0;
 	size_t *page = NULL;
 	bool filtered = q->user || q->realm;
 	char key[1024];
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < nn; i++) {
-		snprintf(key, sizeof(key), NODES_PFX "%s/allocs", nodes[i].id);
+		if (cluster_key(key, sizeof(key), CLUSTER_KEY_NODE_ALLOCS,
+		                nodes[i].id) != 0)
+			continue; /* too long for a node id */
 		rc = members(k, key, &v, &n, &cap);
 	}
 	if (!rc) {
 		qsort(v, n, sizeof(*v), cmp_rec);
 		if (filtered)
-			rc = hashes(k, ALLOC_PFX, v, NULL, n, true, q);
+			rc = hashes(k, CLUSTER_ALLOC_PFX, v, NULL, n, true, q);
 	}
 	if (!rc && !(page = calloc(q->limit ? q->limit : 1, sizeof(*page))))
 		rc = ECTL_REFUSED;
@@ -554,23 +373,18 @@ static int allocs_json(struct conn *k, struct cluster_buf *b,
 			page[np++] = i;
 	}
 	if (!rc)
-		rc = hashes(k, ALLOC_PFX, v, page, np, false, NULL);
+		rc = hashes(k, CLUSTER_ALLOC_PFX, v, page, np, false, NULL);
 	if (!rc) {
-		uint64_t now_s = now_ms() / 1000;
-		cluster_buf_printf(
-		        b,
-		        "{\"scope\":\"cluster\",\"source\":\"redis\","
-		        "\"total\":%zu,\"offset\":%zu,\"limit\":%zu,"
-		        "\"allocations\":[",
-		        total, q->offset, q->limit);
-		for (size_t i = 0; i < np; i++) {
-			if (!alive(&v[page[i]]))
-				continue; /* expired in between */
-			if (shown++)
-				cluster_buf_add(b, ",", 1);
-			alloc_json(b, &v[page[i]], now_s);
-		}
-		cluster_buf_printf(b, "]}\n");
+		struct cluster_rec *h = hashes_of(v, page, np);
+		if (!h)
+			rc = ECTL_REFUSED;
+		cluster_buf_addstr(
+		        b, "{\"scope\":\"cluster\",\"source\":\"redis\",");
+		if (h)
+			cluster_view_allocs(b, h, np, total, q->offset,
+			                    q->limit, &view_opts,
+			                    now_ms() / 1000);
+		free(h);
 	}
 	free(page);
 	recs_free(v, n);
@@ -593,9 +407,9 @@ int ectl_cluster(const char *url, double timeout_s, const char *command,
 		rc = read_nodes(&k, &nodes, &nn);
 	if (!rc) {
 		if (strcmp(command, "nodes") == 0)
-			nodes_json(&b, nodes, nn);
+			rc = nodes_json(&b, nodes, nn, false);
 		else if (strcmp(command, "status") == 0)
-			stats_json(&b, nodes, nn);
+			rc = nodes_json(&b, nodes, nn, true);
 		else
 			rc = allocs_json(&k, &b, nodes, nn, q);
 	}
