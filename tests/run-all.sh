@@ -6,7 +6,8 @@
 # check of the daemon. Prints the time of each stage and, last, one line
 # "N passed, N failed". Exit 0 only when every stage passed.
 #   FUZZ_SECONDS   length of each fuzz target's run (default 40; targets:
-#                  STUN codec, TURN core, RTP quality estimator)
+#                  STUN codec, TURN core, RTP quality estimator, the JSON
+#                  reader and writer, cluster records from Redis)
 #   STAGES         space-separated subset of stages to run (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -99,7 +100,7 @@ fuzz() {
 	CC=clang cmake -S . -B build-fuzz -DAVEDGE_FUZZ=ON -DAVEDGE_TESTS=OFF \
 		>/dev/null &&
 		cmake --build build-fuzz -j"$JOBS" --target fuzz_stun fuzz_turn \
-			fuzz_rtpq &&
+			fuzz_rtpq fuzz_json fuzz_redis &&
 		bash tests/fuzz/run.sh build-fuzz "$FUZZ_SECONDS"
 }
 
