@@ -228,4 +228,48 @@ void cluster_view_allocs(struct cluster_buf *b, const struct cluster_rec *v,
                          size_t n, size_t total, size_t offset, size_t limit,
                          const struct cluster_view_opts *o, uint64_t now_s);
 
+/* --- quota decisions (quota.c) --------------------------------------------
+ * A worker owns one field per quota hash (docs/cluster.md); these say what
+ * it does with a reply of the take script and in each reconcile round, so
+ * edge/redis/worker.c only sends what they decide. */
+enum cluster_quota_answer {
+	CLUSTER_QUOTA_NONE,    /* no answer to give (late reply) */
+	CLUSTER_QUOTA_GRANTED, /* a slot taken in Redis */
+	CLUSTER_QUOTA_DENIED,  /* the user or total quota is full */
+	CLUSTER_QUOTA_LOCAL,   /* no usable answer: the node decides alone */
+};
+/* The take script's reply as plain data. */
+enum cluster_reply_kind {
+	CLUSTER_REPLY_NONE,    /* timed out, or the connection went */
+	CLUSTER_REPLY_INTEGER, /* integer: 1 taken, 0 or -1 full */
+	CLUSTER_REPLY_ERROR,
+	CLUSTER_REPLY_OTHER,
+};
+struct cluster_quota_step {
+	enum cluster_quota_answer answer;
+	bool hold;    /* count one more slot held in Redis */
+	bool release; /* give back the slot the script took (late grant) */
+};
+/* timed_out: the first call at the timeout (the reply may come later);
+ * answered: the Allocate was already answered (LOCAL at the timeout). */
+struct cluster_quota_step cluster_quota_on_reply(bool timed_out, bool answered,
+                                                 enum cluster_reply_kind kind,
+                                                 long long integer);
+
+enum cluster_quota_write {
+	CLUSTER_QUOTA_KEEP, /* the field is right (or a check is in flight) */
+	CLUSTER_QUOTA_SET,  /* HSET the field to live */
+	CLUSTER_QUOTA_DEL,  /* HDEL the field (live is 0) */
+};
+struct cluster_quota_fix {
+	enum cluster_quota_write write;
+	uint32_t held; /* what the worker holds afterwards */
+	bool drop;     /* the entry can be forgotten */
+};
+/* One entry of a reconcile round: held in Redis, live counted in the
+ * core, inflight checks unanswered; synced: the field was written since
+ * the connection came up (else it is written even when held == live). */
+struct cluster_quota_fix cluster_quota_reconcile(bool synced, uint32_t inflight,
+                                                 uint32_t held, uint32_t live);
+
 #endif

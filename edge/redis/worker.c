@@ -198,8 +198,17 @@ static void on_quota(struct rconn *c, struct redisReply *r, enum rc_status st,
 {
 	struct qcheck *q = arg;
 	struct edge_redis_worker *rw = q->rw;
-	bool granted = st != RC_TIMEOUT && r &&
-	               r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+	static const enum turn_quota_answer ans[] = {
+	        [CLUSTER_QUOTA_GRANTED] = TURN_QUOTA_GRANTED,
+	        [CLUSTER_QUOTA_DENIED] = TURN_QUOTA_DENIED,
+	        [CLUSTER_QUOTA_LOCAL] = TURN_QUOTA_LOCAL};
+	enum cluster_reply_kind kind =
+	        !r                               ? CLUSTER_REPLY_NONE
+	        : r->type == REDIS_REPLY_INTEGER ? CLUSTER_REPLY_INTEGER
+	        : r->type == REDIS_REPLY_ERROR   ? CLUSTER_REPLY_ERROR
+	                                         : CLUSTER_REPLY_OTHER;
+	struct cluster_quota_step s = cluster_quota_on_reply(
+	        st == RC_TIMEOUT, q->answered, kind, r ? r->integer : 0);
 
 	(void)c;
 	if (rw->closing) {
@@ -213,20 +222,15 @@ static void on_quota(struct rconn *c, struct redisReply *r, enum rc_status st,
 		return;
 	}
 	q->e->inflight--;
-	if (q->answered) { /* late: give back a slot taken after all */
-		if (granted)
-			send_release(rw, q->e);
-	} else if (granted) {
+	if (s.release)
+		send_release(rw, q->e);
+	if (s.hold)
 		q->e->held++;
-		answer(rw, q->token, TURN_QUOTA_GRANTED, NULL);
-	} else if (r && r->type == REDIS_REPLY_INTEGER) {
-		answer(rw, q->token, TURN_QUOTA_DENIED, NULL);
-	} else {
-		if (r && r->type == REDIS_REPLY_ERROR)
-			edge_warn("redis worker %d: quota script: %s",
-			          edge_worker_index(rw->w), r->str);
-		answer(rw, q->token, TURN_QUOTA_LOCAL, NULL);
-	}
+	if (kind == CLUSTER_REPLY_ERROR && !q->answered)
+		edge_warn("redis worker %d: quota script: %s",
+		          edge_worker_index(rw->w), r->str);
+	if (s.answer != CLUSTER_QUOTA_NONE)
+		answer(rw, q->token, ans[s.answer], NULL);
 	free(q);
 }
 
@@ -528,19 +532,18 @@ static void reconcile(struct edge_redis_worker *rw)
 			     (realm = turn_server_realm_name(core, k)); k++)
 				if (strcmp(e->realm, realm) == 0)
 					sums[k] += e->live;
-			if (e->inflight) {
-				busy = true;
-			} else if (!rw->synced || e->held != e->live) {
-				snprintf(num, sizeof(num), "%u", e->live);
-				if (e->live)
-					rconn_cmdv(rw->c, NULL, NULL, 4, "HSET",
-					           e->key, rw->field, num);
-				else
-					rconn_cmdv(rw->c, NULL, NULL, 3, "HDEL",
-					           e->key, rw->field);
-				e->held = e->live;
-			}
-			if (!e->held && !e->live && !e->inflight) {
+			struct cluster_quota_fix f = cluster_quota_reconcile(
+			        rw->synced, e->inflight, e->held, e->live);
+			busy |= e->inflight != 0;
+			snprintf(num, sizeof(num), "%u", e->live);
+			if (f.write == CLUSTER_QUOTA_SET)
+				rconn_cmdv(rw->c, NULL, NULL, 4, "HSET", e->key,
+				           rw->field, num);
+			else if (f.write == CLUSTER_QUOTA_DEL)
+				rconn_cmdv(rw->c, NULL, NULL, 3, "HDEL", e->key,
+				           rw->field);
+			e->held = f.held;
+			if (f.drop) {
 				*pp = e->next;
 				free(e);
 				rw->n--;
