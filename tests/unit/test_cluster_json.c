@@ -180,12 +180,16 @@ END_TEST
 START_TEST(test_cluster_json_parse_depth_64_ok)
 {
 	char text[130];
+	struct cluster_json *v;
 
 	memset(text, '[', 64);
 	memset(text + 64, ']', 64);
-	ck_assert_int_eq(
-	        cluster_json_parse(text, 128, &(struct cluster_json *){NULL}),
-	        0);
+	ck_assert_int_eq(cluster_json_parse(text, 128, &v), 0);
+	cluster_json_free(v);
+	text[63] = '[';
+	memset(text, '[', 65);
+	memset(text + 65, ']', 65);
+	ck_assert_int_eq(cluster_json_parse(text, 130, &v), EBADMSG);
 }
 END_TEST
 
