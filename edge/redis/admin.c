@@ -105,7 +105,7 @@ int edge_redis_cred_write(struct edge_redis *r, enum edge_redis_cred_op op,
 	struct timeval now = {0, 0};
 	struct cred_write *w;
 	bool user = op == EDGE_REDIS_USER_SET || op == EDGE_REDIS_USER_DEL;
-	int n;
+	int err;
 
 	if (!r || !r->started || !r->base)
 		return ENOTCONN;
@@ -115,19 +115,17 @@ int edge_redis_cred_write(struct edge_redis *r, enum edge_redis_cred_op op,
 	w->op = op;
 	w->done = done;
 	w->arg = arg;
-	if (user)
-		n = snprintf(w->key, sizeof(w->key),
-		             REDIS_REALM_PFX "%s/user/%s/key", r->cfg.realm,
-		             name_or_secret);
+	if (user) /* coturn's layout (cluster/rec.c) */
+		err = cluster_key_user(w->key, sizeof(w->key), r->cfg.realm,
+		                       name_or_secret);
 	else
-		n = snprintf(w->key, sizeof(w->key),
-		             REDIS_REALM_PFX "%s/secret", r->cfg.realm);
+		err = cluster_key(w->key, sizeof(w->key), CLUSTER_KEY_SECRETS,
+		                  r->cfg.realm);
 	if (op == EDGE_REDIS_USER_SET)
 		w->value = strdup(hex_key);
 	else if (!user)
 		w->value = strdup(name_or_secret);
-	if (n < 0 || (size_t)n >= sizeof(w->key) ||
-	    (op != EDGE_REDIS_USER_DEL && !w->value) ||
+	if (err || (op != EDGE_REDIS_USER_DEL && !w->value) ||
 	    event_base_once(r->base, -1, EV_TIMEOUT, run_write, w, &now) != 0) {
 		write_free(w);
 		return ENOMEM;
