@@ -5,8 +5,9 @@
  * no clock, no libevent or hiredis types: replies come in as plain arrays
  * of strings, time as a parameter. Every function here is pure and
  * thread-safe on distinct objects. Files: json.c (buffer, writer,
- * reader), rec.c (key layout, records, ids), view.c (the cluster view's
- * JSON: nodes, allocations, totals).
+ * reader), keys.c (key layout and patterns), rec.c (records, ids),
+ * view.c (the cluster view's JSON: nodes, allocations, totals), quota.c
+ * (quota decisions).
  */
 #ifndef AVEDGE_CLUSTER_H
 #define AVEDGE_CLUSTER_H
@@ -121,7 +122,7 @@ int cluster_json_fields(const char *text, size_t len,
                         size_t max_len);
 void cluster_json_fields_free(struct cluster_json_field *f, size_t nf);
 
-/* --- the Redis key layout (docs/cluster.md) ------------------------------ */
+/* --- the Redis key layout (keys.c, docs/cluster.md) ---------------------- */
 /* avedge's own keys */
 #define CLUSTER_NODES_SET  "avedge/nodes"  /* set of node ids */
 #define CLUSTER_NODE_PFX   "avedge/node/"  /* + id: registry hash */
@@ -134,20 +135,68 @@ void cluster_json_fields_free(struct cluster_json_field *f, size_t nf);
 #define CLUSTER_REALM_PFX "turn/realm/" /* + realm + /secret, /user/<n>/key */
 #define CLUSTER_ALLOW_PFX "turn/allowed-peer-ip/" /* + id */
 #define CLUSTER_DENY_PFX  "turn/denied-peer-ip/"  /* + id */
+/* SCAN pattern (and keyspace-notification pattern) of the peer lists; it
+ * also matches keys that are not peer lists (cluster_peer_ip_list). */
+#define CLUSTER_PEER_IP_MATCH "turn/*-peer-ip/*"
+/* Room for any key: a realm (763) + a quota key (512) + a prefix. */
+#define CLUSTER_KEY_MAX 1400
 
 /* The key of kind for name (a node id, an allocation id, a realm) into
  * buf. 0, or ENOSPC when it does not fit (buf then holds ""). */
 enum cluster_key_kind {
-	CLUSTER_KEY_NODE,        /* avedge/node/<node id> */
-	CLUSTER_KEY_NODE_ALLOCS, /* avedge/node/<node id>/allocs */
-	CLUSTER_KEY_ALLOC,       /* avedge/alloc/<alloc id> */
-	CLUSTER_KEY_SECRETS,     /* turn/realm/<realm>/secret */
+	CLUSTER_KEY_NODE,              /* avedge/node/<node id> */
+	CLUSTER_KEY_NODE_ALLOCS,       /* avedge/node/<node id>/allocs */
+	CLUSTER_KEY_ALLOC,             /* avedge/alloc/<alloc id> */
+	CLUSTER_KEY_SECRETS,           /* turn/realm/<realm>/secret */
+	CLUSTER_KEY_QUOTA_TOTAL,       /* avedge/quota/<realm>/total */
+	CLUSTER_KEY_REALM_USER_QUOTA,  /* turn/realm/<realm>/user-quota */
+	CLUSTER_KEY_REALM_TOTAL_QUOTA, /* turn/realm/<realm>/total-quota */
 };
 int cluster_key(char *buf, size_t cap, enum cluster_key_kind kind,
                 const char *name);
 /* turn/realm/<realm>/user/<user>/key, as coturn keeps a user's MD5 key. */
 int cluster_key_user(char *buf, size_t cap, const char *realm,
                      const char *user);
+/* avedge/quota/<realm>/user/<qkey>: the slots held for one quota key. */
+int cluster_key_quota_user(char *buf, size_t cap, const char *realm,
+                           const char *qkey);
+/* The user name inside a user key of realm (key of klen bytes, as
+ * cluster_key_user writes it): true with its offset and length (possibly
+ * 0); false: not a user key of that realm. */
+bool cluster_key_user_name(const char *key, size_t klen, const char *realm,
+                           size_t *off, size_t *nlen);
+
+/* Which peer list a key found by CLUSTER_PEER_IP_MATCH belongs to. */
+enum cluster_peer_list {
+	CLUSTER_PEER_NONE,    /* not a peer list key */
+	CLUSTER_PEER_ALLOWED, /* turn/allowed-peer-ip/... */
+	CLUSTER_PEER_DENIED,  /* turn/denied-peer-ip/... */
+};
+enum cluster_peer_list cluster_peer_ip_list(const char *key);
+
+/* s with the glob specials *?[]\ escaped by a backslash, into out (cut
+ * short, never inside an escape, when it does not fit). */
+void cluster_glob_escape(char *out, size_t cap, const char *s);
+/* The SCAN / PSUBSCRIBE pattern of kind for a realm (glob-escaped). 0 or
+ * ENOSPC (buf then holds ""). */
+enum cluster_pattern_kind {
+	CLUSTER_PATTERN_USERS, /* turn/realm/<realm>/user/<any>/key */
+	CLUSTER_PATTERN_REALM, /* turn/realm/<realm>/<anything> */
+};
+int cluster_pattern(char *buf, size_t cap, enum cluster_pattern_kind kind,
+                    const char *realm);
+/* __keyspace@<db>__:<pattern>, the channel pattern of the keyspace
+ * notifications of the keys pattern matches. 0 or ENOSPC. */
+int cluster_keyspace_pattern(char *buf, size_t cap, unsigned db,
+                             const char *pattern);
+
+/* An allocation id "<node id>-<worker>-<serial>" (cluster_alloc_id_parse
+ * reads it back). 0 or ENOSPC. */
+int cluster_alloc_id_format(char *buf, size_t cap, const char *node_id,
+                            unsigned worker, unsigned long long serial);
+/* "<node id>/<worker>": the field a worker owns in each quota hash. 0 or
+ * ENOSPC. */
+int cluster_quota_field(char *buf, size_t cap, const char *node_id, int worker);
 
 /* --- records (rec.c) ------------------------------------------------------ */
 /* One hash read from Redis: the set member it was found by (a node id or

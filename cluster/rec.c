@@ -1,9 +1,9 @@
 /*
- * cluster/rec.c - the Redis key layout (docs/cluster.md), records as read
- * from Redis (a hash's field/value pairs, decoded from a plain array of
- * strings, never a hiredis type) and the ids: allocation ids and their
- * order, node ids from host names. Pure. Records are data other nodes
- * wrote: every length is checked, numbers are parsed strictly.
+ * cluster/rec.c - records as read from Redis (a hash's field/value
+ * pairs, decoded from a plain array of strings, never a hiredis type) and
+ * the ids: allocation ids and their order, node ids from host names.
+ * Pure. Records are data other nodes wrote: every length is checked,
+ * numbers are parsed strictly.
  */
 #include "cluster/cluster.h"
 
@@ -11,41 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* --- keys ----------------------------------------------------------------- */
-
-static int key_of(char *buf, size_t cap, int n)
-{
-	if (n < 0 || (size_t)n >= cap) {
-		if (cap)
-			buf[0] = 0;
-		return ENOSPC;
-	}
-	return 0;
-}
-
-int cluster_key(char *buf, size_t cap, enum cluster_key_kind kind,
-                const char *name)
-{
-	static const char *const fmt[] = {
-	        [CLUSTER_KEY_NODE] = CLUSTER_NODE_PFX "%s",
-	        [CLUSTER_KEY_NODE_ALLOCS] =
-	                CLUSTER_NODE_PFX "%s" CLUSTER_ALLOCS_SFX,
-	        [CLUSTER_KEY_ALLOC] = CLUSTER_ALLOC_PFX "%s",
-	        [CLUSTER_KEY_SECRETS] = CLUSTER_REALM_PFX "%s/secret",
-	};
-
-	if ((unsigned)kind >= sizeof(fmt) / sizeof(fmt[0]))
-		return key_of(buf, cap, -1);
-	return key_of(buf, cap, snprintf(buf, cap, fmt[kind], name));
-}
-
-int cluster_key_user(char *buf, size_t cap, const char *realm, const char *user)
-{
-	return key_of(buf, cap,
-	              snprintf(buf, cap, CLUSTER_REALM_PFX "%s/user/%s/key",
-	                       realm, user));
-}
 
 /* --- records -------------------------------------------------------------- */
 

@@ -20,7 +20,7 @@
 struct cred_write {
 	struct edge_redis *r;
 	enum edge_redis_cred_op op;
-	char key[REDIS_KEY_MAX];
+	char key[CLUSTER_KEY_MAX];
 	char *value; /* the hex key or the secret; NULL for USER_DEL */
 	edge_redis_cred_fn *done;
 	void *arg;

@@ -33,9 +33,8 @@ struct redis_creds {
 	struct edge_redis *r;
 	const char *realm;        /* whose keys these are */
 	struct redis_creds *next; /* the node's next realm */
-	char secret_key[REDIS_KEY_MAX];
-	char user_pattern[2 * REDIS_KEY_MAX + 32]; /* glob-escaped realm */
-	size_t user_prefix_len; /* "turn/realm/<realm>/user/" */
+	char secret_key[CLUSTER_KEY_MAX];
+	char user_pattern[2 * CLUSTER_KEY_MAX + 32]; /* glob-escaped realm */
 	pthread_mutex_t mu;
 	struct edge_strv users, secrets; /* snapshot: "name:0xKEY", secrets */
 	bool have_snapshot;
@@ -116,22 +115,21 @@ static void on_mget(struct rconn *c, struct redisReply *r, enum rc_status st,
 	for (size_t i = 0; i < r->elements && from + i < cr->keys.n; i++) {
 		const struct redisReply *v = r->element[i];
 		const char *key = cr->keys.v[from + i];
-		size_t klen = strlen(key), nlen;
+		size_t klen = strlen(key), off, nlen;
 		char spec[AUTH_USERNAME_MAX + 40];
 		bool hex = v->type == REDIS_REPLY_STRING && v->len == 32;
 
 		for (size_t k = 0; hex && k < 32; k++)
 			hex = isxdigit((unsigned char)v->str[k]) != 0;
-		if (klen < cr->user_prefix_len + 4)
+		if (!cluster_key_user_name(key, klen, cr->realm, &off, &nlen))
 			continue;
-		nlen = klen - cr->user_prefix_len - 4; /* "/key" */
 		if (!hex || nlen == 0 || nlen > AUTH_USERNAME_MAX) {
 			edge_debug("redis: %s: not a 32-hex-digit key: skipped",
 			           key);
 			continue;
 		}
 		int n = snprintf(spec, sizeof(spec), "%.*s:0x%.32s", (int)nlen,
-		                 key + cr->user_prefix_len, v->str);
+		                 key + off, v->str);
 		for (int k = n - 32; k < n; k++)
 			spec[k] = (char)tolower((unsigned char)spec[k]);
 		if (cr->new_users.n < USERS_MAX)
@@ -296,40 +294,22 @@ void redis_creds_each_user(struct redis_creds *cr,
 	pthread_mutex_unlock(&cr->mu);
 }
 
-/* A realm in a SCAN pattern: glob characters escaped. */
-static void glob_escape(char *out, size_t cap, const char *s)
-{
-	size_t k = 0;
-
-	for (; *s && k + 2 < cap; s++) {
-		if (strchr("*?[]\\", *s))
-			out[k++] = '\\';
-		out[k++] = *s;
-	}
-	out[k] = 0;
-}
-
 /* The reader of realm (realms[i] of the node, 0 the node's realm) and,
  * chained behind it, those of the realms after it. */
 static int creds_new(struct redis_creds **out, struct edge_redis *r, size_t i)
 {
 	const char *realm = i ? r->cfg.realms[i] : r->cfg.realm;
 	struct redis_creds *cr = calloc(1, sizeof(*cr));
-	char esc[2 * REDIS_KEY_MAX];
-
 	*out = NULL;
 	if (!cr)
 		return ENOMEM;
 	cr->r = r;
 	cr->realm = realm;
 	pthread_mutex_init(&cr->mu, NULL);
-	snprintf(cr->secret_key, sizeof(cr->secret_key),
-	         REDIS_REALM_PFX "%s/secret", realm);
-	glob_escape(esc, sizeof(esc) - 16, realm);
-	snprintf(cr->user_pattern, sizeof(cr->user_pattern),
-	         REDIS_REALM_PFX "%s/user/*/key", esc);
-	cr->user_prefix_len =
-	        strlen(REDIS_REALM_PFX) + strlen(realm) + strlen("/user/");
+	cluster_key(cr->secret_key, sizeof(cr->secret_key), CLUSTER_KEY_SECRETS,
+	            realm);
+	cluster_pattern(cr->user_pattern, sizeof(cr->user_pattern),
+	                CLUSTER_PATTERN_USERS, realm);
 	*out = cr;
 	if (i + 1 < r->cfg.nrealms && creds_new(&cr->next, r, i + 1) != 0) {
 		redis_creds_free(cr);

@@ -23,8 +23,6 @@
 #include <string.h>
 #include <sys/time.h>
 
-#define NONCE_KEY "avedge/nonce-key"
-
 static bool cmd_ok(redisContext *c, redisReply **out, int argc,
                    const char **argv)
 {
@@ -113,8 +111,8 @@ bool redis_nonce_share(const struct edge_redis_url *u, uint32_t timeout_ms,
 	redisSetTimeout(c, tv);
 	snprintf(mine, sizeof(mine), "%u:", (unsigned)own->id);
 	to_hex(own->bytes, AUTH_NONCE_KEY_LEN, mine + strlen(mine));
-	const char *set[] = {"SET", NONCE_KEY, mine, "NX"};
-	const char *get[] = {"GET", NONCE_KEY};
+	const char *set[] = {"SET", CLUSTER_NONCE_KEY, mine, "NX"};
+	const char *get[] = {"GET", CLUSTER_NONCE_KEY};
 	if (handshake(c, u) && cmd_ok(c, NULL, 4, set) &&
 	    cmd_ok(c, &r, 2, get) && r->type == REDIS_REPLY_STRING &&
 	    parse_key(r->str, &k))
@@ -127,7 +125,7 @@ bool redis_nonce_share(const struct edge_redis_url *u, uint32_t timeout_ms,
 	else
 		edge_warn("redis: nonce key not shared (%s): a client sent "
 		          "here by another node's 300 gets a 438 first",
-		          c->err ? c->errstr : "bad " NONCE_KEY);
+		          c->err ? c->errstr : "bad " CLUSTER_NONCE_KEY);
 	freeReplyObject(r);
 	redisFree(c);
 	return ok;

@@ -24,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALLOW_PFX  "turn/allowed-peer-ip/"
-#define DENY_PFX   "turn/denied-peer-ip/"
 #define MGET_BATCH 200
 #define SCAN_COUNT "1000"
 #define RULES_MAX  10000
@@ -127,8 +125,8 @@ static bool reply_ok(struct redis_peer_ip *pi, struct redisReply *r,
 static void value(struct redis_peer_ip *pi, const char *key,
                   const struct redisReply *v)
 {
-	bool deny = strncmp(key, DENY_PFX, strlen(DENY_PFX)) == 0;
-	char rule[RULE_MAX], seen[REDIS_KEY_MAX + 160];
+	bool deny = cluster_peer_ip_list(key) == CLUSTER_PEER_DENIED;
+	char rule[RULE_MAX], seen[CLUSTER_KEY_MAX + 160];
 
 	if (v->type == REDIS_REPLY_NIL)
 		return; /* deleted since the SCAN */
@@ -205,8 +203,7 @@ static void on_scan(struct rconn *c, struct redisReply *r, enum rc_status st,
 		const struct redisReply *k = r->element[1]->element[i];
 		/* the pattern also matches e.g. turn/realm/x/...-peer-ip/ */
 		if (k->type == REDIS_REPLY_STRING && pi->keys.n < RULES_MAX &&
-		    (strncmp(k->str, ALLOW_PFX, strlen(ALLOW_PFX)) == 0 ||
-		     strncmp(k->str, DENY_PFX, strlen(DENY_PFX)) == 0))
+		    cluster_peer_ip_list(k->str) != CLUSTER_PEER_NONE)
 			edge_strv_add(&pi->keys, k->str, k->len);
 	}
 	snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
@@ -221,7 +218,7 @@ static void on_scan(struct rconn *c, struct redisReply *r, enum rc_status st,
 static void step_scan(struct redis_peer_ip *pi, const char *cursor)
 {
 	if (rconn_cmdv(pi->r->ctl, on_scan, pi, 6, "SCAN", cursor, "MATCH",
-	               REDIS_PEER_IP_MATCH, "COUNT", SCAN_COUNT) != 0)
+	               CLUSTER_PEER_IP_MATCH, "COUNT", SCAN_COUNT) != 0)
 		finish(pi, false);
 }
 

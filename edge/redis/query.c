@@ -250,7 +250,7 @@ static void fetch_next(struct read *rd)
 		return;
 	}
 	send_batch(rd, hgetall_src,
-	           rd->allocs ? REDIS_ALLOC_PFX : REDIS_NODE_PREFIX,
+	           rd->allocs ? CLUSTER_ALLOC_PFX : CLUSTER_NODE_PFX,
 	           rd->batch_i, to < n ? to : n);
 }
 
@@ -262,13 +262,13 @@ static void match_next(struct read *rd)
 		start_fetch(rd, true);
 		return;
 	}
-	send_batch(rd, match_src, REDIS_ALLOC_PFX, rd->batch_i,
+	send_batch(rd, match_src, CLUSTER_ALLOC_PFX, rd->batch_i,
 	           to < rd->nids ? to : rd->nids);
 }
 
 static void sets_next(struct read *rd)
 {
-	char key[sizeof(REDIS_NODE_PREFIX) + 2 * EDGE_NODE_ID_MAX + 16];
+	char key[sizeof(CLUSTER_NODE_PFX) + 2 * EDGE_NODE_ID_MAX + 16];
 
 	while (rd->node_i < rd->nnodes &&
 	       cluster_key(key, sizeof(key), CLUSTER_KEY_NODE_ALLOCS,
@@ -505,8 +505,8 @@ void edge_redis_reader_free(struct edge_redis_reader *q)
 
 static int start(struct edge_redis_reader *q, struct read *rd)
 {
-	const char *argv[2] = {"SMEMBERS", REDIS_NODES_SET};
-	size_t lens[2] = {8, strlen(REDIS_NODES_SET)};
+	const char *argv[2] = {"SMEMBERS", CLUSTER_NODES_SET};
+	size_t lens[2] = {8, strlen(CLUSTER_NODES_SET)};
 	int err;
 
 	rd->q = q;

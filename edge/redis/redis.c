@@ -244,7 +244,7 @@ static void on_beat(struct rconn *c, struct redisReply *r, enum rc_status st,
                     void *arg)
 {
 	struct edge_redis *er = arg;
-	const char *argv[2] = {REDIS_NODES_SET, REDIS_NODE_PREFIX};
+	const char *argv[2] = {CLUSTER_NODES_SET, CLUSTER_NODE_PFX};
 	size_t lens[2] = {strlen(argv[0]), strlen(argv[1])};
 
 	if (st != RC_OK)
@@ -323,11 +323,11 @@ static void beat(struct edge_redis *r)
 	         (unsigned long long)r->start_ms);
 	snprintf(workers, sizeof(workers), "%zu", r->nworkers);
 	argv[n++] = r->node_key;
-	argv[n++] = REDIS_NODES_SET;
+	argv[n++] = CLUSTER_NODES_SET;
 	argv[n++] = r->allocs_key;
 	argv[n++] = ttl;
 	argv[n++] = r->node_id;
-	argv[n++] = REDIS_ALLOC_PFX;
+	argv[n++] = CLUSTER_ALLOC_PFX;
 	for (int i = 0; i < NKV; i++) {
 		argv[n++] = kv[i][0];
 		argv[n++] = kv[i][1];
@@ -443,25 +443,19 @@ static void on_keyspace(struct rconn *c, struct redisReply *r,
 static void on_sub_state(struct rconn *c, bool up, void *arg)
 {
 	struct edge_redis *r = arg;
-	char pattern[2 * REDIS_KEY_MAX + 64], esc[2 * REDIS_KEY_MAX];
-	size_t k = 0;
+	char keys[2 * CLUSTER_KEY_MAX + 32], pattern[sizeof(keys) + 32];
+	unsigned db = (unsigned)r->cfg.url->db;
 
 	if (!up)
 		return;
-	for (const char *s = r->cfg.realm; *s && k + 2 < sizeof(esc); s++) {
-		if (strchr("*?[]\\", *s))
-			esc[k++] = '\\';
-		esc[k++] = *s;
-	}
-	esc[k] = 0;
-	snprintf(pattern, sizeof(pattern),
-	         "__keyspace@%u__:" REDIS_REALM_PFX "%s/*",
-	         (unsigned)r->cfg.url->db, esc);
-	if (rconn_psubscribe(c, pattern, on_keyspace, r) != 0)
+	if (cluster_pattern(keys, sizeof(keys), CLUSTER_PATTERN_REALM,
+	                    r->cfg.realm) != 0 ||
+	    cluster_keyspace_pattern(pattern, sizeof(pattern), db, keys) != 0 ||
+	    rconn_psubscribe(c, pattern, on_keyspace, r) != 0)
 		edge_warn("redis subscriber: cannot subscribe");
-	snprintf(pattern, sizeof(pattern), "__keyspace@%u__:%s",
-	         (unsigned)r->cfg.url->db, REDIS_PEER_IP_MATCH);
-	if (rconn_psubscribe(c, pattern, on_keyspace, r) != 0)
+	if (cluster_keyspace_pattern(pattern, sizeof(pattern), db,
+	                             CLUSTER_PEER_IP_MATCH) != 0 ||
+	    rconn_psubscribe(c, pattern, on_keyspace, r) != 0)
 		edge_warn("redis subscriber: cannot subscribe to peer lists");
 	creds_due(r, true); /* what changed while we were away */
 }
@@ -501,10 +495,10 @@ int edge_redis_new(struct edge_redis **out, const struct edge_redis_opts *o,
 	r->cfg.total_quota = cfg->total_quota;
 	r->cfg.max_allocations = cfg->max_allocations;
 	snprintf(r->node_id, sizeof(r->node_id), "%s", o->node_id);
-	snprintf(r->node_key, sizeof(r->node_key), REDIS_NODE_PREFIX "%s",
-	         r->node_id);
-	snprintf(r->allocs_key, sizeof(r->allocs_key),
-	         REDIS_NODE_PREFIX "%s/allocs", r->node_id);
+	cluster_key(r->node_key, sizeof(r->node_key), CLUSTER_KEY_NODE,
+	            r->node_id);
+	cluster_key(r->allocs_key, sizeof(r->allocs_key),
+	            CLUSTER_KEY_NODE_ALLOCS, r->node_id);
 	public_addr(cfg, o->core, AF_INET, r->listen4, sizeof(r->listen4));
 	public_addr(cfg, o->core, AF_INET6, r->listen6, sizeof(r->listen6));
 	relay_addr(o->core, AF_INET, r->relay4, sizeof(r->relay4));

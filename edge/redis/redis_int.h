@@ -4,11 +4,12 @@
  * redis/scripts.c (the Lua scripts), redis.c (the node object and its
  * control thread: registry, alternates), redis/creds.c (credentials) and
  * redis/worker.c (a worker's quota checks, allocation records, events).
- * Key layout: docs/cluster.md.
+ * Key layout: cluster/cluster.h (keys.c), docs/cluster.md.
  */
 #ifndef AVEDGE_EDGE_REDIS_INT_H
 #define AVEDGE_EDGE_REDIS_INT_H
 
+#include "cluster/cluster.h"
 #include "edge/config/config.h"
 #include "edge/redis/redis.h"
 
@@ -18,15 +19,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* the key layout: cluster/cluster.h */
-#define REDIS_NODE_PREFIX CLUSTER_NODE_PFX
-#define REDIS_NODES_SET   CLUSTER_NODES_SET
-#define REDIS_ALLOC_PFX   CLUSTER_ALLOC_PFX
-#define REDIS_QUOTA_PFX   CLUSTER_QUOTA_PFX
-#define REDIS_EVENTS      CLUSTER_EVENTS
-#define REDIS_REALM_PFX   CLUSTER_REALM_PFX
-#define REDIS_KEY_MAX     1400 /* realm (763) + a quota key (512) + prefix */
 
 struct redisReply;
 
@@ -109,8 +101,6 @@ void redis_creds_each_user(struct redis_creds *cr,
                            void *arg, size_t *nsecrets);
 
 /* --- redis/peer_ip.c: peer lists from Redis (control thread) ----------- */
-/* SCAN pattern (and keyspace-notification pattern) of the peer lists. */
-#define REDIS_PEER_IP_MATCH "turn/*-peer-ip/*"
 struct redis_peer_ip;
 int redis_peer_ip_new(struct redis_peer_ip **out, struct edge_redis *r);
 void redis_peer_ip_free(struct redis_peer_ip *pi); /* NULL is fine */
@@ -149,8 +139,9 @@ struct edge_redis {
 		uint32_t user_quota, total_quota, max_allocations;
 	} cfg;
 	char node_id[EDGE_NODE_ID_MAX + 1];
-	char node_key[sizeof(REDIS_NODE_PREFIX) + EDGE_NODE_ID_MAX];
-	char allocs_key[sizeof(REDIS_NODE_PREFIX) + EDGE_NODE_ID_MAX + 8];
+	char node_key[sizeof(CLUSTER_NODE_PFX) + EDGE_NODE_ID_MAX];
+	char allocs_key[sizeof(CLUSTER_NODE_PFX) + EDGE_NODE_ID_MAX +
+	                sizeof(CLUSTER_ALLOCS_SFX)];
 	/* the registry entry's addresses, "ip:port" or "" */
 	char listen4[64], listen6[64], relay4[64], relay6[64];
 	/* every listening "ip:port", blank-separated (redis/peers.c); the

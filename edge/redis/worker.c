@@ -72,16 +72,6 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-static void user_key(char *buf, size_t cap, const char *realm, const char *qkey)
-{
-	snprintf(buf, cap, REDIS_QUOTA_PFX "%s/user/%s", realm, qkey);
-}
-
-static void total_key(char *buf, size_t cap, const char *realm)
-{
-	snprintf(buf, cap, REDIS_QUOTA_PFX "%s/total", realm);
-}
-
 static int table_grow(struct edge_redis_worker *rw)
 {
 	size_t nb = rw->nb ? rw->nb * 2 : 64;
@@ -109,9 +99,9 @@ static int table_grow(struct edge_redis_worker *rw)
 static struct qentry *table_get(struct edge_redis_worker *rw, const char *realm,
                                 const char *qkey, bool create)
 {
-	char key[REDIS_KEY_MAX];
+	char key[CLUSTER_KEY_MAX];
 
-	user_key(key, sizeof(key), realm, qkey);
+	cluster_key_quota_user(key, sizeof(key), realm, qkey);
 	if (rw->nb) {
 		for (struct qentry *e = rw->b[hash_str(key) & (rw->nb - 1)]; e;
 		     e = e->next)
@@ -182,11 +172,11 @@ static void answer(struct edge_redis_worker *rw, uint32_t token,
 
 static void send_release(struct edge_redis_worker *rw, const struct qentry *e)
 {
-	char tkey[REDIS_KEY_MAX];
+	char tkey[CLUSTER_KEY_MAX];
 	const char *argv[3] = {e->key, tkey, rw->field};
 	size_t lens[3];
 
-	total_key(tkey, sizeof(tkey), e->realm);
+	cluster_key(tkey, sizeof(tkey), CLUSTER_KEY_QUOTA_TOTAL, e->realm);
 	for (int i = 0; i < 3; i++)
 		lens[i] = strlen(argv[i]);
 	rconn_script(rw->c, &redis_script_quota_release, NULL, NULL, 2, 3, argv,
@@ -240,16 +230,17 @@ static int quota_send(struct edge_redis_worker *rw, struct qcheck *q,
                       const char *realm, const struct turn_action *a)
 {
 	const struct edge_redis *r = rw->r;
-	char tkey[REDIS_KEY_MAX], uq_key[REDIS_KEY_MAX], tq_key[REDIS_KEY_MAX];
+	char tkey[CLUSTER_KEY_MAX], uq_key[CLUSTER_KEY_MAX];
+	char tq_key[CLUSTER_KEY_MAX];
 	char uq[16], tq[16];
 	const char *argv[9];
 	size_t lens[9];
 
-	total_key(tkey, sizeof(tkey), realm);
-	snprintf(uq_key, sizeof(uq_key), REDIS_REALM_PFX "%s/user-quota",
-	         realm);
-	snprintf(tq_key, sizeof(tq_key), REDIS_REALM_PFX "%s/total-quota",
-	         realm);
+	cluster_key(tkey, sizeof(tkey), CLUSTER_KEY_QUOTA_TOTAL, realm);
+	cluster_key(uq_key, sizeof(uq_key), CLUSTER_KEY_REALM_USER_QUOTA,
+	            realm);
+	cluster_key(tq_key, sizeof(tq_key), CLUSTER_KEY_REALM_TOTAL_QUOTA,
+	            realm);
 	snprintf(uq, sizeof(uq), "%u", (unsigned)a->user_quota);
 	snprintf(tq, sizeof(tq), "%u", (unsigned)a->total_quota);
 	argv[0] = q->e->key;
@@ -259,7 +250,7 @@ static int quota_send(struct edge_redis_worker *rw, struct qcheck *q,
 	argv[4] = rw->field;
 	argv[5] = uq;
 	argv[6] = tq;
-	argv[7] = REDIS_NODE_PREFIX;
+	argv[7] = CLUSTER_NODE_PFX;
 	argv[8] = r->node_id;
 	for (int i = 0; i < 9; i++)
 		lens[i] = strlen(argv[i]);
@@ -316,8 +307,8 @@ static const char *transport_name(uint8_t t)
 static void alloc_id(const struct edge_redis_worker *rw,
                      const struct turn_alloc_info *in, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s-%u-%llu", rw->r->node_id, in->worker,
-	         (unsigned long long)in->serial);
+	cluster_alloc_id_format(buf, cap, rw->r->node_id, in->worker,
+	                        (unsigned long long)in->serial);
 }
 
 static void addr_or_empty(const union turn_addr *a, char *buf, size_t cap)
@@ -341,7 +332,7 @@ static void record_put(struct edge_redis_worker *rw,
 	int n = 0;
 
 	alloc_id(rw, in, id, sizeof(id));
-	snprintf(key, sizeof(key), REDIS_ALLOC_PFX "%s", id);
+	cluster_key(key, sizeof(key), CLUSTER_KEY_ALLOC, id);
 	snprintf(ttl, sizeof(ttl), "%llu",
 	         (unsigned long long)rw->r->cfg.node_ttl_s * 1000);
 	addr_or_empty(&in->client, client, sizeof(client));
@@ -396,14 +387,14 @@ static void record_del(struct edge_redis_worker *rw,
 	char id[EDGE_NODE_ID_MAX + 48], key[sizeof(id) + 16];
 
 	alloc_id(rw, in, id, sizeof(id));
-	snprintf(key, sizeof(key), REDIS_ALLOC_PFX "%s", id);
+	cluster_key(key, sizeof(key), CLUSTER_KEY_ALLOC, id);
 	rconn_cmdv(rw->c, NULL, NULL, 2, "DEL", key);
 	rconn_cmdv(rw->c, NULL, NULL, 3, "SREM", rw->r->allocs_key, id);
 }
 
 static void publish(struct edge_redis_worker *rw, const char *json)
 {
-	rconn_cmdv(rw->c, NULL, NULL, 3, "PUBLISH", REDIS_EVENTS, json);
+	rconn_cmdv(rw->c, NULL, NULL, 3, "PUBLISH", CLUSTER_EVENTS, json);
 }
 
 /* s as a JSON string literal into buf (cut short, never left open). */
@@ -518,7 +509,7 @@ static void count_live(struct edge_redis_worker *rw,
  * the total of each realm of the core. */
 static void reconcile(struct edge_redis_worker *rw)
 {
-	char tkey[REDIS_KEY_MAX], num[16];
+	char tkey[CLUSTER_KEY_MAX], num[16];
 	uint64_t sums[TURN_MAX_REALMS] = {0};
 	const char *realm;
 	bool busy = false;
@@ -556,7 +547,7 @@ static void reconcile(struct edge_redis_worker *rw)
 	if (busy)
 		return; /* the total waits for the checks in flight */
 	for (size_t k = 0; (realm = turn_server_realm_name(core, k)); k++) {
-		total_key(tkey, sizeof(tkey), realm);
+		cluster_key(tkey, sizeof(tkey), CLUSTER_KEY_QUOTA_TOTAL, realm);
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)sums[k]);
 		if (sums[k])
 			rconn_cmdv(rw->c, NULL, NULL, 4, "HSET", tkey,
@@ -652,8 +643,8 @@ int edge_redis_attach(struct edge_redis *r, struct edge_worker *w)
 	}
 	rw->r = r;
 	rw->w = w;
-	snprintf(rw->field, sizeof(rw->field), "%s/%d", r->node_id,
-	         edge_worker_index(w));
+	cluster_quota_field(rw->field, sizeof(rw->field), r->node_id,
+	                    edge_worker_index(w));
 	if (edge_worker_post(w, start_on_worker, rw) != 0) {
 		table_free(rw);
 		free(rw->list);

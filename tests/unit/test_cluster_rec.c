@@ -1,13 +1,14 @@
 /*
- * tests/unit/test_cluster_rec.c - cluster/rec.c and cluster/view.c: the
- * Redis key layout, records decoded from plain arrays, allocation ids and
- * their order, node ids from host names, and the cluster view's JSON
- * (byte layout, hostile strings, always parseable).
+ * tests/unit/test_cluster_rec.c - cluster/keys.c, cluster/rec.c and
+ * cluster/view.c: the Redis key layout and patterns, records decoded from plain
+ * arrays, allocation ids and their order, node ids from host names, and the
+ * cluster view's JSON (byte layout, hostile strings, always parseable).
  */
 #include "cluster/cluster.h"
 #include "tests/unit/check_main.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,10 @@ static const struct key_row key_rows[] = {
         {CLUSTER_KEY_NODE_ALLOCS, "n1", "avedge/node/n1/allocs"},
         {CLUSTER_KEY_ALLOC, "n1-0-7", "avedge/alloc/n1-0-7"},
         {CLUSTER_KEY_SECRETS, "example.org", "turn/realm/example.org/secret"},
+        {CLUSTER_KEY_QUOTA_TOTAL, "r.org", "avedge/quota/r.org/total"},
+        {CLUSTER_KEY_REALM_USER_QUOTA, "r.org", "turn/realm/r.org/user-quota"},
+        {CLUSTER_KEY_REALM_TOTAL_QUOTA, "r.org",
+         "turn/realm/r.org/total-quota"},
 };
 
 START_TEST(test_cluster_rec_key_layout)
@@ -44,6 +49,136 @@ START_TEST(test_cluster_rec_key_user_coturn)
 	ck_assert_str_eq(buf, "turn/realm/r.org/user/bob/key");
 	ck_assert_int_eq(cluster_key_user(buf, 10, "r.org", "bob"), ENOSPC);
 	ck_assert_int_eq(cluster_key(buf, sizeof(buf), 99, "x"), ENOSPC);
+}
+END_TEST
+
+START_TEST(test_cluster_rec_key_quota_user)
+{
+	char buf[64];
+
+	ck_assert_int_eq(
+	        cluster_key_quota_user(buf, sizeof(buf), "r.org", "bob"), 0);
+	ck_assert_str_eq(buf, "avedge/quota/r.org/user/bob");
+	ck_assert_int_eq(cluster_key_quota_user(buf, 27, "r.org", "bob"),
+	                 ENOSPC);
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
+struct user_name_row {
+	const char *key, *realm, *want; /* want NULL: not a user key */
+};
+
+static const struct user_name_row user_name_rows[] = {
+        {"turn/realm/r.org/user/bob/key", "r.org", "bob"},
+        {"turn/realm/r.org/user/a/b/key", "r.org", "a/b"},
+        {"turn/realm/r.org/user//key", "r.org", ""},
+        {"turn/realm/r.org/user/bob/kex", "r.org", NULL},
+        {"turn/realm/x.org/user/bob/key", "r.org", NULL},
+        {"turn/realm/r.org/usr/bob/key", "r.org", NULL},
+        {"turn/realm/r.org/user/key", "r.org", NULL},
+        {"turn/realm/r*/user/bob/key", "r*", "bob"},
+};
+
+START_TEST(test_cluster_rec_key_user_name)
+{
+	const struct user_name_row *r = &user_name_rows[_i];
+	size_t off = 99, n = 99;
+	bool ok = cluster_key_user_name(r->key, strlen(r->key), r->realm, &off,
+	                                &n);
+	char name[64];
+
+	ck_assert(ok == (r->want != NULL));
+	if (!ok)
+		return;
+	snprintf(name, sizeof(name), "%.*s", (int)n, r->key + off);
+	ck_assert_str_eq(name, r->want);
+	/* the builder's key reads back */
+	char key[96];
+	ck_assert_int_eq(cluster_key_user(key, sizeof(key), r->realm, name), 0);
+	ck_assert(cluster_key_user_name(key, strlen(key), r->realm, &off, &n));
+	ck_assert_uint_eq(n, strlen(name));
+}
+END_TEST
+
+START_TEST(test_cluster_rec_key_peer_lists)
+{
+	ck_assert_int_eq(cluster_peer_ip_list("turn/allowed-peer-ip/1"),
+	                 CLUSTER_PEER_ALLOWED);
+	ck_assert_int_eq(cluster_peer_ip_list("turn/denied-peer-ip/x"),
+	                 CLUSTER_PEER_DENIED);
+	ck_assert_int_eq(cluster_peer_ip_list("turn/realm/x/denied-peer-ip/1"),
+	                 CLUSTER_PEER_NONE);
+	ck_assert_int_eq(cluster_peer_ip_list("turn/allowed-peer-ip"),
+	                 CLUSTER_PEER_NONE);
+	ck_assert_str_eq(CLUSTER_PEER_IP_MATCH, "turn/*-peer-ip/*");
+}
+END_TEST
+
+struct pattern_row {
+	enum cluster_pattern_kind kind;
+	const char *realm, *want;
+};
+
+static const struct pattern_row pattern_rows[] = {
+        {CLUSTER_PATTERN_USERS, "r.org", "turn/realm/r.org/user/*/key"},
+        {CLUSTER_PATTERN_REALM, "r.org", "turn/realm/r.org/*"},
+        {CLUSTER_PATTERN_USERS, "a*b?[c]\\d",
+         "turn/realm/a\\*b\\?\\[c\\]\\\\d/user/*/key"},
+        {CLUSTER_PATTERN_REALM, "", "turn/realm//*"},
+};
+
+START_TEST(test_cluster_rec_patterns)
+{
+	const struct pattern_row *r = &pattern_rows[_i];
+	char buf[96], ks[128];
+
+	ck_assert_int_eq(cluster_pattern(buf, sizeof(buf), r->kind, r->realm),
+	                 0);
+	ck_assert_str_eq(buf, r->want);
+	ck_assert_int_eq(cluster_keyspace_pattern(ks, sizeof(ks), 3, buf), 0);
+	ck_assert_str_eq(ks + strlen("__keyspace@3__:"), r->want);
+	ck_assert(strncmp(ks, "__keyspace@3__:", 15) == 0);
+	ck_assert_int_eq(
+	        cluster_pattern(buf, strlen(r->want), r->kind, r->realm),
+	        ENOSPC);
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(cluster_pattern(buf, sizeof(buf), 9, r->realm),
+	                 ENOSPC);
+}
+END_TEST
+
+START_TEST(test_cluster_rec_glob_escape_never_splits)
+{
+	char buf[3];
+
+	cluster_glob_escape(buf, sizeof(buf), "a*b");
+	ck_assert_str_eq(buf, "a"); /* "\\*" would not fit whole */
+	cluster_glob_escape(buf, sizeof(buf), "**");
+	ck_assert_str_eq(buf, "\\*");
+	cluster_glob_escape(buf, 1, "x");
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
+START_TEST(test_cluster_rec_alloc_id_and_field)
+{
+	struct cluster_alloc_id a;
+	char buf[64];
+
+	ck_assert_int_eq(
+	        cluster_alloc_id_format(buf, sizeof(buf), "n-1", 2, 77ull), 0);
+	ck_assert_str_eq(buf, "n-1-2-77");
+	cluster_alloc_id_parse(&a, buf);
+	ck_assert_uint_eq(a.node_len, 3);
+	ck_assert_uint_eq(a.worker, 2);
+	ck_assert_uint_eq(a.serial, 77);
+	ck_assert_int_eq(cluster_alloc_id_format(buf, 8, "n-1", 2, 77ull),
+	                 ENOSPC);
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(cluster_quota_field(buf, sizeof(buf), "n1", 3), 0);
+	ck_assert_str_eq(buf, "n1/3");
+	ck_assert_int_eq(cluster_quota_field(buf, 4, "n1", 3), ENOSPC);
 }
 END_TEST
 
@@ -294,6 +429,14 @@ static Suite *cluster_rec_suite(void)
 	tcase_add_loop_test(tc, test_cluster_rec_key_layout, 0,
 	                    sizeof(key_rows) / sizeof(key_rows[0]));
 	tcase_add_test(tc, test_cluster_rec_key_user_coturn);
+	tcase_add_test(tc, test_cluster_rec_key_quota_user);
+	tcase_add_loop_test(tc, test_cluster_rec_key_user_name, 0,
+	                    sizeof(user_name_rows) / sizeof(user_name_rows[0]));
+	tcase_add_test(tc, test_cluster_rec_key_peer_lists);
+	tcase_add_loop_test(tc, test_cluster_rec_patterns, 0,
+	                    sizeof(pattern_rows) / sizeof(pattern_rows[0]));
+	tcase_add_test(tc, test_cluster_rec_glob_escape_never_splits);
+	tcase_add_test(tc, test_cluster_rec_alloc_id_and_field);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("records");
