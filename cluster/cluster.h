@@ -5,9 +5,9 @@
  * no clock, no libevent or hiredis types: replies come in as plain arrays
  * of strings, time as a parameter. Every function here is pure and
  * thread-safe on distinct objects. Files: json.c (buffer, writer,
- * reader), keys.c (key layout and patterns), rec.c (records, ids),
- * view.c (the cluster view's JSON: nodes, allocations, totals), quota.c
- * (quota decisions).
+ * reader), keys.c (key layout and patterns), rec.c (records read,
+ * ids), encode.c (records and events written), view.c (the cluster view's JSON:
+ * nodes, allocations, totals), quota.c (quota decisions).
  */
 #ifndef AVEDGE_CLUSTER_H
 #define AVEDGE_CLUSTER_H
@@ -276,6 +276,82 @@ void cluster_view_stats(struct cluster_buf *b, const struct cluster_rec *v,
 void cluster_view_allocs(struct cluster_buf *b, const struct cluster_rec *v,
                          size_t n, size_t total, size_t offset, size_t limit,
                          const struct cluster_view_opts *o, uint64_t now_s);
+
+/* --- records and events written (encode.c) --------------------------------
+ * What this node writes to Redis, from plain structs: the field/value
+ * strings of a hash (an allocation record, the node's registry entry),
+ * which cluster_rec_decode reads back on any node, and the JSON events
+ * published on CLUSTER_EVENTS. The bytes are pinned
+ * (tests/integration/test_golden.py, docs/cluster.md): field order and
+ * names, numbers in decimal, strings copied as they are. */
+#define CLUSTER_FIELDS_MAX 32
+/* kv[2i], kv[2i+1]: n field/value pairs, ready for a command's argv.
+ * Names are static; values borrowed from the struct encoded (valid while
+ * it is) or held in num[] of this very object: do not copy it. */
+struct cluster_fields {
+	size_t n;
+	const char *kv[2 * CLUSTER_FIELDS_MAX];
+	char num[CLUSTER_FIELDS_MAX][24];
+};
+
+/* One allocation as its record and events say it (docs/cluster.md);
+ * strings borrowed, "" for none (an address of no family). */
+struct cluster_alloc_rec {
+	const char *id;   /* cluster_alloc_id_format */
+	const char *node; /* node id */
+	unsigned worker;
+	const char *realm, *user;
+	const char *transport;      /* "udp", "tcp", "tls", "dtls" */
+	const char *client;         /* "ip:port" */
+	const char *relay, *relay2; /* "ip:port" of each family, or "" */
+	uint64_t created_s, lifetime_s, expires_s; /* wall clock, seconds */
+	uint64_t permissions, channels;
+	uint64_t to_peer_packets, to_peer_bytes;
+	uint64_t to_client_packets, to_client_bytes;
+	uint64_t updated_s; /* wall clock */
+};
+/* The 19 fields of avedge/alloc/<id>. */
+void cluster_alloc_encode(struct cluster_fields *f,
+                          const struct cluster_alloc_rec *a);
+
+/* The node's registry entry, avedge/node/<id>; strings borrowed. */
+struct cluster_node_rec {
+	const char *id;
+	const char *listen4, *listen6; /* where clients reach it, or "" */
+	const char *relay4, *relay6;   /* relay addresses, or "" */
+	unsigned tls_port, dtls_port;  /* 0: none */
+	const char *domain;            /* node-domain, or "" */
+	const char *endpoints;         /* every listening "ip:port", blanks */
+	uint64_t allocations, max_allocations;
+	bool draining;
+	uint64_t workers;
+	const char *version;
+	uint64_t started_ms, updated_ms; /* wall clock */
+	/* counters summed over the workers, for the cluster totals */
+	uint64_t allocations_created, permissions, channels, auth_failures;
+	uint64_t to_peer_packets, to_peer_bytes;
+	uint64_t to_client_packets, to_client_bytes;
+};
+/* The 24 fields of the registry entry. */
+void cluster_node_encode(struct cluster_fields *f,
+                         const struct cluster_node_rec *n);
+
+/* {"event":"allocation.<event>",...,"ts":N} for event "created",
+ * "refreshed" or "deleted", appended to b; node, id, transport, client
+ * and relay are written as they are (they are ours), realm, user and
+ * reason (NULL: "") quoted and cut short at 799, 599 and 127 bytes of
+ * literal. ts_s: wall clock. false: b is full. */
+bool cluster_event_alloc(struct cluster_buf *b, const char *event,
+                         const struct cluster_alloc_rec *a, const char *reason,
+                         uint64_t ts_s);
+/* {"event":"auth.failure","node":...,"worker":N,"detail":"...","ts":N}
+ * for a log line of the core (len bytes) that starts "auth failure: ":
+ * detail is the rest of the line's first 1023 bytes (up to a NUL),
+ * quoted and cut short at 1099 bytes of literal. false: not such a line
+ * (b untouched), or b is full. */
+bool cluster_event_auth_failure(struct cluster_buf *b, const char *node,
+                                int worker, const char *line, size_t len,
+                                uint64_t ts_s);
 
 /* --- quota decisions (quota.c) --------------------------------------------
  * A worker owns one field per quota hash (docs/cluster.md); these say what

@@ -87,8 +87,8 @@ void redis_endpoints_init(struct edge_redis *r, const struct edge_config *cfg,
 	size_t cap = sizeof(r->endpoints);
 
 	buf[0] = 0;
-	snprintf(r->tls_port, sizeof(r->tls_port), "%u", (unsigned)ports[1]);
-	snprintf(r->dtls_port, sizeof(r->dtls_port), "%u", (unsigned)ports[2]);
+	r->tls_port = ports[1];
+	r->dtls_port = ports[2];
 	for (size_t i = 0; i < cfg->listening_ips.n; i++) {
 		const struct sockaddr *sa =
 		        (const void *)&cfg->listening_ips.v[i].addr;

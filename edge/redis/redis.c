@@ -258,83 +258,55 @@ static void on_beat(struct rconn *c, struct redisReply *r, enum rc_status st,
 
 static void beat(struct edge_redis *r)
 {
-	char ttl[24], allocs[24], maxa[24], updated[24], started[24];
-	char workers[12], created[24], perms[24], chans[24], auth[24];
-	char pp[24], pb[24], cp[24], cb[24];
-	const char *kv[][2] = {
-	        {"id", r->node_id},
-	        {"listen4", r->listen4},
-	        {"listen6", r->listen6},
-	        {"relay4", r->relay4},
-	        {"relay6", r->relay6},
-	        {"tls_port", r->tls_port},
-	        {"dtls_port", r->dtls_port},
-	        {"domain", r->domain ? r->domain : ""},
-	        {"endpoints", r->endpoints},
-	        {"allocations", allocs},
-	        {"max_allocations", maxa},
-	        {"draining", atomic_load(r->draining) ? "1" : "0"},
-	        {"workers", workers},
-	        {"version", AVEDGE_VERSION},
-	        {"started", started},
-	        {"updated", updated},
-	        /* counters for the cluster totals of the admin API */
-	        {"allocations_created", created},
-	        {"permissions", perms},
-	        {"channels", chans},
-	        {"auth_failures", auth},
-	        {"to_peer_packets", pp},
-	        {"to_peer_bytes", pb},
-	        {"to_client_packets", cp},
-	        {"to_client_bytes", cb},
+	char ttl[24];
+	struct cluster_fields f;
+	const struct cluster_node_rec n = {
+	        .id = r->node_id,
+	        .listen4 = r->listen4,
+	        .listen6 = r->listen6,
+	        .relay4 = r->relay4,
+	        .relay6 = r->relay6,
+	        .tls_port = r->tls_port,
+	        .dtls_port = r->dtls_port,
+	        .domain = r->domain ? r->domain : "",
+	        .endpoints = r->endpoints,
+	        .allocations = NODE_SUM(r, allocations),
+	        .max_allocations = r->cfg.max_allocations,
+	        .draining = atomic_load(r->draining) != 0,
+	        .workers = r->nworkers,
+	        .version = AVEDGE_VERSION,
+	        .started_ms = r->start_ms,
+	        .updated_ms = edge_wall_ms(),
+	        .allocations_created = NODE_SUM(r, allocations_created),
+	        .permissions = NODE_SUM(r, permissions),
+	        .channels = NODE_SUM(r, channels),
+	        .auth_failures =
+	                NODE_SUM(r, auth_failures) + NODE_SUM(r, stale_nonces),
+	        .to_peer_packets = NODE_SUM(r, relayed_to_peer_pkts),
+	        .to_peer_bytes = NODE_SUM(r, relayed_to_peer_bytes),
+	        .to_client_packets = NODE_SUM(r, relayed_to_client_pkts),
+	        .to_client_bytes = NODE_SUM(r, relayed_to_client_bytes),
 	};
-	enum { NKV = sizeof(kv) / sizeof(kv[0]) };
-	const char *argv[6 + 2 * NKV];
-	size_t lens[6 + 2 * NKV];
-	int n = 0;
+	const char *argv[6 + 2 * CLUSTER_FIELDS_MAX];
+	size_t lens[6 + 2 * CLUSTER_FIELDS_MAX];
+	int k = 0;
 
 	if (!rconn_up(r->ctl))
 		return;
+	cluster_node_encode(&f, &n);
 	snprintf(ttl, sizeof(ttl), "%llu",
 	         (unsigned long long)r->cfg.node_ttl_s * 1000);
-	snprintf(allocs, sizeof(allocs), "%llu",
-	         (unsigned long long)NODE_SUM(r, allocations));
-	snprintf(created, sizeof(created), "%llu",
-	         (unsigned long long)NODE_SUM(r, allocations_created));
-	snprintf(perms, sizeof(perms), "%llu",
-	         (unsigned long long)NODE_SUM(r, permissions));
-	snprintf(chans, sizeof(chans), "%llu",
-	         (unsigned long long)NODE_SUM(r, channels));
-	snprintf(auth, sizeof(auth), "%llu",
-	         (unsigned long long)(NODE_SUM(r, auth_failures) +
-	                              NODE_SUM(r, stale_nonces)));
-	snprintf(pp, sizeof(pp), "%llu",
-	         (unsigned long long)NODE_SUM(r, relayed_to_peer_pkts));
-	snprintf(pb, sizeof(pb), "%llu",
-	         (unsigned long long)NODE_SUM(r, relayed_to_peer_bytes));
-	snprintf(cp, sizeof(cp), "%llu",
-	         (unsigned long long)NODE_SUM(r, relayed_to_client_pkts));
-	snprintf(cb, sizeof(cb), "%llu",
-	         (unsigned long long)NODE_SUM(r, relayed_to_client_bytes));
-	snprintf(maxa, sizeof(maxa), "%u", (unsigned)r->cfg.max_allocations);
-	snprintf(updated, sizeof(updated), "%llu",
-	         (unsigned long long)edge_wall_ms());
-	snprintf(started, sizeof(started), "%llu",
-	         (unsigned long long)r->start_ms);
-	snprintf(workers, sizeof(workers), "%zu", r->nworkers);
-	argv[n++] = r->node_key;
-	argv[n++] = CLUSTER_NODES_SET;
-	argv[n++] = r->allocs_key;
-	argv[n++] = ttl;
-	argv[n++] = r->node_id;
-	argv[n++] = CLUSTER_ALLOC_PFX;
-	for (int i = 0; i < NKV; i++) {
-		argv[n++] = kv[i][0];
-		argv[n++] = kv[i][1];
-	}
-	for (int i = 0; i < n; i++)
+	argv[k++] = r->node_key;
+	argv[k++] = CLUSTER_NODES_SET;
+	argv[k++] = r->allocs_key;
+	argv[k++] = ttl;
+	argv[k++] = r->node_id;
+	argv[k++] = CLUSTER_ALLOC_PFX;
+	for (size_t i = 0; i < 2 * f.n; i++)
+		argv[k++] = f.kv[i];
+	for (int i = 0; i < k; i++)
 		lens[i] = strlen(argv[i]);
-	rconn_script(r->ctl, &redis_script_beat, on_beat, r, 3, n, argv, lens);
+	rconn_script(r->ctl, &redis_script_beat, on_beat, r, 3, k, argv, lens);
 }
 
 static void on_beat_timer(evutil_socket_t fd, short what, void *arg)

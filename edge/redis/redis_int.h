@@ -145,8 +145,9 @@ struct edge_redis {
 	/* the registry entry's addresses, "ip:port" or "" */
 	char listen4[64], listen6[64], relay4[64], relay6[64];
 	/* every listening "ip:port", blank-separated (redis/peers.c); the
-	 * TLS and DTLS ports ("0": none); node-domain or NULL */
-	char endpoints[1024], tls_port[8], dtls_port[8];
+	 * TLS and DTLS ports (0: none); node-domain or NULL */
+	char endpoints[1024];
+	uint16_t tls_port, dtls_port;
 	const char *domain;
 	char *peers_last;  /* other nodes' endpoints last posted */
 	uint64_t start_ms; /* wall clock */

@@ -29,7 +29,6 @@
 
 #define PERIOD_MS 5000
 #define LIST_PAGE 128
-#define NFIELDS   19
 
 struct qentry {
 	struct qentry *next;
@@ -304,12 +303,11 @@ static const char *transport_name(uint8_t t)
 	return t < 4 ? names[t] : "?";
 }
 
-static void alloc_id(const struct edge_redis_worker *rw,
-                     const struct turn_alloc_info *in, char *buf, size_t cap)
-{
-	cluster_alloc_id_format(buf, cap, rw->r->node_id, in->worker,
-	                        (unsigned long long)in->serial);
-}
+/* An allocation's record as text (cluster_alloc_rec borrows these). */
+struct rec_text {
+	char id[EDGE_NODE_ID_MAX + 48];
+	char client[EDGE_ADDRSTR_LEN], relay[2][EDGE_ADDRSTR_LEN];
+};
 
 static void addr_or_empty(const union turn_addr *a, char *buf, size_t cap)
 {
@@ -319,62 +317,59 @@ static void addr_or_empty(const union turn_addr *a, char *buf, size_t cap)
 		buf[0] = 0;
 }
 
+static struct cluster_alloc_rec rec_of(const struct edge_redis_worker *rw,
+                                       const struct turn_alloc_info *in,
+                                       const char *realm, uint64_t expires_s,
+                                       uint64_t now_s, struct rec_text *t)
+{
+	cluster_alloc_id_format(t->id, sizeof(t->id), rw->r->node_id,
+	                        in->worker, (unsigned long long)in->serial);
+	addr_or_empty(&in->client, t->client, sizeof(t->client));
+	addr_or_empty(&in->relay[0], t->relay[0], sizeof(t->relay[0]));
+	addr_or_empty(&in->relay[1], t->relay[1], sizeof(t->relay[1]));
+	return (struct cluster_alloc_rec){
+	        .id = t->id,
+	        .node = rw->r->node_id,
+	        .worker = in->worker,
+	        .realm = realm,
+	        .user = in->user,
+	        .transport = transport_name(in->transport),
+	        .client = t->client,
+	        .relay = t->relay[0],
+	        .relay2 = t->relay[1],
+	        .created_s = in->created_s,
+	        .lifetime_s = in->lifetime_s,
+	        .expires_s = expires_s,
+	        .permissions = in->permissions,
+	        .channels = in->channels,
+	        .to_peer_packets = in->pkts[0],
+	        .to_peer_bytes = in->bytes[0],
+	        .to_client_packets = in->pkts[1],
+	        .to_client_bytes = in->bytes[1],
+	        .updated_s = now_s,
+	};
+}
+
 /* Write (or overwrite) the record of one allocation. */
 static void record_put(struct edge_redis_worker *rw,
-                       const struct turn_alloc_info *in, const char *realm,
-                       uint64_t expires_s, uint64_t now_s)
+                       const struct cluster_alloc_rec *a)
 {
-	char id[EDGE_NODE_ID_MAX + 48], key[sizeof(id) + 16], ttl[24];
-	char client[EDGE_ADDRSTR_LEN], relay[2][EDGE_ADDRSTR_LEN];
-	char num[10][24], worker[12];
-	const char *argv[4 + 2 * NFIELDS];
-	size_t lens[4 + 2 * NFIELDS];
+	char key[CLUSTER_KEY_MAX], ttl[24];
+	struct cluster_fields f;
+	const char *argv[4 + 2 * CLUSTER_FIELDS_MAX];
+	size_t lens[4 + 2 * CLUSTER_FIELDS_MAX];
 	int n = 0;
 
-	alloc_id(rw, in, id, sizeof(id));
-	cluster_key(key, sizeof(key), CLUSTER_KEY_ALLOC, id);
+	cluster_key(key, sizeof(key), CLUSTER_KEY_ALLOC, a->id);
 	snprintf(ttl, sizeof(ttl), "%llu",
 	         (unsigned long long)rw->r->cfg.node_ttl_s * 1000);
-	addr_or_empty(&in->client, client, sizeof(client));
-	addr_or_empty(&in->relay[0], relay[0], sizeof(relay[0]));
-	addr_or_empty(&in->relay[1], relay[1], sizeof(relay[1]));
-	snprintf(worker, sizeof(worker), "%u", in->worker);
-	const uint64_t nums[10] = {
-	        in->created_s, in->lifetime_s, expires_s,    in->permissions,
-	        in->channels,  in->pkts[0],    in->bytes[0], in->pkts[1],
-	        in->bytes[1],  now_s};
-	for (int i = 0; i < 10; i++)
-		snprintf(num[i], sizeof(num[i]), "%llu",
-		         (unsigned long long)nums[i]);
-	const char *fields[NFIELDS][2] = {
-	        {"id", id},
-	        {"node", rw->r->node_id},
-	        {"worker", worker},
-	        {"realm", realm},
-	        {"user", in->user},
-	        {"transport", transport_name(in->transport)},
-	        {"client", client},
-	        {"relay", relay[0]},
-	        {"relay2", relay[1]},
-	        {"created", num[0]},
-	        {"lifetime", num[1]},
-	        {"expires", num[2]},
-	        {"permissions", num[3]},
-	        {"channels", num[4]},
-	        {"to_peer_packets", num[5]},
-	        {"to_peer_bytes", num[6]},
-	        {"to_client_packets", num[7]},
-	        {"to_client_bytes", num[8]},
-	        {"updated", num[9]},
-	};
+	cluster_alloc_encode(&f, a);
 	argv[n++] = key;
 	argv[n++] = rw->r->allocs_key;
 	argv[n++] = ttl;
-	argv[n++] = id;
-	for (int i = 0; i < NFIELDS; i++) {
-		argv[n++] = fields[i][0];
-		argv[n++] = fields[i][1];
-	}
+	argv[n++] = a->id;
+	for (size_t i = 0; i < 2 * f.n; i++)
+		argv[n++] = f.kv[i];
 	for (int i = 0; i < n; i++)
 		lens[i] = strlen(argv[i]);
 	rconn_script(rw->c, &redis_script_record_put, NULL, NULL, 2, n, argv,
@@ -382,28 +377,18 @@ static void record_put(struct edge_redis_worker *rw,
 }
 
 static void record_del(struct edge_redis_worker *rw,
-                       const struct turn_alloc_info *in)
+                       const struct cluster_alloc_rec *a)
 {
-	char id[EDGE_NODE_ID_MAX + 48], key[sizeof(id) + 16];
+	char key[CLUSTER_KEY_MAX];
 
-	alloc_id(rw, in, id, sizeof(id));
-	cluster_key(key, sizeof(key), CLUSTER_KEY_ALLOC, id);
+	cluster_key(key, sizeof(key), CLUSTER_KEY_ALLOC, a->id);
 	rconn_cmdv(rw->c, NULL, NULL, 2, "DEL", key);
-	rconn_cmdv(rw->c, NULL, NULL, 3, "SREM", rw->r->allocs_key, id);
+	rconn_cmdv(rw->c, NULL, NULL, 3, "SREM", rw->r->allocs_key, a->id);
 }
 
 static void publish(struct edge_redis_worker *rw, const char *json)
 {
 	rconn_cmdv(rw->c, NULL, NULL, 3, "PUBLISH", CLUSTER_EVENTS, json);
-}
-
-/* s as a JSON string literal into buf (cut short, never left open). */
-static void json_str(char *buf, size_t cap, const char *s)
-{
-	struct cluster_buf b;
-
-	cluster_buf_fixed(&b, buf, cap);
-	cluster_json_quote(&b, s, 0);
 }
 
 static void alloc_event(struct edge_redis_worker *rw,
@@ -412,52 +397,37 @@ static void alloc_event(struct edge_redis_worker *rw,
 {
 	static const char *const names[] = {"created", "refreshed", "deleted"};
 	struct turn_alloc_view v;
-	char id[EDGE_NODE_ID_MAX + 48], json[2048], client[EDGE_ADDRSTR_LEN];
-	char relay[EDGE_ADDRSTR_LEN], realm[800], user[600], reason[128];
+	struct rec_text t;
+	struct cluster_buf b;
+	char json[2048];
 
 	if (!rconn_up(rw->c) || (unsigned)a->event > TURN_ALLOC_DELETED)
 		return; /* the reconcile after the reconnect writes them */
 	turn_alloc_describe(a->alloc, &v);
+	const struct cluster_alloc_rec rec = rec_of(
+	        rw, &v.info, v.realm ? v.realm : "", v.expires_s, c->now_s, &t);
 	if (a->event == TURN_ALLOC_DELETED)
-		record_del(rw, &v.info);
+		record_del(rw, &rec);
 	else
-		record_put(rw, &v.info, v.realm ? v.realm : "", v.expires_s,
-		           c->now_s);
-	alloc_id(rw, &v.info, id, sizeof(id));
-	addr_or_empty(&v.info.client, client, sizeof(client));
-	addr_or_empty(&v.info.relay[0], relay, sizeof(relay));
-	json_str(realm, sizeof(realm), v.realm ? v.realm : "");
-	json_str(user, sizeof(user), v.info.user);
-	json_str(reason, sizeof(reason), a->reason ? a->reason : "");
-	snprintf(json, sizeof(json),
-	         "{\"event\":\"allocation.%s\",\"node\":\"%s\",\"id\":\"%s\","
-	         "\"realm\":%s,\"user\":%s,\"transport\":\"%s\","
-	         "\"client\":\"%s\",\"relay\":\"%s\",\"lifetime\":%u,"
-	         "\"expires\":%llu,\"reason\":%s,\"ts\":%llu}",
-	         names[a->event], rw->r->node_id, id, realm, user,
-	         transport_name(v.info.transport), client, relay,
-	         (unsigned)v.info.lifetime_s, (unsigned long long)v.expires_s,
-	         reason, (unsigned long long)c->now_s);
-	publish(rw, json);
+		record_put(rw, &rec);
+	cluster_buf_fixed(&b, json, sizeof(json));
+	if (cluster_event_alloc(&b, names[a->event], &rec, a->reason, c->now_s))
+		publish(rw, json);
 }
 
 static void hook_log(void *ctx, const char *line, size_t len)
 {
 	struct edge_redis_worker *rw = ctx;
-	static const char tag[] = "auth failure: ";
-	char text[1024], body[1100], json[1400];
+	struct cluster_buf b;
+	char json[1400];
 
-	if (!rw || !rconn_up(rw->c) || len < sizeof(tag) - 1 ||
-	    memcmp(line, tag, sizeof(tag) - 1) != 0)
+	if (!rw || !rconn_up(rw->c))
 		return;
-	snprintf(text, sizeof(text), "%.*s", (int)len, line);
-	json_str(body, sizeof(body), text + sizeof(tag) - 1);
-	snprintf(json, sizeof(json),
-	         "{\"event\":\"auth.failure\",\"node\":\"%s\",\"worker\":%d,"
-	         "\"detail\":%s,\"ts\":%llu}",
-	         rw->r->node_id, edge_worker_index(rw->w), body,
-	         (unsigned long long)edge_worker_now_s(rw->w));
-	publish(rw, json);
+	cluster_buf_fixed(&b, json, sizeof(json));
+	if (cluster_event_auth_failure(&b, rw->r->node_id,
+	                               edge_worker_index(rw->w), line, len,
+	                               edge_worker_now_s(rw->w)))
+		publish(rw, json);
 }
 
 static void hook_action(void *ctx, const struct edge_core_ctx *c,
@@ -498,8 +468,11 @@ static void count_live(struct edge_redis_worker *rw,
 			struct qentry *e = table_get(rw, realm, in->user, true);
 			if (e)
 				e->live++;
-			record_put(rw, in, realm, c->now_s + in->expires_in_s,
-			           c->now_s);
+			struct rec_text t;
+			struct cluster_alloc_rec rec = rec_of(
+			        rw, in, realm, c->now_s + in->expires_in_s,
+			        c->now_s, &t);
+			record_put(rw, &rec);
 		}
 		skip += got;
 	} while (skip < total);
