@@ -6,7 +6,8 @@
  * of strings, time as a parameter. Every function here is pure and
  * thread-safe on distinct objects. Files: json.c (buffer, writer,
  * reader), keys.c (key layout and patterns), rec.c (records read,
- * ids), encode.c (records and events written), view.c (the cluster view's JSON:
+ * ids), encode.c (records and events written), nodes.c (the registry
+ * read: alternates, other nodes' listeners), view.c (the cluster view's JSON:
  * nodes, allocations, totals), quota.c (quota decisions).
  */
 #ifndef AVEDGE_CLUSTER_H
@@ -352,6 +353,44 @@ bool cluster_event_alloc(struct cluster_buf *b, const char *event,
 bool cluster_event_auth_failure(struct cluster_buf *b, const char *node,
                                 int worker, const char *line, size_t len,
                                 uint64_t ts_s);
+
+/* --- the registry as other nodes wrote it (nodes.c) ------------------------
+ * The nodes script's reply (the live registry entries, docs/cluster.md) as
+ * records (cluster_rec_decode, one per entry; an entry that was not a hash
+ * has n == 0): which node takes a 300 Try Alternate, and which addresses
+ * are other nodes' listeners. */
+/* The chosen entry's fields, borrowed from its record ("" when missing);
+ * id NULL: no node fits. */
+struct cluster_alternate {
+	const char *id;
+	const char *v4, *v6;    /* listen4, listen6: "ip:port" or "" */
+	const char *tls, *dtls; /* tls_port, dtls_port as written */
+	const char *domain;
+};
+/* The least-loaded other node that can take allocations: an id that is
+ * not self_id, not draining (a draining field other than "" and "0"),
+ * below its max_allocations (0: no limit); the fewest allocations, ties
+ * to the smaller id. */
+void cluster_alternate_pick(const struct cluster_rec *v, size_t n,
+                            const char *self_id, struct cluster_alternate *out);
+/* A port field ("5349"): its value, 0 when above 65535 or not a number
+ * (leading digits count, as strtoul reads them). */
+uint16_t cluster_port_of(const char *s);
+
+/* The endpoints fields of every entry but self_id's (and those without an
+ * id or endpoints), each followed by one blank, in one string (the caller
+ * frees it); NULL: out of memory. */
+char *cluster_peer_endpoints(const struct cluster_rec *v, size_t n,
+                             const char *self_id);
+/* The next "ip:port" of a blank-separated list at *s: true with its start
+ * and length, *s moved past it; false at the end. */
+bool cluster_endpoint_next(const char **s, const char **tok, size_t *len);
+/* "ip:port" or "[ip6]:port" (len bytes) split at its last colon: the
+ * address text into ip (cap bytes, NUL-terminated; at most 63) and the
+ * port (1..65535; leading digits count, as strtol reads them). false: not
+ * of that form. The address itself is not checked. */
+bool cluster_endpoint_split(const char *s, size_t len, char *ip, size_t cap,
+                            uint16_t *port);
 
 /* --- quota decisions (quota.c) --------------------------------------------
  * A worker owns one field per quota hash (docs/cluster.md); these say what

@@ -22,6 +22,7 @@
 #include "edge/redis/redis_int.h"
 #include "turn/policy.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,14 +30,57 @@
 
 #define MAX_PEER_ENDPOINTS 1024 /* of all other nodes together */
 
-const char *redis_hash_field(const struct redisReply *h, const char *name)
+/* One hash: its string pairs only. */
+static int hash_decode(struct cluster_rec *rec, const redisReply *h)
 {
-	for (size_t i = 0; i + 1 < h->elements; i += 2)
-		if (h->element[i]->type == REDIS_REPLY_STRING &&
-		    h->element[i + 1]->type == REDIS_REPLY_STRING &&
-		    strcmp(h->element[i]->str, name) == 0)
-			return h->element[i + 1]->str;
-	return NULL;
+	size_t n = h->type == REDIS_REPLY_ARRAY ? h->elements : 0, k = 0;
+	const char **v = calloc(n ? n : 1, sizeof(*v));
+	size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+	int err = ENOMEM;
+
+	for (size_t i = 0; v && lens && i + 1 < n; i += 2) {
+		const redisReply *f = h->element[i], *x = h->element[i + 1];
+		if (f->type != REDIS_REPLY_STRING ||
+		    x->type != REDIS_REPLY_STRING)
+			continue;
+		v[k] = f->str;
+		lens[k++] = f->len;
+		v[k] = x->str;
+		lens[k++] = x->len;
+	}
+	if (v && lens)
+		err = cluster_rec_decode(rec, "", v, lens, k);
+	free(v);
+	free(lens);
+	return err;
+}
+
+int redis_nodes_decode(const redisReply *rep, struct cluster_recs **out)
+{
+	struct cluster_recs *rs;
+	int err = 0;
+
+	*out = NULL;
+	if (rep->type != REDIS_REPLY_ARRAY)
+		return EBADMSG;
+	if (!(rs = calloc(1, sizeof(*rs))) ||
+	    !(rs->v = calloc(rep->elements ? rep->elements : 1,
+	                     sizeof(*rs->v)))) {
+		free(rs);
+		return ENOMEM;
+	}
+	for (size_t i = 0; !err && i < rep->elements; i++) {
+		err = hash_decode(&rs->v[i], rep->element[i]);
+		rs->n = i +
+		        1; /* cleared by cluster_recs_free, even half done */
+	}
+	rs->total = rs->n;
+	if (err) {
+		cluster_recs_free(rs);
+		return err;
+	}
+	*out = rs;
+	return 0;
 }
 
 /* --- what this node publishes ------------------------------------------ */
@@ -121,13 +165,16 @@ static void apply_peers(struct edge_worker *w, void *arg)
 
 static bool parse_endpoint(const char *s, size_t len, union turn_addr *a)
 {
-	char tmp[EDGE_ADDRSTR_LEN + 2];
+	char ip[64];
+	uint16_t port;
+	struct sockaddr_storage ss;
 
-	if (len == 0 || len >= sizeof(tmp))
+	if (len >= EDGE_ADDRSTR_LEN + 2 ||
+	    !cluster_endpoint_split(s, len, ip, sizeof(ip), &port) ||
+	    edge_addr_parse(ip, port, &ss) != 0)
 		return false;
-	memcpy(tmp, s, len);
-	tmp[len] = 0;
-	return edge_addr_parse_hostport(tmp, a);
+	memcpy(a, &ss, edge_addr_len((const void *)&ss));
+	return true;
 }
 
 /* Every endpoint in the blank-separated lists of all into one set. */
@@ -135,18 +182,17 @@ static struct turn_policy *build_set(const char *all, size_t *count)
 {
 	struct turn_policy *p;
 	union turn_addr a;
+	const char *tok;
+	size_t len;
 
 	*count = 0;
 	if (turn_policy_new(&p) != 0)
 		return NULL;
-	for (const char *s = all; *s && *count < MAX_PEER_ENDPOINTS;) {
-		size_t len = strcspn(s, " ");
-		if (parse_endpoint(s, len, &a) &&
+	while (*count < MAX_PEER_ENDPOINTS &&
+	       cluster_endpoint_next(&all, &tok, &len))
+		if (parse_endpoint(tok, len, &a) &&
 		    turn_policy_protect(p, &a.sa) == 0)
 			(*count)++;
-		s += len;
-		s += strspn(s, " ");
-	}
 	return p;
 }
 
@@ -165,36 +211,12 @@ static void post_sets(struct edge_redis *r, const char *all)
 	          count);
 }
 
-void redis_peers_update(struct edge_redis *r, const struct redisReply *nodes)
+void redis_peers_update(struct edge_redis *r, const struct cluster_recs *nodes)
 {
-	size_t cap = 0, n = 0;
-	char *all;
+	char *all = cluster_peer_endpoints(nodes->v, nodes->n, r->node_id);
 
-	for (size_t i = 0; i < nodes->elements; i++) {
-		const struct redisReply *h = nodes->element[i];
-		const char *ep = h->type == REDIS_REPLY_ARRAY
-		                         ? redis_hash_field(h, "endpoints")
-		                         : NULL;
-		if (ep)
-			cap += strlen(ep) + 1;
-	}
-	if (!(all = malloc(cap + 1)))
+	if (!all)
 		return;
-	all[0] = 0;
-	for (size_t i = 0; i < nodes->elements; i++) {
-		const struct redisReply *h = nodes->element[i];
-		if (h->type != REDIS_REPLY_ARRAY)
-			continue;
-		const char *id = redis_hash_field(h, "id");
-		const char *ep = redis_hash_field(h, "endpoints");
-		if (!id || !ep || strcmp(id, r->node_id) == 0)
-			continue;
-		size_t k = strlen(ep);
-		memcpy(all + n, ep, k);
-		n += k;
-		all[n++] = ' ';
-		all[n] = 0;
-	}
 	if (r->peers_last && strcmp(r->peers_last, all) == 0) {
 		free(all);
 		return;

@@ -145,18 +145,8 @@ static void apply_alt(struct edge_worker *w, void *arg)
 	free(m);
 }
 
-/* What the alternate's registry entry says; "" for a missing field. */
-struct alt_entry {
-	const char *v4, *v6, *tls, *dtls, *domain;
-};
-
-static uint16_t port_of(const char *s)
-{
-	unsigned long v = strtoul(s, NULL, 10);
-	return v <= 65535 ? (uint16_t)v : 0;
-}
-
-static void post_alternates(struct edge_redis *r, const struct alt_entry *e)
+static void post_alternates(struct edge_redis *r,
+                            const struct cluster_alternate *e)
 {
 	if (r->alt_posted && strcmp(r->alt[0], e->v4) == 0 &&
 	    strcmp(r->alt[1], e->v6) == 0 && strcmp(r->alt_tls, e->tls) == 0 &&
@@ -173,69 +163,42 @@ static void post_alternates(struct edge_redis *r, const struct alt_entry *e)
 	          "%s%s%s%s",
 	          *e->v4 ? e->v4 : "", *e->v4 && *e->v6 ? " " : "",
 	          *e->v4 || *e->v6 ? e->v6 : "none (508 when draining or full)",
-	          port_of(e->tls) ? " tls port " : "",
-	          port_of(e->tls) ? e->tls : "",
-	          port_of(e->dtls) ? " dtls port " : "",
-	          port_of(e->dtls) ? e->dtls : "", *e->domain ? " domain " : "",
-	          e->domain);
+	          cluster_port_of(e->tls) ? " tls port " : "",
+	          cluster_port_of(e->tls) ? e->tls : "",
+	          cluster_port_of(e->dtls) ? " dtls port " : "",
+	          cluster_port_of(e->dtls) ? e->dtls : "",
+	          *e->domain ? " domain " : "", e->domain);
 	for (size_t i = 0; i < r->nworkers; i++) {
 		struct alt_msg *m = calloc(1, sizeof(*m));
 		if (!m)
 			continue;
 		m->has4 = edge_addr_parse_hostport(e->v4, &m->v4);
 		m->has6 = edge_addr_parse_hostport(e->v6, &m->v6);
-		m->tls_port = port_of(e->tls);
-		m->dtls_port = port_of(e->dtls);
+		m->tls_port = cluster_port_of(e->tls);
+		m->dtls_port = cluster_port_of(e->dtls);
 		snprintf(m->domain, sizeof(m->domain), "%s", e->domain);
 		if (edge_worker_post(r->workers[i], apply_alt, m) != 0)
 			free(m);
 	}
 }
 
-static const char *field(const struct redisReply *h, const char *name)
-{
-	const char *v = redis_hash_field(h, name);
-	return v ? v : "";
-}
-
-/* The least-loaded healthy other node: not draining, below its
- * max-allocations, entry alive (its TTL); ties by id. Also the other
- * nodes' listeners for the workers' peer checks (redis/peers.c). */
+/* The least-loaded healthy other node (cluster_alternate_pick; the
+ * script returns live entries only), and the other nodes' listeners for
+ * the workers' peer checks (redis/peers.c). */
 static void on_nodes(struct rconn *c, struct redisReply *r, enum rc_status st,
                      void *arg)
 {
 	struct edge_redis *er = arg;
-	struct alt_entry best = {"", "", "", "", ""};
-	const char *best_id = NULL;
-	unsigned long long least = 0;
+	struct cluster_recs *nodes;
+	struct cluster_alternate best;
 
 	(void)c;
-	if (st != RC_OK || !r || r->type != REDIS_REPLY_ARRAY)
+	if (st != RC_OK || !r || redis_nodes_decode(r, &nodes) != 0)
 		return;
-	redis_peers_update(er, r);
-	for (size_t i = 0; i < r->elements; i++) {
-		const struct redisReply *h = r->element[i];
-		if (h->type != REDIS_REPLY_ARRAY)
-			continue;
-		const char *id = field(h, "id"), *dr = field(h, "draining");
-		unsigned long long n =
-		        strtoull(field(h, "allocations"), NULL, 10);
-		unsigned long long m =
-		        strtoull(field(h, "max_allocations"), NULL, 10);
-		if (!*id || strcmp(id, er->node_id) == 0 ||
-		    (*dr && strcmp(dr, "0") != 0) || (m && n >= m))
-			continue;
-		if (best_id &&
-		    (n > least || (n == least && strcmp(id, best_id) >= 0)))
-			continue;
-		best_id = id;
-		least = n;
-		best = (struct alt_entry){
-		        field(h, "listen4"), field(h, "listen6"),
-		        field(h, "tls_port"), field(h, "dtls_port"),
-		        field(h, "domain")};
-	}
+	redis_peers_update(er, nodes);
+	cluster_alternate_pick(nodes->v, nodes->n, er->node_id, &best);
 	post_alternates(er, &best);
+	cluster_recs_free(nodes);
 }
 
 /* --- heartbeat ------------------------------------------------------------ */

@@ -121,11 +121,15 @@ struct turn_server_cfg;
 /* The registry's endpoints, tls_port and dtls_port fields of this node. */
 void redis_endpoints_init(struct edge_redis *r, const struct edge_config *cfg,
                           const struct turn_server_cfg *core);
-/* From a registry read (the nodes script's reply): when the other nodes'
- * endpoints changed, post each worker its new set (control thread). */
-void redis_peers_update(struct edge_redis *r, const struct redisReply *nodes);
-/* A registry hash's field (a flat HGETALL array), or NULL. */
-const char *redis_hash_field(const struct redisReply *h, const char *name);
+/* The nodes script's reply (an array of flat HGETALL arrays) as n records
+ * (cluster/nodes.c reads them): pairs whose field or value is not a
+ * string are left out, an element that is not an array is a record with
+ * no fields. 0, EBADMSG (not an array) or ENOMEM; free with
+ * cluster_recs_free. */
+int redis_nodes_decode(const struct redisReply *rep, struct cluster_recs **out);
+/* From a registry read: when the other nodes' endpoints changed, post
+ * each worker its new set (control thread). */
+void redis_peers_update(struct edge_redis *r, const struct cluster_recs *nodes);
 
 /* --- the node object (redis.c) ------------------------------------------ */
 struct edge_redis {

@@ -5,8 +5,11 @@
  * stands for one that is not a string), decoded as a registry hash and as
  * an allocation record. Every view written from them must be JSON the
  * reader takes; every element is parsed as an allocation id, whose order
- * must be antisymmetric, and used as a key name. Seeds:
- * tests/fuzz/corpus/redis.
+ * must be antisymmetric, and used as a key name. The same elements, cut
+ * into registry entries at each non-string one, are a nodes script reply
+ * (cluster/nodes.c): the alternate picked must be another node, and every
+ * endpoint of the other nodes' list must split into an address and a
+ * port. Seeds: tests/fuzz/corpus/redis.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,6 +85,45 @@ static void ids(char *const *e, size_t n)
 		        -sign(cluster_alloc_id_cmp(&a[i + 1], &a[i])));
 }
 
+/* e[0..n) cut at the NULL elements into at most 8 entries. */
+static void registry(const char *const *v, const size_t *lens, size_t n)
+{
+	struct cluster_rec h[8];
+	struct cluster_alternate a;
+	size_t nh = 0, start = 0;
+	const char *s, *tok;
+	size_t len;
+	char ip[64], *all;
+	uint16_t port;
+
+	for (size_t i = 0; i <= n && nh < 8; i++) {
+		if (i < n && v[i])
+			continue;
+		if (cluster_rec_decode(&h[nh], "", v + start, lens + start,
+		                       i - start) != 0) {
+			cluster_rec_clear(&h[nh]);
+			break;
+		}
+		nh++;
+		start = i + 1;
+	}
+	cluster_alternate_pick(h, nh, "n1", &a);
+	REQUIRE(!a.id || (*a.id && strcmp(a.id, "n1") != 0));
+	REQUIRE(a.v4 && a.v6 && a.tls && a.dtls && a.domain);
+	cluster_port_of(a.tls);
+	if ((all = cluster_peer_endpoints(h, nh, "n1"))) {
+		for (s = all; cluster_endpoint_next(&s, &tok, &len);) {
+			REQUIRE(len && !memchr(tok, ' ', len));
+			if (cluster_endpoint_split(tok, len, ip, sizeof(ip),
+			                           &port))
+				REQUIRE(port && strlen(ip) < 64);
+		}
+		free(all);
+	}
+	for (size_t i = 0; i < nh; i++)
+		cluster_rec_clear(&h[i]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *copy = malloc(size + 1), *e[ELEMS_MAX];
@@ -104,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		start = i + 1;
 	}
 	ids(e, n);
+	registry(v, lens, n);
 	if (cluster_rec_decode(&r[0], "n1", v, lens, n) == 0 &&
 	    cluster_rec_decode(&r[1], n && v[0] ? v[0] : "", v + 1, lens + 1,
 	                       n ? n - 1 : 0) == 0)
