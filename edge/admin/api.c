@@ -16,6 +16,7 @@
  * Also here: the loop-lag probe (a job timed from post to run) and the
  * sums of every worker's counters (relaxed loads, no locks).
  */
+#include "cluster/cluster.h"
 #include "edge/admin/admin_int.h"
 #include "edge/base/clock.h"
 #include "edge/base/log.h"
@@ -245,8 +246,8 @@ static void json_alloc(struct evbuffer *b, struct edge_admin *a,
 	char id[ADMIN_NODE_ID_MAX + 48];
 	uint64_t now_s = (uint64_t)time(NULL);
 
-	snprintf(id, sizeof(id), "%s-%u-%llu", a->node_id, v->worker,
-	         (unsigned long long)v->serial);
+	cluster_alloc_id_format(id, sizeof(id), a->node_id, v->worker,
+	                        (unsigned long long)v->serial);
 	evbuffer_add_printf(b, "{\"id\":");
 	admin_json_str(b, id);
 	evbuffer_add_printf(b, ",\"node\":");
