@@ -1,0 +1,121 @@
+"""Exhaustion (issue 12): each resource that runs out has a clear answer
+to the client, shows in /readyz or /metrics, and comes back when the
+resource does; the daemon never crashes. Loopback only, every loop bounded.
+
+* Relay ports: a range of 4 ports; the 5th Allocate gets 508, /readyz
+  says 503 "relay ports exhausted"; a Refresh with lifetime 0 gives one
+  back, /readyz is 200 again and the next Allocate succeeds.
+"""
+import os
+import random
+import socket
+import struct
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from harness import Daemon, free_port, wait_for
+from test_admin import metric, parse_metrics
+import turnclient as tc
+
+USER, PASSWORD = "alice", "wonderland"
+ADMIN_TOKEN = "exhaustion-test-admin-token-0"
+
+
+def port_block(n):
+    """n consecutive ports free for UDP on 127.0.0.1, below the kernel's
+    ephemeral range (32768-60999), so no client socket takes them."""
+    for _ in range(200):
+        base = random.randrange(20000, 32000 - n)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free block of %d ports" % n)
+
+
+class Exhaustion(unittest.TestCase):
+    def start(self, extra=(), wrapper=()):
+        self.admin_port = free_port()
+        d = Daemon(["--relay-ip", "127.0.0.1", "--realm", "test.local",
+                    "--user", "%s:%s" % (USER, PASSWORD),
+                    "--admin-listen", "127.0.0.1:%d" % self.admin_port,
+                    "--admin-token", ADMIN_TOKEN] + list(extra),
+                   wrapper=wrapper)
+        self.addCleanup(d.cleanup)
+        d.start()
+        self.d = d
+        return d
+
+    def admin(self, path):
+        """(status, body) of a GET on the admin server."""
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d%s" % (self.admin_port, path),
+            headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self):
+        status, body = self.admin("/metrics")
+        self.assertEqual(status, 200, body)
+        return parse_metrics(body)[0]
+
+    def client(self, src="127.0.0.1"):
+        c = tc.TurnClient(("127.0.0.1", self.d.port), USER, PASSWORD)
+        if src != "127.0.0.1":
+            c.sock.close()
+            c.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            c.sock.bind((src, 0))
+            c.sock.settimeout(2)
+        self.addCleanup(c.close)
+        return c
+
+    def release(self, c):
+        m = c.transact(tc.REFRESH, [tc.attr(tc.A_LIFETIME, struct.pack("!I", 0))])
+        self.assertEqual(m[1], 2, m)
+
+    # --- relay ports ------------------------------------------------------
+
+    def test_port_range_exhausted_answers_508_and_refills(self):
+        lo = port_block(4)
+        self.start(["--threads", "1", "--min-port", str(lo),
+                    "--max-port", str(lo + 3)])
+        self.assertEqual(self.admin("/readyz"), (200, "ready\n"))
+        held = [self.client() for _ in range(4)]
+        for c in held:
+            m = c.allocate()
+            self.assertEqual(m[1], 2, m)
+            self.assertIn(c.relayed(m)[1], range(lo, lo + 4))
+        late = self.client()
+        self.assertEqual(tc.error_code(late.allocate()[3]), 508)
+        self.assertEqual(self.admin("/readyz"),
+                         (503, "relay ports exhausted\n"))
+        series = self.metrics()
+        self.assertEqual(metric(series, "avedge_allocations_rejected_total",
+                                reason="no_relay_port"), 1)
+        self.assertEqual(metric(series, "avedge_relay_ports_in_use"), 4)
+
+        self.release(held[0])
+        self.assertTrue(wait_for(lambda: self.admin("/readyz")[0] == 200),
+                        "readyz stayed 503 after a port came back")
+        m = late.allocate()
+        self.assertEqual(m[1], 2, m)
+        self.assertIn(late.relayed(m)[1], range(lo, lo + 4))
+        self.assertEqual(self.admin("/readyz"),
+                         (503, "relay ports exhausted\n"))
+
+
+if __name__ == "__main__":
+    unittest.main()
