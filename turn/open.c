@@ -8,6 +8,12 @@
  * held for a RESERVATION-TOKEN (s14.6, s14.9) for 30 s.
  * The allocation is parked (ALLOC_PENDING) while a bind is outstanding; its
  * struct turn_pending holds the state and is freed on completion. Pure.
+ *
+ * What a failed bind means: EADDRINUSE is the port's fault (quarantined,
+ * another port tried); EMFILE, ENFILE, ENOBUFS and ENOMEM are the node's
+ * (out of descriptors or socket memory: the port goes back to the pool,
+ * 508 Insufficient Capacity, not counted as port exhaustion and not
+ * logged here: the edge counts and logs those, at a bounded rate).
  */
 #include "turn/turn_int.h"
 
@@ -133,12 +139,20 @@ static void start_v6(struct turn_alloc *a)
 	turn_alloc_open(a);
 }
 
-static void fail(struct turn_alloc *a, uint16_t code)
+/* The node, not the port, lacked something to open a socket. */
+static bool out_of_resources(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	       err == ENOMEM;
+}
+
+static void fail(struct turn_alloc *a, uint16_t code, bool no_port)
 {
 	struct turn_server *s = a->s;
 	struct stun_builder b;
 
-	s->stats.port_exhausted++;
+	if (no_port)
+		s->stats.port_exhausted++;
 	s->stats.responses_error[STUN_METHOD_ALLOCATE]++;
 	turn_count_response(s, STUN_METHOD_ALLOCATE, code);
 	if (turn_resp_begin(s->out, &b, STUN_METHOD_ALLOCATE, STUN_CLASS_ERROR,
@@ -156,8 +170,9 @@ static void bind_failed(struct turn_alloc *a, int err)
 	struct turn_pending *p = a->pend;
 	struct turn_relay *rl = &a->relay[p->slot];
 
-	turn_log(s, "relay port %u: bind failed (errno %d)%s", rl->port, err,
-	         p->from_resv ? " for a reserved port" : "");
+	if (!out_of_resources(err))
+		turn_log(s, "relay port %u: bind failed (errno %d)%s", rl->port,
+		         err, p->from_resv ? " for a reserved port" : "");
 	if (err == EADDRINUSE) {
 		turn_node_quarantine(s->node, rl->port, s->now_ms);
 	} else {
@@ -181,7 +196,7 @@ static void bind_failed(struct turn_alloc *a, int err)
 		finish(a);
 		return;
 	}
-	fail(a, 508);
+	fail(a, 508, !out_of_resources(err));
 }
 
 void turn_alloc_relay_result(struct turn_server *s, uint32_t token, int err,
