@@ -305,6 +305,14 @@ static void m_relay(struct evbuffer *b, const struct totals *x)
 	        ld(&e->dtls_cookie_sent));
 	counter(b, "avedge_dtls_handshakes_total", "DTLS handshakes completed.",
 	        ld(&e->dtls_handshakes));
+	family(b, "avedge_fd_exhausted_total", "counter",
+	       "Sockets not opened (relay: the Allocate gets 508) and "
+	       "connections not accepted (the listeners pause) for want of "
+	       "file descriptors (EMFILE, ENFILE) or socket memory.");
+	sample1(b, "avedge_fd_exhausted_total", "kind", "relay_socket",
+	        ld(&e->nofd_socket));
+	sample1(b, "avedge_fd_exhausted_total", "kind", "accept",
+	        ld(&e->nofd_accept));
 }
 
 static void m_node(struct evbuffer *b, struct edge_admin *a)

@@ -139,6 +139,8 @@ int edge_relay_open(struct edge_worker *w, const struct turn_action *a,
 	if (fd < 0) {
 		int err = errno;
 		free(r);
+		if (edge_nofd(err))
+			edge_nofd_socket(w, err);
 		return err;
 	}
 	if (a->bind.sa.sa_family == AF_INET6) {

@@ -523,7 +523,11 @@ void edge_tcp_accept_error(struct evconnlistener *l, void *arg)
 	int err = EVUTIL_SOCKET_ERROR();
 
 	(void)l;
-	edge_warn("worker %d: accept failed: %s", w->index, strerror(err));
+	if (edge_nofd(err))
+		edge_nofd_accept(w, err); /* paused, else it fires again */
+	else
+		edge_warn("worker %d: accept failed: %s", w->index,
+		          strerror(err));
 }
 
 void edge_tcp_close_all(struct edge_worker *w)

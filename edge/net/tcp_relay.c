@@ -40,6 +40,7 @@
  * handle). */
 struct tlistener {
 	struct evconnlistener *l;
+	struct event *resume; /* out of descriptors: paused until this */
 	struct edge_worker *w;
 	struct turn_alloc *alloc;
 	struct tlistener *next, *prev;
@@ -451,6 +452,8 @@ static void tcp_connect(struct edge_worker *w, const struct turn_action *a)
 			pair_end(p, false);
 		}
 	}
+	if (edge_nofd(err))
+		edge_nofd_socket(w, err);
 	if (err) /* inside the action list: its result is appended */
 		turn_server_tcp_connect_result(w->core, a->conn_id, err,
 		                               w->io.now_ms, &w->out);
@@ -500,13 +503,36 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	edge_io_flush(&w->io);
 }
 
-static void on_accept_error(struct evconnlistener *l, void *arg)
+static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
 	struct tlistener *tl = arg;
 
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(tl->l);
+}
+
+/* Out of descriptors, the peer's connection stays in the backlog and the
+ * listener readable: paused (nofd.c) like the client listeners. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct tlistener *tl = arg;
+	struct timeval t = {.tv_usec = 250 * 1000};
+	int err = EVUTIL_SOCKET_ERROR();
+
 	(void)l;
-	edge_warn("worker %d: tcp relay accept failed: %s", tl->w->index,
-	          strerror(EVUTIL_SOCKET_ERROR()));
+	if (!edge_nofd(err)) {
+		edge_warn("worker %d: tcp relay accept failed: %s",
+		          tl->w->index, strerror(err));
+		return;
+	}
+	edge_nofd_accept(tl->w, err);
+	if (!tl->resume)
+		tl->resume = evtimer_new(tl->w->base, on_resume, tl);
+	if (tl->resume) {
+		evconnlistener_disable(tl->l);
+		evtimer_add(tl->resume, &t);
+	}
 }
 
 static int listener_open(struct edge_worker *w, const struct turn_action *a,
@@ -558,6 +584,8 @@ static void listener_free(struct tlistener *tl)
 	if (tl->next)
 		tl->next->prev = tl->prev;
 	evconnlistener_free(tl->l);
+	if (tl->resume)
+		event_free(tl->resume);
 	free(tl);
 }
 
@@ -575,6 +603,8 @@ void edge_tcp_relay_action(struct edge_worker *w, const struct turn_action *a)
 		err = listener_open(w, a, &tl);
 		if (err)
 			EDGE_COUNT(&w->stats, relay_open_failures, 1);
+		if (edge_nofd(err))
+			edge_nofd_socket(w, err);
 		turn_server_relay_result(w->core, a->token, err, tl,
 		                         w->io.now_ms, w->io.now_s, &w->out);
 		break;

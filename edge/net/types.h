@@ -83,6 +83,10 @@ struct edge_stats {
 	/* of the stream counts above, TLS's; DTLS sessions opened (after
 	 * the cookie; each ends in dtls_closed) */
 	_Atomic uint64_t tls_accepted, tls_closed, dtls_sessions;
+	/* out of file descriptors (EMFILE, ENFILE; or socket memory): relay
+	 * sockets not opened (508 to the Allocate), accept() failures (the
+	 * listeners pause) */
+	_Atomic uint64_t nofd_socket, nofd_accept;
 };
 
 /* Add to a counter of the calling worker: a plain load and store, no

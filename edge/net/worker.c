@@ -186,6 +186,7 @@ void edge_worker_free(struct edge_worker *w)
 	turn_server_free(w->core);
 	if (w->tick)
 		event_free(w->tick);
+	edge_nofd_free(w);
 	event_base_free(w->base);
 	free(w);
 }

@@ -56,6 +56,10 @@ struct edge_worker {
 	struct edge_relay *relays;      /* all relay sockets, freed at stop */
 	const struct edge_net_ops *ops; /* run.c's way up (worker.c) */
 	struct event *tick;
+	/* out of descriptors (nofd.c): the listeners' resume timer, the
+	 * last log line's time and the failures not logged since */
+	struct event *nofd_resume;
+	uint64_t nofd_logged_ms, nofd_unlogged;
 	struct edge_stats stats;
 	/* TCP connections by id (tuple.conn) */
 	struct tcp_conn **conn_buckets;
@@ -105,6 +109,15 @@ void edge_relay_close_all(struct edge_worker *w);
 int edge_udp_open(struct edge_worker *w, const struct sockaddr *sa,
                   const struct edge_worker_opts *opts);
 void edge_udp_close_all(struct edge_worker *w);
+
+/* nofd.c: out of file descriptors. edge_nofd(err): EMFILE, ENFILE,
+ * ENOBUFS or ENOMEM. A relay socket not opened for that: counted and
+ * logged (at a bounded rate). An accept() failed for that: counted,
+ * logged, and the worker's TCP and TLS listeners paused briefly. */
+bool edge_nofd(int err);
+void edge_nofd_socket(struct edge_worker *w, int err);
+void edge_nofd_accept(struct edge_worker *w, int err);
+void edge_nofd_free(struct edge_worker *w);
 
 /* loop.c: the worker's thread */
 void *edge_worker_loop(void *arg);

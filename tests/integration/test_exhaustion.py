@@ -5,6 +5,11 @@ resource does; the daemon never crashes. Loopback only, every loop bounded.
 * Relay ports: a range of 4 ports; the 5th Allocate gets 508, /readyz
   says 503 "relay ports exhausted"; a Refresh with lifetime 0 gives one
   back, /readyz is 200 again and the next Allocate succeeds.
+* File descriptors: under RLIMIT_NOFILE 64 (prlimit), allocations and TCP
+  connections until none is left: Allocate gets 508, a Binding is still
+  answered, the listeners pause instead of spinning on a readable listen
+  socket (the daemon stays nearly idle), it is counted and logged at a
+  bounded rate; once descriptors are freed a new Allocate succeeds.
 """
 import os
 import random
@@ -15,12 +20,37 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import Daemon, free_port, wait_for
+from harness import Daemon, binding_request, free_port, have, \
+    parse_xor_mapped, wait_for
 from test_admin import metric, parse_metrics
 import turnclient as tc
 
 USER, PASSWORD = "alice", "wonderland"
 ADMIN_TOKEN = "exhaustion-test-admin-token-0"
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of pid so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def udp_binding(port, src="127.0.0.1", timeout=1.0):
+    """The XOR-MAPPED-ADDRESS of a Binding over UDP, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((src, 0))
+        s.settimeout(timeout)
+        req, tid = binding_request()
+        s.sendto(req, ("127.0.0.1", port))
+        try:
+            return parse_xor_mapped(s.recvfrom(2048)[0], tid)
+        except OSError:
+            return None
 
 
 def port_block(n):
@@ -115,6 +145,67 @@ class Exhaustion(unittest.TestCase):
         self.assertIn(late.relayed(m)[1], range(lo, lo + 4))
         self.assertEqual(self.admin("/readyz"),
                          (503, "relay ports exhausted\n"))
+
+    # --- file descriptors -------------------------------------------------
+
+    @unittest.skipUnless(have("prlimit"), "prlimit (util-linux) is missing")
+    def test_fd_exhausted_answers_508_pauses_listeners_and_recovers(self):
+        lo = port_block(1)
+        d = self.start(["--threads", "1", "--min-port", str(lo),
+                        "--max-port", str(lo + 999)],
+                       wrapper=["prlimit", "--nofile=64:64"])
+        pid = d.proc.pid
+        conns, held = [], []
+        self.addCleanup(lambda: [s.close() for s in conns])
+        for _ in range(8):  # accepted while descriptors last
+            conns.append(socket.create_connection(("127.0.0.1", d.port), 2))
+        code = None
+        for _ in range(100):
+            c = self.client()
+            m = c.allocate()
+            code = tc.error_code(m[3]) if m[1] == 3 else None
+            if code:
+                break
+            held.append(c)
+        self.assertEqual(code, 508, "no 508 after %d allocations" % len(held))
+        self.assertGreater(len(held), 5)
+        self.assertLessEqual(fd_count(pid), 64)
+        # connections the daemon cannot accept: left in the backlog
+        for _ in range(8):
+            conns.append(socket.create_connection(("127.0.0.1", d.port), 2))
+        cpu0, t0 = cpu_s(pid), time.monotonic()
+        time.sleep(1.0)
+        busy = (cpu_s(pid) - cpu0) / (time.monotonic() - t0)
+        self.assertLess(busy, 0.3, "the daemon spins out of descriptors")
+        self.assertEqual(tc.error_code(self.client().allocate()[3]), 508)
+        self.assertIsNotNone(udp_binding(d.port), "Binding not answered")
+        self.assertIsNone(d.proc.poll())
+
+        for s in conns:
+            s.close()
+        conns.clear()
+        for c in held[:4]:
+            self.release(c)
+        late = self.client()
+        ok = wait_for(lambda: late.allocate()[1] == 2, timeout=5, step=0.3)
+        self.assertTrue(ok, "no Allocate succeeded after descriptors came back")
+        with socket.create_connection(("127.0.0.1", d.port), 2) as s:
+            req, tid = binding_request()
+            s.sendall(req)
+            s.settimeout(2)
+            self.assertIsNotNone(parse_xor_mapped(s.recv(2048), tid))
+        series = self.metrics()
+        self.assertGreaterEqual(metric(series, "avedge_fd_exhausted_total",
+                                       kind="relay_socket"), 1)
+        self.assertGreaterEqual(metric(series, "avedge_fd_exhausted_total",
+                                       kind="accept"), 1)
+        self.assertEqual(metric(series, "avedge_allocations_rejected_total",
+                                reason="no_relay_port"), 0)
+        lines = [l for l in d.log().splitlines()
+                 if "Too many open files" in l]
+        self.assertGreaterEqual(len(lines), 1)
+        self.assertLessEqual(len(lines), 8, "\n".join(lines))
+        self.assertIsNone(d.proc.poll())
 
 
 if __name__ == "__main__":
