@@ -10,9 +10,22 @@ resource does; the daemon never crashes. Loopback only, every loop bounded.
   answered, the listeners pause instead of spinning on a readable listen
   socket (the daemon stays nearly idle), it is counted and logged at a
   bounded rate; once descriptors are freed a new Allocate succeeds.
+* Allocation quota: 1,000 sources (one loopback address each) with good
+  credentials against total-quota 300: exactly 300 succeed, 700 get 486;
+  50 freed, 50 of the others get in, the rest still 486.
+* 401 flood: 20,000 Allocates without credentials from 100 sources in
+  about 2 s: the challenge pacing engages, no answer is larger than 4x its
+  request, and an authenticated client gets its allocation meanwhile.
+* No state for strangers: after 100,000 Bindings and Allocates without
+  credentials from 1,000 sources, RSS is where it was (5% or 1 MB) and
+  there is no allocation.
 """
+import hashlib
 import os
 import random
+import resource
+import select
+import threading
 import socket
 import struct
 import time
@@ -51,6 +64,84 @@ def udp_binding(port, src="127.0.0.1", timeout=1.0):
             return parse_xor_mapped(s.recvfrom(2048)[0], tid)
         except OSError:
             return None
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def raise_nofile(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+
+
+def source(net, i):
+    """The i-th loopback address of 127.net.0.0/16 (none ends in 0 or
+    255); Linux answers for all of 127.0.0.0/8."""
+    return "127.%d.%d.%d" % (net, 1 + i // 250, 1 + i % 250)
+
+
+class Sources:
+    """n non-blocking UDP sockets, one per loopback address, all talking
+    to one server port."""
+
+    def __init__(self, net, n, port):
+        self.port = port
+        self.socks = []
+        for i in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setblocking(False)
+            s.bind((source(net, i), 0))
+            self.socks.append(s)
+        self.index = {s.fileno(): i for i, s in enumerate(self.socks)}
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+
+    def send(self, i, data):
+        try:
+            self.socks[i].sendto(data, ("127.0.0.1", self.port))
+        except BlockingIOError:
+            pass
+
+    def drain(self, on_answer, wait=0.0):
+        """on_answer(i, bytes) for every datagram waiting (select()
+        waits up to wait s for the first); the number read."""
+        n = 0
+        for k in range(0, len(self.socks), 500):  # select()'s FD_SETSIZE
+            part = self.socks[k:k + 500]
+            ready = select.select(part, [], [], wait if k == 0 else 0)[0]
+            for s in ready:
+                while True:
+                    try:
+                        data = s.recv(4096)
+                    except (BlockingIOError, ConnectionRefusedError):
+                        break
+                    n += 1
+                    on_answer(self.index[s.fileno()], data)
+        return n
+
+    def exchange(self, requests, done, rounds=6, step=0.5):
+        """Send requests[i] from source i, and again to those not done(i)
+        after step s, up to rounds times: answers go to done's caller
+        through the parse it does. Returns when all are done."""
+        pending = set(requests)
+        for _ in range(rounds):
+            for i in pending:
+                self.send(i, requests[i])
+            deadline = time.monotonic() + step
+            while pending and time.monotonic() < deadline:
+                self.drain(lambda i, data: done(i, data) and pending.discard(i),
+                           wait=0.05)
+            if not pending:
+                return
+        raise AssertionError("%d sources never got an answer" % len(pending))
 
 
 def port_block(n):
@@ -206,6 +297,71 @@ class Exhaustion(unittest.TestCase):
         self.assertGreaterEqual(len(lines), 1)
         self.assertLessEqual(len(lines), 8, "\n".join(lines))
         self.assertIsNone(d.proc.poll())
+
+    # --- quota ------------------------------------------------------------
+
+    def signed(self, nonce, method, attrs):
+        """A request with long-term credentials (the nonce of its source):
+        (bytes, tid)."""
+        key = hashlib.md5(("%s:test.local:%s" % (USER, PASSWORD)).encode()).digest()
+        return tc.build(method, 0, list(attrs) + [
+            tc.attr(tc.A_USERNAME, USER.encode()),
+            tc.attr(tc.A_REALM, b"test.local"), tc.attr(tc.A_NONCE, nonce)],
+            key=key)
+
+    def outcomes(self, src, which, nonces, method, attrs):
+        """{source: 200 or error code} of one signed request per source."""
+        reqs, tids, codes = {}, {}, {}
+        for i in which:
+            reqs[i], tids[i] = self.signed(nonces[i], method, attrs)
+
+        def answer(i, data):
+            m = tc.parse(data)
+            if not m or i not in tids or m[2] != tids[i]:
+                return False
+            codes[i] = 200 if m[1] == 2 else tc.error_code(m[3])
+            return True
+        src.exchange(reqs, answer)
+        return codes
+
+    def test_total_quota_admits_exactly_its_number_from_1000_sources(self):
+        raise_nofile(4096)
+        n, quota, freed = 1000, 300, 50
+        d = self.start(["--threads", "2", "--total-quota", str(quota)])
+        src = Sources(2, n, d.port)
+        self.addCleanup(src.close)
+        t0 = time.monotonic()
+        alloc = [tc.attr(tc.A_REQ_TRANSPORT, b"\x11\0\0\0")]
+        nonces = {}
+
+        def challenged(i, data):
+            m = tc.parse(data)
+            if m and tc.error_code(m[3]) == 401 and tc.A_NONCE in m[3]:
+                nonces[i] = m[3][tc.A_NONCE][0]
+                return True
+            return False
+        src.exchange({i: tc.build(tc.ALLOCATE, 0, alloc)[0]
+                      for i in range(n)}, challenged)
+
+        codes = self.outcomes(src, range(n), nonces, tc.ALLOCATE, alloc)
+        won = sorted(i for i, c in codes.items() if c == 200)
+        lost = sorted(i for i, c in codes.items() if c == 486)
+        self.assertEqual((len(won), len(lost)), (quota, n - quota),
+                         "codes: %r" % sorted(set(codes.values())))
+        self.assertEqual(metric(self.metrics(), "avedge_allocations"), quota)
+
+        zero = [tc.attr(tc.A_LIFETIME, struct.pack("!I", 0))]
+        gone = self.outcomes(src, won[:freed], nonces, tc.REFRESH, zero)
+        self.assertEqual(set(gone.values()), {200})
+        again = self.outcomes(src, lost, nonces, tc.ALLOCATE, alloc)
+        self.assertEqual(sum(1 for c in again.values() if c == 200), freed)
+        self.assertEqual(sum(1 for c in again.values() if c == 486),
+                         len(lost) - freed)
+        series = self.metrics()
+        self.assertEqual(metric(series, "avedge_allocations"), quota)
+        self.assertEqual(metric(series, "avedge_allocations_rejected_total",
+                                reason="quota"), 2 * (n - quota) - freed)
+        self.assertLess(time.monotonic() - t0, 20)
 
 
 if __name__ == "__main__":
