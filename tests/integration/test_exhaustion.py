@@ -14,7 +14,7 @@ resource does; the daemon never crashes. Loopback only, every loop bounded.
   credentials against total-quota 300: exactly 300 succeed, 700 get 486;
   50 freed, 50 of the others get in, the rest still 486.
 * 401 flood: 20,000 Allocates without credentials from 100 sources in
-  about 2 s: the challenge pacing engages, no answer is larger than 4x its
+  about 2 s (pacing 10/s, burst 20 per source): the pacing engages, no answer is larger than 4x its
   request, and an authenticated client gets its allocation meanwhile.
 * No state for strangers: after 100,000 Bindings and Allocates without
   credentials from 1,000 sources, RSS is where it was (5% or 1 MB) and
@@ -362,6 +362,111 @@ class Exhaustion(unittest.TestCase):
         self.assertEqual(metric(series, "avedge_allocations_rejected_total",
                                 reason="quota"), 2 * (n - quota) - freed)
         self.assertLess(time.monotonic() - t0, 20)
+
+    # --- floods without credentials ---------------------------------------
+
+    def flood(self, src, requests, total, per_s, on_answer=lambda i, d: None):
+        """total requests (requests[k % len]) round robin over the sources
+        at per_s a second, answers read as they come."""
+        t0 = time.monotonic()
+        n = len(src.socks)
+        for k in range(total):
+            src.send(k % n, requests[k % len(requests)])
+            if k % 500 == 499:
+                src.drain(on_answer)
+                ahead = t0 + k / per_s - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            src.drain(on_answer, wait=0.05)
+
+    def timed_allocate(self, limit_s=5.0):
+        """Seconds until an authenticated client's Allocate succeeded
+        (answers lost to a flood are asked again), or None."""
+        t0 = time.monotonic()
+        c = self.client()
+        c.sock.settimeout(0.5)
+        while time.monotonic() - t0 < limit_s:
+            try:
+                if c.allocate()[1] == 2:
+                    return time.monotonic() - t0
+            except socket.timeout:
+                continue
+        return None
+
+    def test_401_flood_is_paced_small_and_lets_a_user_through(self):
+        total, sources = 20000, 100
+        self.start(["--threads", "2", "--auth-rate-limit", "10",
+                    "--auth-rate-burst", "20"])
+        src = Sources(3, sources, self.d.port)
+        self.addCleanup(src.close)
+        reqs = [tc.build(tc.ALLOCATE, 0,
+                         [tc.attr(tc.A_REQ_TRANSPORT, b"\x11\0\0\0")])[0]
+                for _ in range(64)]
+        size = len(reqs[0])
+        seen = {"answers": 0, "largest": 0, "codes": set()}
+
+        def answer(i, data):
+            seen["answers"] += 1
+            seen["largest"] = max(seen["largest"], len(data))
+            seen["codes"].add(tc.error_code(tc.parse(data)[3]))
+        th = threading.Thread(target=self.flood,
+                              args=(src, reqs, total, 10000, answer))
+        th.start()
+        try:
+            time.sleep(0.5)
+            took = self.timed_allocate()
+        finally:
+            th.join()
+        ratio = seen["largest"] / size
+        print("\n401 flood: %d requests of %d bytes, %d answers, largest "
+              "%d bytes (x%.2f), authenticated Allocate in %s s" %
+              (total, size, seen["answers"], seen["largest"], ratio,
+               "%.3f" % took if took is not None else "never"))
+        self.assertIsNotNone(took, "no allocation during the flood")
+        self.assertLess(took, 2.0)
+        self.assertLessEqual(ratio, 4.0)
+        self.assertEqual(seen["codes"], {401})
+        series = self.metrics()
+        paced = metric(series, "avedge_auth_failures_total",
+                       reason="rate_limited")
+        challenged = metric(series, "avedge_auth_challenges_total")
+        self.assertGreater(paced, total / 2, "pacing did not engage")
+        # 100 sources x (burst 20 + 10/s for ~2 s), plus the user's
+        self.assertLess(challenged, sources * (20 + 10 * 4))
+        self.assertLessEqual(seen["answers"], challenged)
+
+    def test_unauthenticated_flood_keeps_no_state(self):
+        raise_nofile(4096)
+        self.start(["--threads", "2"])
+        src = Sources(4, 1000, self.d.port)
+        self.addCleanup(src.close)
+        reqs = []
+        for k in range(64):
+            if k % 2:
+                reqs.append(binding_request()[0])
+            else:
+                reqs.append(tc.build(tc.ALLOCATE, 0, [
+                    tc.attr(tc.A_REQ_TRANSPORT, b"\x11\0\0\0")])[0])
+        pid = self.d.proc.pid
+        self.flood(src, reqs, 20000, 40000)  # buffers and tables warm
+        time.sleep(0.3)
+        before = rss_kb(pid)
+        t0 = time.monotonic()
+        self.flood(src, reqs, 100000, 40000)
+        took = time.monotonic() - t0
+        time.sleep(0.3)
+        after = rss_kb(pid)
+        print("\nunauthenticated flood: 100000 requests in %.1f s, RSS "
+              "%d kB before, %d kB after" % (took, before, after))
+        self.assertLessEqual(abs(after - before), max(before * 0.05, 1024))
+        series = self.metrics()
+        self.assertEqual(metric(series, "avedge_allocations"), 0)
+        self.assertEqual(metric(series, "avedge_allocations_created_total"), 0)
+        self.assertGreater(metric(series, "avedge_requests_total"), 100000)
+        self.assertIsNotNone(udp_binding(self.d.port))
+        self.assertLess(took, 20)
 
 
 if __name__ == "__main__":
