@@ -128,9 +128,10 @@ class Sources:
         return n
 
     def exchange(self, requests, done, rounds=6, step=0.5):
-        """Send requests[i] from source i, and again to those not done(i)
-        after step s, up to rounds times: answers go to done's caller
-        through the parse it does. Returns when all are done."""
+        """Send requests[i] from source i; every answer goes to
+        done(i, bytes), true when it is the one awaited. Sources without
+        theirs are sent their request again after step s, up to rounds
+        times (then AssertionError)."""
         pending = set(requests)
         for _ in range(rounds):
             for i in pending:
