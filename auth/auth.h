@@ -321,6 +321,25 @@ int auth_nonces_rotate(struct auth_nonces *n, const struct auth_nonce_key *key);
 int auth_nonces_set_keys(struct auth_nonces *n,
                          const struct auth_nonce_key *cur,
                          const struct auth_nonce_key *prev);
+/*
+ * Periodic rotation (nonce-key-rotation): after auth_nonces_rotate() or
+ * auth_nonces_set_keys(), accept the previous key's nonces only through
+ * until_s (unix seconds, inclusive; 0: until the next rotation, the
+ * default). The daemon passes the rotation time plus one period, so a
+ * nonce minted before a rotation is good for one more period, then 438.
+ */
+void auth_nonces_set_prev_until(struct auth_nonces *n, uint64_t until_s);
+/* A copy (keys, lifetime) to change and swap in while n stays in use by
+ * the workers. 0 or ENOMEM. */
+int auth_nonces_dup(struct auth_nonces **out, const struct auth_nonces *n);
+uint8_t auth_nonces_current_id(const struct auth_nonces *n);
+/* The id of the key after one with id: 1..255, 255 wraps to 1 (ids are
+ * never 0). */
+uint8_t auth_nonce_next_id(uint8_t id);
+/* Is a key created at created_s (unix seconds) due for replacement at
+ * now_s with a rotation period of period_s? */
+bool auth_nonce_rotation_due(uint64_t created_s, uint32_t period_s,
+                             uint64_t now_s);
 
 /*
  * Mint a nonce for a client transport address, valid from now_s through

@@ -9,8 +9,10 @@
  * man in the middle who strips a feature bit from a 401 produces a nonce
  * that fails here (bid-down protection needs the bits to be genuine).
  * Two keys are kept, current and previous, so a nonce minted just before
- * a rotation stays good until it expires. The object owns copies of the
- * keys and nothing else. Pure: time is now_s, keys come from the caller.
+ * a rotation stays good until it expires, or until the previous key's
+ * own end (prev_until_s: one rotation period after it was replaced).
+ * The object owns copies of the keys and nothing else. Pure: time is
+ * now_s, keys come from the caller.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ struct auth_nonces {
 	uint32_t lifetime_s;
 	struct auth_nonce_key cur, prev;
 	bool has_prev;
+	uint64_t prev_until_s; /* 0: until replaced */
 };
 
 int auth_nonces_new(struct auth_nonces **out, uint32_t lifetime_s,
@@ -64,8 +67,39 @@ int auth_nonces_rotate(struct auth_nonces *n, const struct auth_nonce_key *key)
 		return EINVAL;
 	n->prev = n->cur;
 	n->has_prev = true;
+	n->prev_until_s = 0;
 	n->cur = *key;
 	return 0;
+}
+
+void auth_nonces_set_prev_until(struct auth_nonces *n, uint64_t until_s)
+{
+	n->prev_until_s = until_s;
+}
+
+int auth_nonces_dup(struct auth_nonces **out, const struct auth_nonces *n)
+{
+	*out = malloc(sizeof(**out));
+	if (*out == NULL)
+		return ENOMEM;
+	**out = *n;
+	return 0;
+}
+
+uint8_t auth_nonces_current_id(const struct auth_nonces *n)
+{
+	return n->cur.id;
+}
+
+uint8_t auth_nonce_next_id(uint8_t id)
+{
+	return id >= 255 ? 1 : (uint8_t)(id + 1);
+}
+
+bool auth_nonce_rotation_due(uint64_t created_s, uint32_t period_s,
+                             uint64_t now_s)
+{
+	return now_s >= created_s + period_s;
 }
 
 int auth_nonces_set_keys(struct auth_nonces *n,
@@ -76,6 +110,7 @@ int auth_nonces_set_keys(struct auth_nonces *n,
 		return EINVAL;
 	n->cur = *cur;
 	n->has_prev = prev != NULL;
+	n->prev_until_s = 0;
 	if (prev != NULL)
 		n->prev = *prev;
 	else
@@ -206,7 +241,8 @@ enum auth_nonce_status auth_nonce_check(const struct auth_nonces *n,
 		return AUTH_NONCE_MALFORMED;
 	if (payload[0] == n->cur.id)
 		k = &n->cur;
-	else if (n->has_prev && payload[0] == n->prev.id)
+	else if (n->has_prev && payload[0] == n->prev.id &&
+	         (n->prev_until_s == 0 || now_s <= n->prev_until_s))
 		k = &n->prev;
 	else
 		return AUTH_NONCE_STALE;

@@ -209,6 +209,83 @@ START_TEST(test_auth_nonce_rotation)
 }
 END_TEST
 
+/* nonce-key-rotation of period P: a rotation at NOW + P keeps k1 until
+ * NOW + 2P; a nonce minted under k1 is good within that period, stale
+ * after it even if the next rotation is late (438), and stale after the
+ * next rotation anyway. */
+#define PERIOD 2u
+START_TEST(test_auth_nonce_periodic_rotation_keeps_prev_one_period)
+{
+	struct sockaddr_in a = v4("192.0.2.1", 5000);
+	char n1[AUTH_NONCE_LEN + 1], n2[AUTH_NONCE_LEN + 1];
+	const uint64_t t1 = NOW + PERIOD, t2 = NOW + 2 * PERIOD;
+
+	ck_assert_int_eq(auth_nonce_mint(nonces, store, SA(a), NOW, n1, 33), 0);
+	ck_assert(!auth_nonce_rotation_due(NOW, PERIOD, t1 - 1));
+	ck_assert(auth_nonce_rotation_due(NOW, PERIOD, t1));
+	ck_assert_int_eq(auth_nonces_rotate(nonces, &k2), 0);
+	auth_nonces_set_prev_until(nonces, t1 + PERIOD);
+	ck_assert_uint_eq(auth_nonces_current_id(nonces), 2);
+	ck_assert_int_eq(auth_nonce_mint(nonces, store, SA(a), t1, n2, 33), 0);
+	ck_assert_int_eq(check(n1, SA(a), t1), AUTH_NONCE_OK);
+	ck_assert_int_eq(check(n1, SA(a), t2), AUTH_NONCE_OK); /* inclusive */
+	ck_assert_int_eq(check(n1, SA(a), t2 + 1), AUTH_NONCE_STALE);
+	ck_assert_int_eq(check(n2, SA(a), t2 + 1), AUTH_NONCE_OK);
+	/* the next rotation, on time: k1 is gone, k2 previous */
+	ck_assert_int_eq(auth_nonces_rotate(nonces, &k3), 0);
+	auth_nonces_set_prev_until(nonces, t2 + PERIOD);
+	ck_assert_int_eq(check(n1, SA(a), t2), AUTH_NONCE_STALE);
+	ck_assert_int_eq(check(n2, SA(a), t2 + PERIOD), AUTH_NONCE_OK);
+	ck_assert_int_eq(check(n2, SA(a), t2 + PERIOD + 1), AUTH_NONCE_STALE);
+}
+END_TEST
+
+START_TEST(test_auth_nonce_prev_until_zero_and_set_keys)
+{
+	struct sockaddr_in a = v4("192.0.2.1", 5000);
+	char n1[AUTH_NONCE_LEN + 1];
+
+	ck_assert_int_eq(auth_nonce_mint(nonces, store, SA(a), NOW, n1, 33), 0);
+	ck_assert_int_eq(auth_nonces_set_keys(nonces, &k2, &k1), 0);
+	auth_nonces_set_prev_until(nonces, NOW + 5);
+	ck_assert_int_eq(check(n1, SA(a), NOW + 5), AUTH_NONCE_OK);
+	ck_assert_int_eq(check(n1, SA(a), NOW + 6), AUTH_NONCE_STALE);
+	/* set_keys and rotate start with no end of the previous key */
+	ck_assert_int_eq(auth_nonces_set_keys(nonces, &k2, &k1), 0);
+	ck_assert_int_eq(check(n1, SA(a), NOW + 6), AUTH_NONCE_OK);
+	auth_nonces_set_prev_until(nonces, 0);
+	ck_assert_int_eq(check(n1, SA(a), NOW + 599), AUTH_NONCE_OK);
+}
+END_TEST
+
+START_TEST(test_auth_nonce_dup_is_independent)
+{
+	struct sockaddr_in a = v4("192.0.2.1", 5000);
+	char n1[AUTH_NONCE_LEN + 1];
+	struct auth_nonces *copy;
+
+	ck_assert_int_eq(auth_nonce_mint(nonces, store, SA(a), NOW, n1, 33), 0);
+	ck_assert_int_eq(auth_nonces_dup(&copy, nonces), 0);
+	ck_assert_int_eq(auth_nonces_rotate(copy, &k2), 0);
+	ck_assert_int_eq(auth_nonces_rotate(copy, &k3), 0);
+	ck_assert_int_eq(
+	        auth_nonce_check(copy, (const uint8_t *)n1, 32, SA(a), NOW),
+	        AUTH_NONCE_STALE);
+	ck_assert_int_eq(check(n1, SA(a), NOW), AUTH_NONCE_OK);
+	ck_assert_uint_eq(auth_nonces_current_id(nonces), 1);
+	auth_nonces_free(copy);
+}
+END_TEST
+
+START_TEST(test_auth_nonce_next_id_wraps_past_255)
+{
+	ck_assert_uint_eq(auth_nonce_next_id(1), 2);
+	ck_assert_uint_eq(auth_nonce_next_id(254), 255);
+	ck_assert_uint_eq(auth_nonce_next_id(255), 1);
+	ck_assert_uint_eq(auth_nonce_next_id(0), 1);
+}
+END_TEST
+
 START_TEST(test_auth_nonce_same_id_other_bytes)
 {
 	/* Another node with the same id but another key: MAC fails. */
@@ -310,6 +387,11 @@ static Suite *auth_nonce_suite(void)
 	tcase_add_test(tc, test_auth_nonce_lifetime_configurable);
 	tcase_add_test(tc, test_auth_nonce_wrong_address);
 	tcase_add_test(tc, test_auth_nonce_rotation);
+	tcase_add_test(tc,
+	               test_auth_nonce_periodic_rotation_keeps_prev_one_period);
+	tcase_add_test(tc, test_auth_nonce_prev_until_zero_and_set_keys);
+	tcase_add_test(tc, test_auth_nonce_dup_is_independent);
+	tcase_add_test(tc, test_auth_nonce_next_id_wraps_past_255);
 	tcase_add_test(tc, test_auth_nonce_same_id_other_bytes);
 	tcase_add_test(tc, test_auth_nonce_tampered);
 	tcase_add_loop_test(tc, test_auth_nonce_malformed, 0,
