@@ -10,6 +10,7 @@
 
 #include "edge/config/config.h"
 #include "edge/listen.h"
+#include "edge/redis/redis.h"
 #include "edge/setup.h"
 #include "edge/swap.h"
 
@@ -34,6 +35,14 @@ struct edge_daemon {
 	/* reloads (reload.c): the credential store, the peer policy (Redis
 	 * peer lists), the TLS and DTLS contexts */
 	struct edge_swap store_swap, policy_swap, tls_swap, dtls_swap;
+	/* nonce keys (rotate.c): the swap, the standalone rotation timer,
+	 * the cluster's keys last read by Redis's control thread (under
+	 * nonce_mu) and whether a swap of them is queued on main */
+	struct edge_swap nonce_swap;
+	struct event *nonce_timer;
+	pthread_mutex_t nonce_mu;
+	struct edge_nonce_keys nonce_next;
+	atomic_int nonce_queued;
 	struct event_base *base; /* the main thread's: signals, rebuilds */
 	struct edge_worker *workers[EDGE_MAX_WORKERS];
 	size_t nworkers;
@@ -76,5 +85,16 @@ void edge_reload_api_creds(void *arg, void (*done)(void *done_arg, int err),
                            void *done_arg);
 /* At stop, once the workers are gone: free what swaps still hold. */
 void edge_reload_free(struct edge_daemon *d);
+
+/* rotate.c: the nonce keys change (nonce-key-rotation) and are swapped
+ * into every worker. Init before start; start once the workers run: a
+ * node without redis then rotates its own key every period on the main
+ * thread, a node with redis installs what edge_rotate_redis_keys()
+ * reports (Redis's control thread: the cluster's key changed). Free at
+ * stop, once the workers are gone. */
+void edge_rotate_init(struct edge_daemon *d);
+int edge_rotate_start(struct edge_daemon *d);
+void edge_rotate_redis_keys(void *arg, const struct edge_nonce_keys *k);
+void edge_rotate_free(struct edge_daemon *d);
 
 #endif

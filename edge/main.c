@@ -44,6 +44,7 @@ static int start_redis(struct edge_daemon *d, char *why, size_t why_len)
 	                .node_id = id,
 	                .creds_changed = edge_reload_redis_creds,
 	                .peer_ips_changed = edge_reload_redis_peers,
+	                .nonce_keys_changed = edge_rotate_redis_keys,
 	                .creds_arg = d},
 	        why, why_len);
 }
@@ -133,8 +134,9 @@ static int start(struct edge_daemon *d)
 	if ((err = start_workers(d)) != 0 ||
 	    (d->redis && (err = edge_redis_start(d->redis, d->workers,
 	                                         d->nworkers)) != 0) ||
-	    (d->admin &&
-	     (err = edge_admin_start(d->admin, d->workers, d->nworkers)) != 0))
+	    (d->admin && (err = edge_admin_start(d->admin, d->workers,
+	                                         d->nworkers)) != 0) ||
+	    (err = edge_rotate_start(d)) != 0)
 		return err;
 	edge_listen_log(&d->cfg, &d->listen);
 	edge_info("%zu worker threads", d->nworkers);
@@ -154,6 +156,7 @@ static void stop(struct edge_daemon *d)
 	for (size_t i = 0; i < d->nlocks; i++)
 		close(d->lock_fds[i]);
 	edge_reload_free(d); /* workers are gone */
+	edge_rotate_free(d);
 	edge_shared_free(&d->shared);
 	edge_creds_free(d->creds);
 }
@@ -218,6 +221,7 @@ static int run(struct edge_daemon *d)
 	}
 	log_capacity();
 	edge_reload_init(d);
+	edge_rotate_init(d);
 	err = edge_creds_new(&d->creds);
 	if (!err)
 		err = start(d);

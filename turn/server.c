@@ -451,6 +451,13 @@ void turn_server_set_policy(struct turn_server *s,
 		s->policy = policy;
 }
 
+void turn_server_set_nonces(struct turn_server *s,
+                            const struct auth_nonces *nonces)
+{
+	if (s && nonces)
+		s->nonces = nonces;
+}
+
 /* --- life --------------------------------------------------------------- */
 
 static uint64_t splitmix(uint64_t *x)

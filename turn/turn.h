@@ -298,6 +298,11 @@ void turn_server_set_store(struct turn_server *s, const struct auth_store *st);
  * server. */
 void turn_server_set_policy(struct turn_server *s,
                             const struct turn_policy *policy);
+/* New nonce keys (a rotation; borrowed, NULL is ignored): nonces are
+ * minted and checked with them from the next call. The old ones must
+ * outlive calls already running on this server. */
+void turn_server_set_nonces(struct turn_server *s,
+                            const struct auth_nonces *nonces);
 
 /*
  * Bytes from a client on tuple: a STUN message or ChannelData (a whole

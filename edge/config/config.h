@@ -184,6 +184,7 @@ struct edge_config {
 	bool no_auth;
 	uint32_t auth_rate_limit; /* challenges/s per source IP; 0: off */
 	uint32_t auth_rate_burst;
+	uint32_t nonce_key_rotation_s; /* nonce-key-rotation */
 	/* several realms (struct edge_realm_item) */
 	struct edge_realm_list realm_listeners, realm_snis, realm_users,
 	        realm_secrets, realm_user_quotas, realm_total_quotas;

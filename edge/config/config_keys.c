@@ -134,6 +134,10 @@ const struct edge_config_key edge_config_keys[] = {
             "N", "401 challenges per second per source IP; 0: no limit"),
         NUM(AUTH, "auth-rate-burst", U32, auth_rate_burst, 0, 10000000, "2000",
             "N", "challenges allowed in a burst above the rate"),
+        NUM(AUTH, "nonce-key-rotation", U32, nonce_key_rotation_s, 2, 31536000,
+            "86400", "SECONDS",
+            "replace the nonce key this often (the cluster's with redis); "
+            "the old one stays good for one more period"),
         LIST(AUTH, "realm-listener", REALM_LIST, realm_listeners,
              "REALM@IP[:PORT]", 0,
              "requests to this listening-ip (any port, or PORT) are in "

@@ -228,13 +228,15 @@ void edge_worker_set_hooks(struct edge_worker *w,
 }
 
 /* A reloaded piece of shared state handed to the worker's thread: the
- * credential store, the TLS or the DTLS context, the peer policy. done() runs
- * there once the worker no longer uses the old one. */
+ * credential store, the TLS or the DTLS context, the peer policy, the
+ * nonce keys. done() runs there once the worker no longer uses the old
+ * one. */
 struct swap_msg {
-	const struct auth_store *store; /* or */
-	struct ssl_ctx_st *tls;         /* or */
-	struct ssl_ctx_st *dtls;        /* or */
-	const struct turn_policy *policy;
+	const struct auth_store *store;   /* or */
+	struct ssl_ctx_st *tls;           /* or */
+	struct ssl_ctx_st *dtls;          /* or */
+	const struct turn_policy *policy; /* or */
+	const struct auth_nonces *nonces;
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -251,6 +253,8 @@ static void apply_swap(struct edge_worker *w, void *arg)
 		edge_dtls_set_ctx(w, m->dtls);
 	if (m->policy)
 		turn_server_set_policy(w->core, m->policy);
+	if (m->nonces)
+		turn_server_set_nonces(w->core, m->nonces);
 	m->done(m->arg);
 	free(m);
 }
@@ -269,24 +273,33 @@ static void post_swap(struct edge_worker *w, struct swap_msg msg)
 void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
                            void (*done)(void *arg), void *arg)
 {
-	post_swap(w, (struct swap_msg){st, NULL, NULL, NULL, done, arg});
+	post_swap(w, (struct swap_msg){.store = st, .done = done, .arg = arg});
 }
 
 void edge_worker_set_tls(struct edge_worker *w, struct ssl_ctx_st *ctx,
                          void (*done)(void *arg), void *arg)
 {
-	post_swap(w, (struct swap_msg){NULL, ctx, NULL, NULL, done, arg});
+	post_swap(w, (struct swap_msg){.tls = ctx, .done = done, .arg = arg});
 }
 
 void edge_worker_set_dtls(struct edge_worker *w, struct ssl_ctx_st *ctx,
                           void (*done)(void *arg), void *arg)
 {
-	post_swap(w, (struct swap_msg){NULL, NULL, ctx, NULL, done, arg});
+	post_swap(w, (struct swap_msg){.dtls = ctx, .done = done, .arg = arg});
 }
 
 void edge_worker_set_policy(struct edge_worker *w,
                             const struct turn_policy *policy,
                             void (*done)(void *arg), void *arg)
 {
-	post_swap(w, (struct swap_msg){NULL, NULL, NULL, policy, done, arg});
+	post_swap(w, (struct swap_msg){
+	                     .policy = policy, .done = done, .arg = arg});
+}
+
+void edge_worker_set_nonces(struct edge_worker *w,
+                            const struct auth_nonces *nonces,
+                            void (*done)(void *arg), void *arg)
+{
+	post_swap(w, (struct swap_msg){
+	                     .nonces = nonces, .done = done, .arg = arg});
 }

@@ -80,6 +80,13 @@ void edge_worker_set_policy(struct edge_worker *w,
                             const struct turn_policy *policy,
                             void (*done)(void *arg), void *arg);
 
+/* Hand new nonce keys to the worker (nonce-key-rotation); done() as
+ * above. */
+struct auth_nonces;
+void edge_worker_set_nonces(struct edge_worker *w,
+                            const struct auth_nonces *nonces,
+                            void (*done)(void *arg), void *arg);
+
 /* Hand a new TLS context (certificate reload) to the worker: new
  * connections use it, live ones keep theirs. done() as above. */
 void edge_worker_set_tls(struct edge_worker *w, struct ssl_ctx_st *ctx,

@@ -20,6 +20,7 @@
 #ifndef AVEDGE_EDGE_REDIS_H
 #define AVEDGE_EDGE_REDIS_H
 
+#include "auth/auth.h"
 #include "cluster/cluster.h"
 #include "edge/config/config.h"
 
@@ -39,6 +40,15 @@ struct auth_nonces;
 struct auth_store;
 struct turn_action;
 
+/* The cluster's nonce keys as avedge/nonce-key holds them (redis/nonce.c):
+ * the current key, and the one it replaced, good through prev_until_s
+ * (its replacement's creation plus nonce-key-rotation). */
+struct edge_nonce_keys {
+	struct auth_nonce_key cur, prev;
+	bool has_prev;
+	uint64_t prev_until_s;
+};
+
 struct edge_redis_opts {
 	const struct edge_config *cfg; /* borrowed for the process's life */
 	/* what the daemon built from cfg (edge/setup.h), borrowed: */
@@ -55,6 +65,10 @@ struct edge_redis_opts {
 	 * changed: the daemon rebuilds the peer policy
 	 * (edge_redis_policy_add) and swaps it in. */
 	void (*peer_ips_changed)(void *arg);
+	/* The same (creds_arg too) when the cluster's nonce keys changed
+	 * (a rotation, or Redis reached after a start without it): the
+	 * daemon builds new nonces from k (copy it) and swaps them in. */
+	void (*nonce_keys_changed)(void *arg, const struct edge_nonce_keys *k);
 	void *creds_arg;
 };
 
