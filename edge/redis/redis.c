@@ -279,6 +279,13 @@ static void on_beat_timer(evutil_socket_t fd, short what, void *arg)
 	beat(arg);
 }
 
+static void on_nonce_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	redis_nonce_poll(arg);
+}
+
 /* --- credentials and keyspace notifications --------------------------------
  */
 
@@ -404,7 +411,8 @@ static void on_ctl_state(struct rconn *c, bool up, void *arg)
 		return; /* the last alternates stay: the nodes may be fine */
 	rconn_cmdv(c, on_config_get, r, 3, "CONFIG", "GET",
 	           "notify-keyspace-events");
-	beat(r); /* the registry entry comes back at once */
+	beat(r);             /* the registry entry comes back at once */
+	redis_nonce_poll(r); /* the key, if start could not share it */
 	creds_due(r, true);
 }
 
@@ -445,10 +453,9 @@ int edge_redis_new(struct edge_redis **out, const struct edge_redis_opts *o,
 	r->creds_changed = o->creds_changed;
 	r->peer_ips_changed = o->peer_ips_changed;
 	r->creds_arg = o->creds_arg;
-	struct auth_nonce_key key = {.id = 1};
-	if (RAND_bytes(key.bytes, sizeof(key.bytes)) == 1)
-		redis_nonce_share(&cfg->redis, cfg->redis_timeout_ms, o->nonces,
-		                  &key);
+	r->nonce_keys_changed = o->nonce_keys_changed;
+	r->nonce_period_s = cfg->nonce_key_rotation_s;
+	redis_nonce_share(r, o->nonces);
 	r->base = event_base_new();
 	if (!r->base || redis_creds_new(&r->creds, r) != 0 ||
 	    redis_peer_ip_new(&r->peer_ip, r) != 0) {
@@ -481,14 +488,21 @@ int edge_redis_start(struct edge_redis *r, struct edge_worker *const *workers,
 	uint32_t beat_ms = r->cfg.node_ttl_s * 1000 / 3;
 	struct timeval tb = {beat_ms / 1000, (beat_ms % 1000) * 1000};
 	struct timeval tc = {CREDS_PERIOD_MS / 1000, 0};
+	uint64_t nonce_ms = (uint64_t)r->nonce_period_s * 1000 / 4;
 	int err;
+
+	nonce_ms = nonce_ms < 500 ? 500 : nonce_ms > 30000 ? 30000 : nonce_ms;
+	struct timeval tn = {(time_t)(nonce_ms / 1000),
+	                     (suseconds_t)(nonce_ms % 1000) * 1000};
 
 	r->workers = workers;
 	r->nworkers = n;
 	r->beat = event_new(r->base, -1, EV_PERSIST, on_beat_timer, r);
 	r->creds_timer = event_new(r->base, -1, EV_PERSIST, on_creds_timer, r);
-	if (!r->beat || !r->creds_timer || event_add(r->beat, &tb) < 0 ||
-	    event_add(r->creds_timer, &tc) < 0)
+	r->nonce_timer = event_new(r->base, -1, EV_PERSIST, on_nonce_timer, r);
+	if (!r->beat || !r->creds_timer || !r->nonce_timer ||
+	    event_add(r->beat, &tb) < 0 || event_add(r->creds_timer, &tc) < 0 ||
+	    event_add(r->nonce_timer, &tn) < 0)
 		return ENOMEM;
 	if ((err = rconn_new(
 	             &r->ctl,
@@ -533,6 +547,8 @@ void edge_redis_free(struct edge_redis *r)
 		event_free(r->beat);
 	if (r->creds_timer)
 		event_free(r->creds_timer);
+	if (r->nonce_timer)
+		event_free(r->nonce_timer);
 	redis_creds_free(r->creds);
 	redis_peer_ip_free(r->peer_ip);
 	free(r->peers_last);

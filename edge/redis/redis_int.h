@@ -81,6 +81,7 @@ extern const struct rscript redis_script_quota_release;
 extern const struct rscript redis_script_record_put;
 extern const struct rscript redis_script_beat;
 extern const struct rscript redis_script_nodes;
+extern const struct rscript redis_script_nonce_rotate;
 /* The script's SHA1 in hex (made once, from any thread). */
 const char *redis_script_sha(const struct rscript *s);
 
@@ -109,12 +110,16 @@ void redis_peer_ip_sync(struct redis_peer_ip *pi);
 
 /* --- redis/nonce.c: the cluster's nonce key ----------------------------- */
 struct auth_nonces;
-struct auth_nonce_key;
-/* Blocking, before the workers run: publish own as the cluster's nonce
- * key unless one is there, and install the one Redis holds into n. false
- * (logged) if Redis could not be asked: n is unchanged. */
-bool redis_nonce_share(const struct edge_redis_url *u, uint32_t timeout_ms,
-                       struct auth_nonces *n, const struct auth_nonce_key *own);
+/* avedge/nonce-key's value: ID:CREATED:HEX:PREV_ID:PREV_HEX at most */
+#define REDIS_NONCE_VALUE_MAX 192
+/* Blocking, before the workers run: publish a random key as the
+ * cluster's nonce key unless one is there, and install the keys Redis
+ * holds into n (remembered in r->nonce_last). false (logged) if Redis
+ * could not be asked: n is unchanged. */
+bool redis_nonce_share(struct edge_redis *r, struct auth_nonces *n);
+/* Control thread, every quarter period: read the key, replace it when it
+ * is a period old, report a change (r->nonce_keys_changed). */
+void redis_nonce_poll(struct edge_redis *r);
 
 /* --- redis/peers.c: other nodes' listeners ------------------------------ */
 struct turn_server_cfg;
@@ -158,7 +163,11 @@ struct edge_redis {
 	atomic_int *draining;
 	void (*creds_changed)(void *arg);
 	void (*peer_ips_changed)(void *arg); /* also creds_arg */
+	void (*nonce_keys_changed)(void *arg, const struct edge_nonce_keys *k);
 	void *creds_arg;
+	/* the nonce key (redis/nonce.c): period, the value last installed */
+	uint32_t nonce_period_s;
+	char nonce_last[REDIS_NONCE_VALUE_MAX];
 
 	struct edge_worker *const *workers;
 	size_t nworkers;
@@ -167,7 +176,7 @@ struct edge_redis {
 	pthread_t thread;
 	bool started;
 	struct rconn *ctl, *sub;
-	struct event *beat, *creds_timer;
+	struct event *beat, *creds_timer, *nonce_timer;
 	atomic_int stop;
 	struct redis_creds *creds;
 	struct redis_peer_ip *peer_ip;

@@ -97,12 +97,25 @@ const struct rscript redis_script_nodes = {
                "end\n"
                "return out\n"};
 
+/* KEYS: avedge/nonce-key. ARGV: the value read ("": none), the value
+ * that replaces it. Replaced only if it is still the one read (so of
+ * several nodes rotating at once one wins); returns the value now there
+ * (nil if none). */
+const struct rscript redis_script_nonce_rotate = {
+        .src = "local v = redis.call('GET', KEYS[1])\n"
+               "if (v or '') == ARGV[1] then\n"
+               "  redis.call('SET', KEYS[1], ARGV[2])\n"
+               "  return ARGV[2]\n"
+               "end\n"
+               "return v\n"};
+
 /* The SHA1 of each script, computed once (pthread_once) by whichever
  * thread first asks: the scripts are constants, their digests too once
  * made. */
 static const struct rscript *const all[] = {
         &redis_script_quota_take, &redis_script_quota_release,
-        &redis_script_record_put, &redis_script_beat, &redis_script_nodes};
+        &redis_script_record_put, &redis_script_beat,
+        &redis_script_nodes,      &redis_script_nonce_rotate};
 #define NSCRIPTS (sizeof(all) / sizeof(all[0]))
 static char shas[NSCRIPTS][41];
 static pthread_once_t shas_once = PTHREAD_ONCE_INIT;
