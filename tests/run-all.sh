@@ -100,7 +100,7 @@ fuzz() {
 	CC=clang cmake -S . -B build-fuzz -DAVEDGE_FUZZ=ON -DAVEDGE_TESTS=OFF \
 		>/dev/null &&
 		cmake --build build-fuzz -j"$JOBS" --target fuzz_stun fuzz_turn \
-			fuzz_rtpq fuzz_json fuzz_redis &&
+			fuzz_rtpq fuzz_json fuzz_redis fuzz_config &&
 		bash tests/fuzz/run.sh build-fuzz "$FUZZ_SECONDS"
 }
 
