@@ -106,6 +106,7 @@ START_TEST(test_config_defaults)
 	ck_assert_int_eq(load(&c, &err, NULL), 0);
 	ck_assert_uint_eq(c.listening_ips.n, 0);
 	ck_assert_uint_eq(c.listening_port, 3478);
+	ck_assert_uint_eq(c.nonce_key_rotation_s, 86400);
 	ck_assert_uint_eq(c.tls_listening_port, 5349);
 	ck_assert_uint_eq(c.dtls_listening_port, 0);
 	ck_assert_uint_eq(c.threads, 0);
@@ -337,6 +338,7 @@ static const struct bad_row {
         {"threads = 257", "threads", "0..256"},
         {"min-port = 0", "min-port", "1..65535"},
         {"max-allocate-lifetime = 10", "max-allocate-lifetime", "60..86400"},
+        {"nonce-key-rotation = 1", "nonce-key-rotation", "2..31536000"},
         {"socket-rcvbuf = 2g", "socket-rcvbuf", "size"},
         {"socket-sndbuf = 10x", "socket-sndbuf", "got '10x'"},
         {"max-bps = 1e6", "max-bps", "integer"},
@@ -782,6 +784,7 @@ START_TEST(test_config_everything_at_once)
 	           "max-connections-per-ip = 0\nmax-connections = 100000\n"
 	           "handshake-timeout = 5\nidle-timeout = 60\n"
 	           "node-id = edge-1.dc2\nnode-ttl = 30\nredis-timeout = 50\n"
+	           "nonce-key-rotation = 3600\n"
 	           "admin-listen = 10.0.0.1:9443\n"
 	           "admin-cert = /a.pem\nadmin-pkey = /a.key\n"
 	           "admin-token-file = /etc/avedge/token\n");
@@ -804,6 +807,7 @@ START_TEST(test_config_everything_at_once)
 	ck_assert_str_eq(c.node_id, "edge-1.dc2");
 	ck_assert_uint_eq(c.node_ttl_s, 30);
 	ck_assert_uint_eq(c.redis_timeout_ms, 50);
+	ck_assert_uint_eq(c.nonce_key_rotation_s, 3600);
 	ck_assert_str_eq(c.admin_token_file, "/etc/avedge/token");
 	ck_assert_uint_eq(c.warnings.n, 0);
 	edge_config_free(&c);
