@@ -192,7 +192,8 @@ void turn_server_set_alternate_ports(struct turn_server *s, uint16_t tls_port,
 }
 
 void turn_server_set_cluster_peers(struct turn_server *s,
-                                   struct turn_policy *set)
+                                   struct turn_policy *set, uint64_t now_ms,
+                                   struct turn_actions *out)
 {
 	if (!s) {
 		turn_policy_free(set);
@@ -200,6 +201,13 @@ void turn_server_set_cluster_peers(struct turn_server *s,
 	}
 	turn_policy_free(s->cluster_peers);
 	s->cluster_peers = set;
+	if (!set)
+		return; /* fewer denials: nothing to withdraw */
+	turn_sweep_start(s);
+	if (out) {
+		turn_enter(s, out, now_ms);
+		turn_sweep_run(s);
+	}
 }
 
 bool turn_cluster_peer_denied(const struct turn_server *s,

@@ -226,6 +226,12 @@ void turn_peer_data(struct turn_server *s, struct turn_alloc *a,
 		s->stats.drop_no_permission++;
 		return;
 	}
+	/* A permission admits an IP; another node's listener on it stays
+	 * shut (a denied IP has no permission left: turn/sweep.c). */
+	if (s->cluster_peers && turn_cluster_peer_denied(s, &peer->sa)) {
+		s->stats.drop_denied_peer++;
+		return;
+	}
 	if (!bucket_take(s, a, 1, len))
 		return;
 	turn_rtpq_update(&p->rtpq[1], buf, len, s->now_ms);

@@ -286,6 +286,12 @@ static void enter(struct turn_server *s, struct turn_actions *out,
 		s->now_ms = now_ms;
 }
 
+void turn_enter(struct turn_server *s, struct turn_actions *out,
+                uint64_t now_ms)
+{
+	enter(s, out, now_ms, true);
+}
+
 void turn_server_input(struct turn_server *s, const struct turn_tuple *from,
                        uint8_t *buf, size_t len, uint64_t now_ms,
                        uint64_t now_s, struct turn_actions *out)
@@ -396,6 +402,8 @@ void turn_server_tick(struct turn_server *s, uint64_t now_ms,
 	enter(s, out, now_ms, true);
 	turn_wheel_advance(s->wheel, now_ms);
 	turn_node_expire(s->node, now_ms);
+	if (s->sweep_due)
+		turn_sweep_run(s);
 }
 
 uint64_t turn_server_next_deadline(const struct turn_server *s)
@@ -403,6 +411,8 @@ uint64_t turn_server_next_deadline(const struct turn_server *s)
 	uint64_t w = turn_wheel_next_deadline(s->wheel);
 	uint64_t p = turn_node_next_deadline(s->node);
 
+	if (s->sweep_due)
+		return s->now_ms;
 	return w < p ? w : p;
 }
 
@@ -445,10 +455,17 @@ void turn_server_set_store(struct turn_server *s, const struct auth_store *st)
 }
 
 void turn_server_set_policy(struct turn_server *s,
-                            const struct turn_policy *policy)
+                            const struct turn_policy *policy, uint64_t now_ms,
+                            struct turn_actions *out)
 {
-	if (s && policy)
-		s->policy = policy;
+	if (!s || !policy)
+		return;
+	s->policy = policy;
+	turn_sweep_start(s);
+	if (out) {
+		enter(s, out, now_ms, true);
+		turn_sweep_run(s);
+	}
 }
 
 void turn_server_set_nonces(struct turn_server *s,

@@ -162,6 +162,32 @@ void turn_tcp_release_all(struct turn_alloc *a)
 		tconn_free(a->tconns, true);
 }
 
+static void answer_connect(struct turn_tconn *c, uint16_t code);
+
+uint32_t turn_tcp_withdraw(struct turn_alloc *a, size_t keep, bool *more)
+{
+	struct turn_server *s = a->s;
+	uint32_t n = 0;
+
+	for (struct turn_tconn *c = a->tconns, *next; c; c = next) {
+		next = c->next;
+		if (!turn_peer_denied(s, &c->peer.sa))
+			continue;
+		/* TCP_CLOSE, and a 403 for a Connect still waiting */
+		if (s->out->n + keep + 2 >= TURN_ACTIONS_MAX ||
+		    s->out->used + 2 * TURN_RESP_CAP > TURN_SCRATCH_LEN) {
+			*more = true;
+			break;
+		}
+		if (c->state == TCONN_CONNECTING)
+			answer_connect(c, 403);
+		tconn_free(c, true);
+		s->stats.tcp_conns_withdrawn++;
+		n++;
+	}
+	return n;
+}
+
 /* --- Connect (s5.2) ------------------------------------------------------ */
 
 /* The answer to the Connect of c: success with CONNECTION-ID, or code. */
@@ -302,6 +328,10 @@ uint32_t turn_tcp_incoming(struct turn_server *s, struct turn_alloc *a,
 		return 0;
 	if (!turn_perm_find(s, a, &peer->sa, s->now_ms)) {
 		s->stats.drop_no_permission++;
+		return 0;
+	}
+	if (turn_cluster_peer_denied(s, &peer->sa)) {
+		s->stats.drop_denied_peer++;
 		return 0;
 	}
 	if (!(c = tconn_new(a, peer, TCONN_PENDING)))

@@ -272,6 +272,9 @@ struct turn_stats {
 	 * drain_rejects / capacity_rejects), refused with 486 by the cluster
 	 * quota (also in quota_rejects), granted locally (Redis down/slow) */
 	uint64_t redirects, cluster_quota_denied, cluster_quota_local;
+	/* withdrawn because their peer became denied (a new policy or
+	 * cluster-peer set: turn_server_set_policy) */
+	uint64_t permissions_withdrawn, channels_withdrawn, tcp_conns_withdrawn;
 };
 
 /*
@@ -293,11 +296,16 @@ void turn_server_free(struct turn_server *s);
 void turn_server_set_store(struct turn_server *s, const struct auth_store *st);
 /* A new peer policy (borrowed; NULL is ignored): the next
  * CreatePermission, ChannelBind, Connect and Send indication are checked
- * against it (permissions and channels already installed stay until they
- * expire). The old one must outlive calls already running on this
- * server. */
+ * against it, and what is installed already is checked again (the
+ * sweep): a permission whose IP, a channel or RFC 6062 connection whose
+ * peer the new policy denies is withdrawn (TCP_CLOSE for a connection),
+ * counted (turn_stats *_withdrawn) and logged once per allocation (LOG).
+ * As much of the sweep as out holds runs now, the rest at the next
+ * turn_server_tick (out NULL: all of it then). The old policy must
+ * outlive calls already running on this server. */
 void turn_server_set_policy(struct turn_server *s,
-                            const struct turn_policy *policy);
+                            const struct turn_policy *policy, uint64_t now_ms,
+                            struct turn_actions *out);
 /* New nonce keys (a rotation; borrowed, NULL is ignored): nonces are
  * minted and checked with them from the next call. The old ones must
  * outlive calls already running on this server. */
@@ -531,12 +539,16 @@ void turn_server_set_alternate_ports(struct turn_server *s, uint16_t tls_port,
  * whatever the policy allows. set holds them as protected endpoints
  * (turn_policy_protect(); its other rules are not consulted) and is owned
  * by the server from now on; the previous set is freed; NULL clears.
- * Checked with the peer's port (ChannelBind, Send, Connect); a
- * CreatePermission (an IP alone) is not affected unless an endpoint was
- * protected with port 0. Owner thread.
+ * Checked with the peer's port (ChannelBind, Send, Connect, peer data,
+ * incoming RFC 6062 connections); a CreatePermission (an IP alone) is not
+ * affected unless an endpoint was protected with port 0. Channels and
+ * RFC 6062 connections already there to an endpoint of the new set are
+ * withdrawn as by turn_server_set_policy (the same sweep, into out).
+ * Owner thread.
  */
 void turn_server_set_cluster_peers(struct turn_server *s,
-                                   struct turn_policy *set);
+                                   struct turn_policy *set, uint64_t now_ms,
+                                   struct turn_actions *out);
 
 /* An allocation as its Redis record and events need it. info is the
  * admin API's snapshot (worker + serial name it; user, transport, client,

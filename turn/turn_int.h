@@ -160,6 +160,10 @@ struct turn_alloc {
 	char *realm;          /* in the qkey allocation, NUL-terminated */
 	bool cluster_slot;    /* a GRANTED cluster quota slot is held */
 	uint16_t end_port[2]; /* relay ports when it ended (views) */
+	/* sweep.c: the sweep generation this allocation was checked in,
+	 * and what it has withdrawn in it so far (logged when done) */
+	uint32_t sweep_gen;
+	uint32_t withdrawn[3]; /* permissions, channels, TCP connections */
 };
 
 struct turn_perm {
@@ -233,6 +237,10 @@ struct turn_server {
 	/* other nodes' listeners, never peers (turn_server_set_cluster_peers;
 	 * owned) */
 	struct turn_policy *cluster_peers;
+	/* sweep.c: bumped by each new policy or cluster-peer set; due while
+	 * some allocation is not yet checked against it */
+	uint32_t sweep_gen;
+	bool sweep_due;
 };
 
 /* One request being handled (server.c builds it). */
@@ -400,6 +408,26 @@ uint32_t turn_tcp_incoming(struct turn_server *s, struct turn_alloc *a,
                            const union turn_addr *peer);
 void turn_tcp_closed(struct turn_server *s, uint32_t id, uint64_t to_peer,
                      uint64_t to_client);
+/* Close (TCP_CLOSE) a's peer connections to peers now denied, leaving
+ * `keep` free slots in s->out; returns how many were closed and sets
+ * *more when a denied one is left for lack of room. */
+uint32_t turn_tcp_withdraw(struct turn_alloc *a, size_t keep, bool *more);
+
+/* --- sweep.c: withdraw what a new policy denies --------------------- */
+
+/* true: the policy or the cluster-peer set denies peer (IP and port;
+ * port 0: the IP alone, as CreatePermission checks it). */
+bool turn_peer_denied(const struct turn_server *s, const struct sockaddr *peer);
+/* The policy or the cluster peers changed: check every allocation again
+ * (turn_sweep_run now, and at each tick until done). */
+void turn_sweep_start(struct turn_server *s);
+/* Withdraw the denied permissions, channels and TCP connections of the
+ * allocations not yet checked, while s->out has room (the rest at the
+ * next call); one LOG per allocation that lost any. */
+void turn_sweep_run(struct turn_server *s);
+/* server.c: the start of every public call (graveyard, s->out, clock). */
+void turn_enter(struct turn_server *s, struct turn_actions *out,
+                uint64_t now_ms);
 
 /* --- cluster.c: cluster quota, lifecycle events, 300 Try Alternate ---- */
 

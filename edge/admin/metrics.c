@@ -179,6 +179,16 @@ static void m_allocations(struct evbuffer *b, struct edge_admin *a,
 	        "no_relay_port", t->port_exhausted);
 	gauge(b, "avedge_permissions", "Current permissions.", t->permissions);
 	gauge(b, "avedge_channels", "Current channel bindings.", t->channels);
+	family(b, "avedge_permissions_withdrawn_total", "counter",
+	       "Permissions, channels and RFC 6062 connections withdrawn "
+	       "because a new peer policy or cluster-peer set denies their "
+	       "peer, by kind.");
+	sample1(b, "avedge_permissions_withdrawn_total", "kind", "permission",
+	        t->permissions_withdrawn);
+	sample1(b, "avedge_permissions_withdrawn_total", "kind", "channel",
+	        t->channels_withdrawn);
+	sample1(b, "avedge_permissions_withdrawn_total", "kind",
+	        "tcp_connection", t->tcp_conns_withdrawn);
 }
 
 static void m_requests(struct evbuffer *b, const struct turn_stats *t)

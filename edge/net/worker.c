@@ -241,6 +241,16 @@ struct swap_msg {
 	void *arg;
 };
 
+/* A new policy sweeps what it now denies: actions (TCP_CLOSE, LOG). */
+static void policy_call(struct edge_worker *w, const struct edge_core_ctx *c,
+                        void *arg)
+{
+	struct swap_msg *m = arg;
+
+	(void)w;
+	turn_server_set_policy(c->core, m->policy, c->now_ms, c->out);
+}
+
 static void apply_swap(struct edge_worker *w, void *arg)
 {
 	struct swap_msg *m = arg;
@@ -251,8 +261,10 @@ static void apply_swap(struct edge_worker *w, void *arg)
 		w->tls_ctx = m->tls; /* live connections keep their SSL */
 	if (m->dtls)
 		edge_dtls_set_ctx(w, m->dtls);
-	if (m->policy)
-		turn_server_set_policy(w->core, m->policy);
+	if (m->policy) {
+		edge_worker_core_call(w, policy_call, m);
+		edge_io_flush(&w->io);
+	}
 	if (m->nonces)
 		turn_server_set_nonces(w->core, m->nonces);
 	m->done(m->arg);
@@ -302,4 +314,23 @@ void edge_worker_set_nonces(struct edge_worker *w,
 {
 	post_swap(w, (struct swap_msg){
 	                     .nonces = nonces, .done = done, .arg = arg});
+}
+
+static void peers_call(struct edge_worker *w, const struct edge_core_ctx *c,
+                       void *arg)
+{
+	(void)w;
+	turn_server_set_cluster_peers(c->core, arg, c->now_ms, c->out);
+}
+
+static void apply_peers(struct edge_worker *w, void *arg)
+{
+	edge_worker_core_call(w, peers_call, arg);
+	edge_io_flush(&w->io);
+}
+
+int edge_worker_set_cluster_peers(struct edge_worker *w,
+                                  struct turn_policy *set)
+{
+	return edge_worker_post(w, apply_peers, set);
 }

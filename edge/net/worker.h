@@ -74,8 +74,10 @@ void edge_worker_set_hooks(struct edge_worker *w,
 void edge_worker_set_store(struct edge_worker *w, const struct auth_store *st,
                            void (*done)(void *arg), void *arg);
 
-/* Hand a new peer policy to the worker (Redis peer lists changed);
- * done() as above. */
+/* Hand a new peer policy to the worker (SIGHUP, Redis peer lists);
+ * done() as above. On its thread the core sweeps its permissions,
+ * channels and RFC 6062 connections against it (turn_server_set_policy)
+ * and the actions that asks for run at once. */
 void edge_worker_set_policy(struct edge_worker *w,
                             const struct turn_policy *policy,
                             void (*done)(void *arg), void *arg);
@@ -86,6 +88,13 @@ struct auth_nonces;
 void edge_worker_set_nonces(struct edge_worker *w,
                             const struct auth_nonces *nonces,
                             void (*done)(void *arg), void *arg);
+
+/* Hand the other nodes' listeners (a set of protected endpoints, owned
+ * by the worker's core once this returns 0) to the worker: on its
+ * thread, turn_server_set_cluster_peers and the actions of its sweep.
+ * 0, or ENOMEM (set is still the caller's). From any thread. */
+int edge_worker_set_cluster_peers(struct edge_worker *w,
+                                  struct turn_policy *set);
 
 /* Hand a new TLS context (certificate reload) to the worker: new
  * connections use it, live ones keep theirs. done() as above. */

@@ -7,8 +7,9 @@
  * DTLS ports; the admin address). Whenever the control thread reads the
  * registry (every heartbeat) and the other nodes' endpoints changed, it
  * builds one set per worker (a struct turn_policy used only for its
- * protected endpoints) and posts it to that worker, which hands it to its
- * core (turn_server_set_cluster_peers) and frees the one it replaces.
+ * protected endpoints) and hands it to that worker
+ * (edge_worker_set_cluster_peers), whose core frees the one it replaces
+ * and withdraws channels and RFC 6062 connections to the new endpoints.
  * Each worker owns its copy, so the packet path reads it without locks
  * and nothing is freed while another thread might read it: no epochs or
  * reference counts. A node that leaves the registry leaves the sets at
@@ -158,11 +159,6 @@ void redis_endpoints_init(struct edge_redis *r, const struct edge_config *cfg,
 /* --- what the other nodes published --------------------------------------
  */
 
-static void apply_peers(struct edge_worker *w, void *arg)
-{
-	turn_server_set_cluster_peers(edge_worker_core(w), arg);
-}
-
 static bool parse_endpoint(const char *s, size_t len, union turn_addr *a)
 {
 	char ip[64];
@@ -203,7 +199,7 @@ static void post_sets(struct edge_redis *r, const char *all)
 	for (size_t i = 0; i < r->nworkers; i++) {
 		struct turn_policy *set = build_set(all, &count);
 		if (!set ||
-		    edge_worker_post(r->workers[i], apply_peers, set) != 0)
+		    edge_worker_set_cluster_peers(r->workers[i], set) != 0)
 			turn_policy_free(set);
 	}
 	edge_info("redis: %zu listening endpoints of other nodes are never "

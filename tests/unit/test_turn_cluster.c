@@ -859,7 +859,7 @@ START_TEST(test_turn_cluster_peers_denied)
 	h_start(h, 0, 0);
 	st = turn_server_stats(h->s);
 	ck_assert_int_eq(alloc_on(h, &A), 0);
-	turn_server_set_cluster_peers(h->s, peer_set(PEER, 3478));
+	h_set_cluster_peers(h, peer_set(PEER, 3478));
 	ck_assert_int_eq(h_permit(h, &A, PEER), 0); /* the IP alone is fine */
 	ck_assert_int_eq(h_bind(h, &A, 0x4000, PEER, 3478), 403);
 	ck_assert_int_eq(h_bind(h, &A, 0x4001, PEER, 3479), 0);
@@ -869,14 +869,14 @@ START_TEST(test_turn_cluster_peers_denied)
 	ck_assert_uint_eq(send_to(h, PEER, 5004), 1);
 	/* replaced (the old set is freed: valgrind/ASan say so), then
 	 * cleared */
-	turn_server_set_cluster_peers(h->s, peer_set(PEER, 5004));
+	h_set_cluster_peers(h, peer_set(PEER, 5004));
 	ck_assert_uint_eq(send_to(h, PEER, 5004), 0);
 	ck_assert_uint_eq(send_to(h, PEER, 3478), 1);
-	turn_server_set_cluster_peers(h->s, NULL);
+	h_set_cluster_peers(h, NULL);
 	ck_assert_uint_eq(send_to(h, PEER, 5004), 1);
 	ck_assert_int_eq(h_bind(h, &A, 0x4002, PEER, 3478), 0);
 	/* freed with the server */
-	turn_server_set_cluster_peers(h->s, peer_set(PEER, 1));
+	h_set_cluster_peers(h, peer_set(PEER, 1));
 	h_free(h);
 }
 END_TEST

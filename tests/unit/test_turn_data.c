@@ -175,16 +175,16 @@ START_TEST(test_turn_perm_set_policy)
 	ck_assert_int_eq(turn_policy_allow(shut, "127.0.0.1"), 0);
 	ck_assert_int_eq(turn_policy_deny(shut, "127.0.0.0-127.0.0.1"), 0);
 	ck_assert_int_eq(h_permit(h, &A, "127.0.0.1"), 403);
-	turn_server_set_policy(h->s, open);
+	h_set_policy(h, open);
 	ck_assert_int_eq(h_permit(h, &A, "127.0.0.1"), 0);
 	send_ind(h, &A, "127.0.0.1", 6000, "x", 1, false);
 	ck_assert_uint_eq(h_count(h, TURN_ACT_SEND_PEER), 1);
-	turn_server_set_policy(h->s, NULL); /* ignored */
-	turn_server_set_policy(h->s, shut);
+	h_set_policy(h, NULL); /* ignored */
+	h_set_policy(h, shut);
 	send_ind(h, &A, "127.0.0.1", 6000, "x", 1, false);
 	ck_assert_uint_eq(h->nsent, 0);
 	ck_assert_int_eq(h_permit(h, &A, "127.0.0.1"), 403);
-	turn_server_set_policy(h->s, h->policy);
+	h_set_policy(h, h->policy);
 	turn_policy_free(open);
 	turn_policy_free(shut);
 	h_free(h);

@@ -326,6 +326,24 @@ static inline void h_at(struct h *h, uint64_t ms)
 	h_run(h);
 }
 
+/* A new peer policy (borrowed) or cluster-peer set (owned by the core
+ * from now on), as the edge hands it over: with an action list, run. */
+static inline void h_set_policy(struct h *h, const struct turn_policy *p)
+{
+	h_clear(h);
+	turn_actions_reset(&h->out);
+	turn_server_set_policy(h->s, p, h->now_ms, &h->out);
+	h_run(h);
+}
+
+static inline void h_set_cluster_peers(struct h *h, struct turn_policy *set)
+{
+	h_clear(h);
+	turn_actions_reset(&h->out);
+	turn_server_set_cluster_peers(h->s, set, h->now_ms, &h->out);
+	h_run(h);
+}
+
 /* --- the client --------------------------------------------------------- */
 
 static inline void h_begin(struct h *h, struct stun_builder *b, uint16_t method,
