@@ -50,8 +50,9 @@ struct edge_daemon {
 	size_t nlocks;
 	struct edge_admin *admin; /* NULL: no admin-listen */
 	struct edge_redis *redis; /* NULL: no redis */
-	/* The last snapshot accepted by SIGHUP: a store is rebuilt from it
-	 * (plus Redis) when the credentials in Redis change. */
+	/* The last snapshot accepted by SIGHUP: a store or the peer policy
+	 * is rebuilt from it (plus Redis) when Redis's credentials or peer
+	 * lists change. */
 	struct edge_config creds_cfg;
 	bool has_creds_cfg;
 	atomic_int creds_queued;  /* a credentials rebuild is queued on main */
@@ -69,8 +70,10 @@ struct edge_daemon {
 /* reload.c: the next snapshot, built and swapped in */
 void edge_reload_init(struct edge_daemon *d);
 /* SIGHUP: re-read the configuration; credentials, certificates, the admin
- * token and the log level change live, other changed keys are named as
- * needing a restart; what does not load leaves the old one in force. */
+ * token, the log level, the peer policy (allowed/denied-peer-ip,
+ * allow-loopback-peers) and the limits (max-bps, max-allocations, the
+ * quotas) change live, other changed keys are named as needing a
+ * restart; what does not load leaves the old one in force. */
 void edge_reload(struct edge_daemon *d);
 /* A store from cfg's credentials, the admin API's and Redis's. */
 int edge_reload_build_store(struct edge_daemon *d,

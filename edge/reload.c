@@ -1,7 +1,8 @@
 /*
  * edge/reload.c - the node's next snapshot: on SIGHUP the configuration
  * is read again and what can change live is built from it and swapped in
- * (credential store, TLS and DTLS contexts, admin token, log level); when
+ * (credential store, TLS and DTLS contexts, admin token, log level, the
+ * peer policy, the quotas, max-bps and max-allocations); when
  * the credentials or peer lists in Redis, or the admin API's own
  * credentials, change, the store or the peer policy is rebuilt and
  * swapped. Everything here runs on the main thread, except the done
@@ -12,6 +13,7 @@
 #include "edge/admin/admin.h"
 #include "edge/base/log.h"
 #include "edge/config/creds.h"
+#include "edge/config/realms.h"
 #include "edge/daemon.h"
 #include "edge/net/dtls.h"
 #include "edge/net/tls.h"
@@ -155,27 +157,27 @@ void edge_reload_redis_creds(void *arg)
 		event_base_once(d->base, -1, EV_TIMEOUT, on_creds, d, &now);
 }
 
-/* Main thread: the peer lists in Redis changed; rebuild the policy from
- * the configuration (and the protected endpoints) plus them, and hand it
- * to every worker (a swap in flight is waited for). */
-static void on_peers(evutil_socket_t fd, short what, void *arg)
+/* The snapshot in force for what reloads live: the last one SIGHUP
+ * accepted, else the one the node started from. */
+static const struct edge_config *live_cfg(const struct edge_daemon *d)
 {
-	struct edge_daemon *d = arg;
-	struct timeval later = {0, 100 * 1000};
+	return d->has_creds_cfg ? &d->creds_cfg : &d->cfg;
+}
+
+/* Main thread, no policy swap in flight: rebuild the policy from the live
+ * configuration (and the protected endpoints) plus Redis's peer lists and
+ * hand it to every worker, whose core withdraws what it now denies. */
+static void swap_policy(struct edge_daemon *d, const char *who)
+{
+	const struct edge_config *cfg = live_cfg(d);
 	struct turn_policy *p;
-	size_t allowed, denied;
+	size_t allowed = 0, denied = 0;
 	char why[256] = "";
 
-	(void)fd;
-	(void)what;
-	if (edge_swap_busy(&d->policy_swap)) {
-		event_base_once(d->base, -1, EV_TIMEOUT, on_peers, d, &later);
-		return;
-	}
-	atomic_store(&d->policy_queued, 0);
-	if (edge_build_policy(&d->cfg, d->listen.own, d->listen.nown, &p, why,
+	if (edge_build_policy(cfg, d->listen.own, d->listen.nown, &p, why,
 	                      sizeof(why)) != 0) {
-		edge_err("peer policy not rebuilt, old one stays: %s", why);
+		edge_err("%s: peer policy not rebuilt, old one stays: %s", who,
+		         why);
 		return;
 	}
 	edge_redis_policy_add(d->redis, p, &allowed, &denied);
@@ -184,9 +186,28 @@ static void on_peers(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < d->nworkers; i++)
 		edge_worker_set_policy(d->workers[i], p, edge_swap_done,
 		                       &d->policy_swap);
-	edge_info("redis: peer policy applied: %zu allowed and %zu denied "
-	          "ranges from Redis beside the configuration's",
-	          allowed, denied);
+	edge_info("%s: peer policy applied: %zu allowed and %zu denied "
+	          "ranges in the configuration, %zu and %zu from Redis",
+	          who, cfg->allowed_peer_ips.n, cfg->denied_peer_ips.n, allowed,
+	          denied);
+}
+
+/* Main thread: the peer lists in Redis changed, or a SIGHUP found a
+ * policy swap in flight; rebuild and swap (a swap in flight is waited
+ * for). */
+static void on_peers(evutil_socket_t fd, short what, void *arg)
+{
+	struct edge_daemon *d = arg;
+	struct timeval later = {0, 100 * 1000};
+
+	(void)fd;
+	(void)what;
+	if (edge_swap_busy(&d->policy_swap)) {
+		event_base_once(d->base, -1, EV_TIMEOUT, on_peers, d, &later);
+		return;
+	}
+	atomic_store(&d->policy_queued, 0);
+	swap_policy(d, "redis");
 }
 
 void edge_reload_redis_peers(void *arg)
@@ -271,6 +292,60 @@ static void reload_dtls(struct edge_daemon *d, const struct edge_config *cfg)
 	edge_info("SIGHUP: DTLS certificate %s reloaded", cfg->cert);
 }
 
+/* Keys that rebuild the peer policy, and the allocation limits. */
+static const char *const policy_keys[] = {"allowed-peer-ip", "denied-peer-ip",
+                                          "allow-loopback-peers", NULL};
+static const char *const limit_keys[] = {
+        "max-bps",          "max-allocations",   "user-quota", "total-quota",
+        "realm-user-quota", "realm-total-quota", NULL};
+/* Keys that decide the realm indices the realm quotas are kept under. */
+static const char *const realm_keys[] = {"realm", "realm-listener", "realm-sni",
+                                         NULL};
+
+static bool changed(const struct edge_config *a, const struct edge_config *b,
+                    const char *const *names)
+{
+	for (; *names; names++)
+		if (!edge_config_key_equal(edge_config_key_find(*names), a, b))
+			return true;
+	return false;
+}
+
+/* SIGHUP: the peer policy of cfg, now (or once a swap in flight is
+ * over: on_peers reads the live snapshot then). */
+static void reload_policy(struct edge_daemon *d)
+{
+	if (edge_swap_busy(&d->policy_swap)) {
+		edge_reload_redis_peers(d);
+		return;
+	}
+	swap_policy(d, "SIGHUP");
+}
+
+/* SIGHUP: user-quota, total-quota and the realm quotas into the node's
+ * quota (live allocations stay; the next Allocate counts against them),
+ * max-bps and max-allocations into every worker's core. */
+static void reload_limits(struct edge_daemon *d, const struct edge_config *cfg)
+{
+	turn_quota_set_limits(d->shared.quota, cfg->user_quota,
+	                      cfg->total_quota);
+	if (changed(&d->cfg, cfg, realm_keys))
+		edge_warn("SIGHUP: realm quotas stay the defaults until the "
+		          "restart that applies the new realms");
+	else if (edge_realms_set_quotas(cfg, d->shared.quota) != 0)
+		edge_err("SIGHUP: realm quotas not applied");
+	for (size_t i = 0; i < d->nworkers; i++)
+		if (edge_worker_set_limits(d->workers[i], cfg->max_bps,
+		                           cfg->max_allocations) != 0)
+			edge_err("SIGHUP: worker %zu keeps its old max-bps and "
+			         "max-allocations (no memory)",
+			         i);
+	edge_info("SIGHUP: limits applied: max-bps=%llu max-allocations=%u "
+	          "user-quota=%u total-quota=%u",
+	          (unsigned long long)cfg->max_bps, cfg->max_allocations,
+	          cfg->user_quota, cfg->total_quota);
+}
+
 /* SIGHUP: name every key that changed but only takes effect at start;
  * the running value stays. */
 static void log_needs_restart(const struct edge_config *running,
@@ -317,6 +392,8 @@ void edge_reload(struct edge_daemon *d)
 		edge_config_free(&cfg);
 		return;
 	}
+	bool policy = changed(live_cfg(d), &cfg, policy_keys);
+	bool limits = changed(live_cfg(d), &cfg, limit_keys);
 	if (d->has_creds_cfg)
 		edge_config_free(&d->creds_cfg);
 	d->creds_cfg = cfg; /* kept for rebuilds when Redis changes */
@@ -324,6 +401,10 @@ void edge_reload(struct edge_daemon *d)
 	swap_store(d, st);
 	edge_info("SIGHUP: %zu users, %zu REST secrets loaded",
 	          auth_store_user_count(st), auth_store_secret_count(st));
+	if (policy)
+		reload_policy(d);
+	if (limits)
+		reload_limits(d, &d->creds_cfg);
 }
 
 void edge_reload_free(struct edge_daemon *d)

@@ -137,6 +137,19 @@ int turn_quota_set_realm(struct turn_quota *q, unsigned realm,
 	return 0;
 }
 
+void turn_quota_set_limits(struct turn_quota *q, uint32_t user_quota,
+                           uint32_t total_quota)
+{
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->user_quota = user_quota;
+	q->total_quota = total_quota;
+	for (unsigned i = 0; i < TURN_MAX_REALMS; i++)
+		q->realm[i].own = false;
+	pthread_mutex_unlock(&q->lock);
+}
+
 /* Under the lock (or before sharing). */
 static void limits(const struct turn_quota *q, unsigned realm, uint32_t *uq,
                    uint32_t *tq)

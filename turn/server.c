@@ -475,6 +475,15 @@ void turn_server_set_nonces(struct turn_server *s,
 		s->nonces = nonces;
 }
 
+void turn_server_set_limits(struct turn_server *s, uint64_t max_bps,
+                            uint32_t max_allocations)
+{
+	if (!s)
+		return;
+	s->cfg.max_bps = max_bps;
+	s->cfg.max_allocations = max_allocations;
+}
+
 /* --- life --------------------------------------------------------------- */
 
 static uint64_t splitmix(uint64_t *x)

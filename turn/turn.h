@@ -311,6 +311,11 @@ void turn_server_set_policy(struct turn_server *s,
  * outlive calls already running on this server. */
 void turn_server_set_nonces(struct turn_server *s,
                             const struct auth_nonces *nonces);
+/* New limits (SIGHUP): max-bps for every allocation from now on (buckets
+ * keep their tokens), max-allocations for the next Allocate. Owner
+ * thread. */
+void turn_server_set_limits(struct turn_server *s, uint64_t max_bps,
+                            uint32_t max_allocations);
 
 /*
  * Bytes from a client on tuple: a STUN message or ChannelData (a whole
@@ -581,7 +586,12 @@ void turn_node_free(struct turn_node *n);
 int turn_quota_new(struct turn_quota **out, uint32_t user_quota,
                    uint32_t total_quota);
 void turn_quota_free(struct turn_quota *q);
-/* Own limits for realm (< TURN_MAX_REALMS), before use; EINVAL past. */
+/* New default limits (SIGHUP), and no realm has its own any more (set
+ * them again with turn_quota_set_realm). Live allocations stay; the next
+ * take counts against the new limits. Thread-safe. */
+void turn_quota_set_limits(struct turn_quota *q, uint32_t user_quota,
+                           uint32_t total_quota);
+/* Own limits for realm (< TURN_MAX_REALMS); EINVAL past. Thread-safe. */
 int turn_quota_set_realm(struct turn_quota *q, unsigned realm,
                          uint32_t user_quota, uint32_t total_quota);
 /* The limits that hold for realm (NULL q: 0, 0). */

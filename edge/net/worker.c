@@ -334,3 +334,30 @@ int edge_worker_set_cluster_peers(struct edge_worker *w,
 {
 	return edge_worker_post(w, apply_peers, set);
 }
+
+struct limits_msg {
+	uint64_t max_bps;
+	uint32_t max_allocations;
+};
+
+static void apply_limits(struct edge_worker *w, void *arg)
+{
+	struct limits_msg *m = arg;
+
+	turn_server_set_limits(w->core, m->max_bps, m->max_allocations);
+	free(m);
+}
+
+int edge_worker_set_limits(struct edge_worker *w, uint64_t max_bps,
+                           uint32_t max_allocations)
+{
+	struct limits_msg *m = malloc(sizeof(*m));
+	int err;
+
+	if (!m)
+		return ENOMEM;
+	*m = (struct limits_msg){max_bps, max_allocations};
+	if ((err = edge_worker_post(w, apply_limits, m)) != 0)
+		free(m);
+	return err;
+}

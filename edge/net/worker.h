@@ -96,6 +96,11 @@ void edge_worker_set_nonces(struct edge_worker *w,
 int edge_worker_set_cluster_peers(struct edge_worker *w,
                                   struct turn_policy *set);
 
+/* New max-bps and max-allocations (SIGHUP) for the worker's core, on its
+ * thread (turn_server_set_limits). 0 or ENOMEM. From any thread. */
+int edge_worker_set_limits(struct edge_worker *w, uint64_t max_bps,
+                           uint32_t max_allocations);
+
 /* Hand a new TLS context (certificate reload) to the worker: new
  * connections use it, live ones keep theirs. done() as above. */
 void edge_worker_set_tls(struct edge_worker *w, struct ssl_ctx_st *ctx,

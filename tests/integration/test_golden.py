@@ -590,7 +590,7 @@ class Script:
         d, log = self.d, self.log
         self.write_config(CONFIG % 1000)
         d.proc.send_signal(signal.SIGHUP)
-        log.step(["SIGHUP: log file reopened", "max-bps changed", "REST secrets loaded"])
+        log.step(["SIGHUP: log file reopened", "REST secrets loaded", "limits applied"])
         time.sleep(0.2)  # the workers take the new store
         self.write_config(CONFIG % "banana")
         d.proc.send_signal(signal.SIGHUP)

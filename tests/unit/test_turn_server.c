@@ -415,6 +415,38 @@ START_TEST(test_turn_server_total_quota)
 }
 END_TEST
 
+/* Limits lowered live (SIGHUP) hold for the next Allocate; the live
+ * allocations stay. */
+START_TEST(test_turn_server_limits_lowered_live)
+{
+	struct h *h = h_new();
+
+	h_start(h, 5, 0);
+	ck_assert_int_eq(turn_quota_set_realm(h->quota, 1, 9, 9), 0);
+	ck_assert_int_eq(h_allocate(h, &A), 0);
+	turn_quota_set_limits(h->quota, 1, 0);
+	uint32_t uq, tq;
+	turn_quota_limits(h->quota, 1, &uq, &tq); /* realm 1 lost its own */
+	ck_assert_uint_eq(uq, 1);
+	ck_assert_uint_eq(tq, 0);
+	h->nonce[0] = 0;
+	ck_assert_int_eq(h_allocate(h, &B), 486);
+	h->user = H_USER2;
+	h->pass = H_PASS2;
+	h->nonce[0] = 0;
+	ck_assert_int_eq(h_allocate(h, &B), 0);
+	turn_server_set_limits(h->s, 1000, 2);
+	h->nonce[0] = 0;
+	turn_quota_set_limits(h->quota, 0, 0);
+	ck_assert_int_eq(h_allocate(h, &C), 508); /* max-allocations 2 */
+	ck_assert_uint_eq(turn_server_stats(h->s)->capacity_rejects, 1);
+	turn_server_set_limits(h->s, 0, 0);
+	h->nonce[0] = 0;
+	ck_assert_int_eq(h_allocate(h, &C), 0);
+	h_free(h);
+}
+END_TEST
+
 START_TEST(test_turn_server_port_exhaustion)
 {
 	struct h *h = h_default();
@@ -632,6 +664,7 @@ static Suite *turn_server_suite(void)
 	tcase_add_test(tc, test_turn_server_allocate_pending_absorbs);
 	tcase_add_test(tc, test_turn_server_user_quota);
 	tcase_add_test(tc, test_turn_server_total_quota);
+	tcase_add_test(tc, test_turn_server_limits_lowered_live);
 	tcase_add_test(tc, test_turn_server_port_exhaustion);
 	tcase_add_test(tc, test_turn_server_eaddrinuse);
 	suite_add_tcase(s, tc);
