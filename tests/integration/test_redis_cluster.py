@@ -222,6 +222,11 @@ class RedisCluster(unittest.TestCase):
         resp = c.transact(REFRESH, [attr(A_LIFETIME, struct.pack("!I", 0))])
         self.assertEqual(resp[1], 2)
 
+    def slots_held(self):
+        """The realm's total quota slots held in Redis, over all nodes."""
+        vals = self.redis.cli("HVALS", "avedge/quota/%s/total" % REALM)
+        return sum(int(v) for v in vals.split() if v.strip().lstrip("-").isdigit())
+
 
 class TestRegistryAndRecords(RedisCluster):
     def test_registry_entry(self):
@@ -295,6 +300,10 @@ class TestClusterQuota(RedisCluster):
         _, r = self.allocate(n2, "carol")
         self.assertEqual(error_code(r[3]), 486, "total-quota 4 across nodes")
         self.free(a1)
+        # The slot goes back to Redis after the Refresh is answered: wait
+        # for the release to land (eventual, exactly once), then use it.
+        self.assertTrue(wait_for(lambda: self.slots_held() == 3, 5),
+                        "alice's slot released in Redis")
         _, r = self.allocate(n2, "carol")
         self.assertAllocated(r, "carol@n2 after a free")
         _, r = self.allocate(n3, "dave")
