@@ -223,11 +223,13 @@ static void relayed_local(const struct turn_alloc *a, union turn_addr *out)
 		out->in6.sin6_port = htons(rl->port);
 }
 
-/* s5.2 checks in the RFC's order; 0 or the error code. */
+/* s5.2 checks in the RFC's order; 0 or the error code. The list has no
+ * permission check: a Connect reaches any peer the policy allows (403 only
+ * from turn_peer_check), as coturn does. Peers connecting in still need a
+ * permission (turn_tcp_incoming, s5.3). */
 static uint16_t connect_args(struct turn_req *r, union turn_addr *peer)
 {
 	struct sockaddr_storage ss;
-	uint16_t code;
 
 	if (!r->alloc->tcp)
 		return 400; /* Connect on a UDP allocation */
@@ -236,13 +238,7 @@ static uint16_t connect_args(struct turn_req *r, union turn_addr *peer)
 	turn_addr_copy(peer, (struct sockaddr *)&ss);
 	if (find_peer(r->alloc, peer))
 		return 446;
-	if ((code = turn_peer_check(r, &peer->sa, true)) != 0)
-		return code;
-	if (!turn_perm_find(r->s, r->alloc, &peer->sa, r->s->now_ms)) {
-		r->s->stats.drop_no_permission++;
-		return 403;
-	}
-	return 0;
+	return turn_peer_check(r, &peer->sa, true);
 }
 
 void turn_connect_request(struct turn_req *r)

@@ -102,8 +102,6 @@ class TcpRelay(TcpRelayTest):
         self.addCleanup(ls.close)
         c = self.control()
         self.assertEqual(c.allocate_tcp()[1], 2)
-        # no permission yet: 403
-        self.assertEqual(tc.error_code(c.connect_peer("127.0.0.1", port)[3]), 403)
         self.assertEqual(c.create_permission("127.0.0.1")[1], 2)
         resp = c.connect_peer("127.0.0.1", port)
         self.assertEqual(resp[1], 2, tc.error_code(resp[3]))
@@ -127,6 +125,51 @@ class TcpRelay(TcpRelayTest):
         self.assertEqual(c.create_permission("127.0.0.1")[1], 2)
         port = free_port()  # nobody listens there
         self.assertEqual(tc.error_code(c.connect_peer("127.0.0.1", port)[3]), 447)
+
+    def test_rfc6062_s5_2_connect_needs_no_permission(self):
+        """s5.2's Connect checks are 400, 437, 446, 403 (peer policy) and
+        447: no prior CreatePermission is needed."""
+        ls, port = echo_server()
+        self.addCleanup(ls.close)
+        c = self.control()
+        self.assertEqual(c.allocate_tcp()[1], 2)
+        resp = c.connect_peer("127.0.0.1", port)
+        self.assertEqual(resp[1], 2, tc.error_code(resp[3]))
+        data, resp = c.data_connection(tc.connection_id(resp))
+        self.addCleanup(data.close)
+        self.assertEqual(resp[1], 2, tc.error_code(resp[3]))
+        payload = os.urandom(5000)
+        data.sendall(payload)
+        self.assertEqual(tc.recv_exact(data, len(payload)), payload)
+
+    def test_rfc6062_s5_2_connect_failure_447_not_403(self):
+        """A loopback port with no listener, no permission: the connect
+        is tried and fails (447), it is not refused up front (403)."""
+        c = self.control()
+        self.assertEqual(c.allocate_tcp()[1], 2)
+        port = free_port()  # nobody listens there
+        self.assertEqual(tc.error_code(c.connect_peer("127.0.0.1", port)[3]), 447)
+
+    def test_rfc6062_s5_3_incoming_needs_permission(self):
+        """A peer connecting in without a permission for its IP gets no
+        ConnectionAttempt to the client; with one, it does."""
+        c = self.control()
+        resp = c.allocate_tcp()
+        self.assertEqual(resp[1], 2)
+        relayed = c.relayed(resp)
+        peer = socket.create_connection(relayed, timeout=5)
+        self.addCleanup(peer.close)
+        c.sock.settimeout(1)
+        with self.assertRaises(socket.timeout):
+            c.next_indication()
+        c.sock.settimeout(5)
+        self.assertEqual(c.create_permission("127.0.0.1")[1], 2)
+        peer2 = socket.create_connection(relayed, timeout=5)
+        self.addCleanup(peer2.close)
+        ind = c.next_indication()
+        self.assertEqual(ind[0], tc.CONNECTION_ATTEMPT)
+        self.assertEqual(tc.parse_xor_addr(ind[3][tc.A_XOR_PEER][0], ind[2]),
+                         peer2.getsockname())
 
     def test_control_close_ends_data_connections(self):
         ls, port = echo_server()
@@ -195,6 +238,25 @@ class TlsTcpRelay(unittest.TestCase):
             exchange(peer, data, 200000 if round_ < 2 else 2000)
         self.assertNotIn("closed", "".join(
             l for l in self.d.log().splitlines() if "ConnectionBind" in l))
+
+
+class DeniedPeerTcpRelay(TcpRelayTest):
+    extra = ("--denied-peer-ip", "127.0.0.2")
+
+    def test_rfc6062_s5_2_connect_403_from_peer_policy(self):
+        """403 stays for a peer the local policy denies, permission or
+        not."""
+        ls = socket.socket()
+        ls.bind(("127.0.0.2", 0))
+        ls.listen(1)
+        self.addCleanup(ls.close)
+        c = self.control()
+        self.assertEqual(c.allocate_tcp()[1], 2)
+        port = ls.getsockname()[1]
+        self.assertEqual(tc.error_code(c.connect_peer("127.0.0.2", port)[3]), 403)
+        self.assertEqual(tc.error_code(c.create_permission("127.0.0.2")[3]), 403)
+        resp = c.connect_peer("127.0.0.1", free_port())
+        self.assertEqual(tc.error_code(resp[3]), 447)
 
 
 class NoTcpRelay(TcpRelayTest):

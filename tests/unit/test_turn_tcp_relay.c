@@ -190,14 +190,88 @@ END_TEST
 
 /* ---- Connect (s5.2) ------------------------------------------------------ */
 
-START_TEST(test_turn_tcp_relay_connect_no_permission_403)
+/* s5.2 lists the Connect checks (400, 437, 446, 403 from the local peer
+ * policy, 447): a prior CreatePermission is not among them. */
+START_TEST(test_rfc6062_s5_2_connect_needs_no_permission)
 {
 	struct h *h = h_default();
 	uint32_t id;
 
 	ck_assert_int_eq(allocate_tcp(h, &C, 0), 0);
-	ck_assert_int_eq(connect_peer(h, PEER, 80, &id), 403);
+	ck_assert_int_eq(connect_peer(h, PEER, 80, &id), -1);
+	ck_assert_uint_ne(id, 0);
+	ck_assert_int_eq(connect_result(h, id, 0), 0);
+	ck_assert_uint_eq(resp_conn_id(h), id);
+	ck_assert_uint_eq(turn_server_stats(h->s)->drop_no_permission, 0);
+	/* bound like any other: bytes flow without a permission */
+	ck_assert_int_eq(connection_bind(h, &D, id), 0);
+	ck_assert_ptr_nonnull(h_last(h, TURN_ACT_TCP_BIND_DATA));
+	h_free(h);
+}
+END_TEST
+
+START_TEST(test_rfc6062_s5_2_connect_failure_447_without_permission)
+{
+	struct h *h = h_default();
+	uint32_t id;
+
+	ck_assert_int_eq(allocate_tcp(h, &C, 0), 0);
+	ck_assert_int_eq(connect_peer(h, PEER, 80, &id), -1);
+	ck_assert_int_eq(connect_result(h, id, ECONNREFUSED), 447);
+	h_free(h);
+}
+END_TEST
+
+START_TEST(test_rfc6062_s5_2_connect_403_only_from_peer_policy)
+{
+	struct h *h = h_default();
+	uint32_t id;
+
+	ck_assert_int_eq(allocate_tcp(h, &C, 0), 0);
+	/* loopback and private peers are denied by default */
+	ck_assert_int_eq(connect_peer(h, "127.0.0.1", 80, &id), 403);
 	ck_assert_uint_eq(id, 0);
+	ck_assert_int_eq(connect_peer(h, "10.1.2.3", 80, &id), 403);
+	ck_assert_uint_eq(id, 0);
+	ck_assert_uint_eq(turn_server_stats(h->s)->drop_denied_peer, 2);
+	/* a permission does not open a denied peer either */
+	ck_assert_int_eq(h_permit(h, &C, "10.1.2.3"), 403);
+	ck_assert_int_eq(connect_peer(h, "10.1.2.3", 80, &id), 403);
+	h_free(h);
+}
+END_TEST
+
+START_TEST(test_rfc6062_s5_2_connect_without_peer_address_400)
+{
+	struct h *h = h_default();
+	struct stun_builder b;
+
+	ck_assert_int_eq(allocate_tcp(h, &C, 0), 0);
+	h_begin(h, &b, STUN_METHOD_CONNECT, STUN_CLASS_REQUEST);
+	h_sign(h, &b);
+	h_send(h, &b, &C);
+	ck_assert_int_eq(h_code(h), 400);
+	ck_assert_uint_eq(h_count(h, TURN_ACT_TCP_CONNECT), 0);
+	h_free(h);
+}
+END_TEST
+
+/* s5.3: a peer connecting in is accepted only with a permission for its
+ * IP (unchanged by the Connect rule above). */
+START_TEST(test_rfc6062_s5_3_incoming_needs_permission)
+{
+	struct h *h = h_default();
+	uint32_t id;
+
+	ck_assert_int_eq(allocate_tcp(h, &C, 0), 0);
+	ck_assert_uint_eq(incoming(h, PEER, 5555), 0);
+	ck_assert_uint_eq(h_count(h, TURN_ACT_SEND_CLIENT), 0);
+	ck_assert_uint_eq(turn_server_stats(h->s)->drop_no_permission, 1);
+	/* a Connect to that peer installs no permission */
+	ck_assert_int_eq(connect_peer(h, PEER, 80, &id), -1);
+	ck_assert_uint_eq(incoming(h, PEER, 5556), 0);
+	ck_assert_int_eq(h_permit(h, &C, PEER), 0);
+	ck_assert_uint_ne(incoming(h, PEER, 5557), 0);
 	h_free(h);
 }
 END_TEST
@@ -438,7 +512,12 @@ static Suite *turn_tcp_relay_suite(void)
 	tc = tcase_create("connect");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, AVEDGE_TEST_TIMEOUT_S);
-	tcase_add_test(tc, test_turn_tcp_relay_connect_no_permission_403);
+	tcase_add_test(tc, test_rfc6062_s5_2_connect_needs_no_permission);
+	tcase_add_test(
+	        tc, test_rfc6062_s5_2_connect_failure_447_without_permission);
+	tcase_add_test(tc, test_rfc6062_s5_2_connect_403_only_from_peer_policy);
+	tcase_add_test(tc, test_rfc6062_s5_2_connect_without_peer_address_400);
+	tcase_add_test(tc, test_rfc6062_s5_3_incoming_needs_permission);
 	tcase_add_test(tc, test_turn_tcp_relay_connect_ok);
 	tcase_add_test(tc, test_turn_tcp_relay_connect_twice_446);
 	tcase_add_test(tc, test_turn_tcp_relay_connect_fails_447);
