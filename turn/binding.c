@@ -56,7 +56,7 @@ int turn_binding_respond(const struct stun_msg *req,
 	if (nunknown > 0) {
 		stun_build_init(&b, out, cap, STUN_METHOD_BINDING,
 		                STUN_CLASS_ERROR, tid);
-		stun_build_error(&b, 420, NULL);
+		stun_build_error(&b, 420, ""); /* no reason: unauthenticated */
 		stun_build_unknown(&b, unknown, nunknown);
 		*outcome = TURN_BINDING_UNKNOWN_ATTR;
 	} else {

@@ -3,7 +3,8 @@
  * and its scratch space (responses are built there, 8-byte aligned, valid
  * until the caller resets the list), response building and signing
  * (SOFTWARE, MESSAGE-INTEGRITY or -SHA256 with the request's key,
- * FINGERPRINT when the request had one), lifecycle log lines, the
+ * FINGERPRINT when the request had one; no SOFTWARE nor reason phrase to
+ * an unauthenticated sender), lifecycle log lines, the
  * server's PRNG, and the lifetime rule of s7.2 / s8. Pure.
  */
 #include "turn/turn_int.h"
@@ -143,7 +144,7 @@ void turn_resp_error(struct turn_req *r, uint16_t code)
 	if (!turn_resp_begin(r->out, &b, r->m->method, STUN_CLASS_ERROR,
 	                     r->m->tid))
 		return;
-	stun_build_error(&b, code, NULL);
+	stun_build_error(&b, code, r->sig.authed ? NULL : "");
 	if (code == 420)
 		stun_build_unknown(&b, r->m->unknown, r->m->nunknown);
 	turn_resp_send(r->s, r->out, r->from, &r->sig, &b);

@@ -23,8 +23,6 @@ static const struct sockaddr *nonce_addr(const struct turn_req *r)
 	return r->nonce_for ? &r->nonce_for->sa : &r->from->client.sa;
 }
 
-/* 401 or 438 with REALM, a fresh NONCE and PASSWORD-ALGORITHMS; unsigned,
- * no SOFTWARE: at most ~4x a minimal request. */
 /* The realm of the request's tuple: its name, and the store of its
  * credentials (a realm the store lacks borrows the default's algorithms
  * for the challenge; nothing verifies there, see authenticate()). */
@@ -38,7 +36,31 @@ static const struct auth_store *realm_of(const struct turn_req *r,
 	return st ? st : r->s->store;
 }
 
-static void challenge(struct turn_req *r, uint16_t code)
+static size_t attr_size(size_t len)
+{
+	return 4 + ((len + 3) & ~(size_t)3);
+}
+
+/* Bytes of a challenge: header, ERROR-CODE without reason phrase, REALM,
+ * NONCE, PASSWORD-ALGORITHMS (nalgs bytes; 0: none), FINGERPRINT. */
+static size_t challenge_len(const struct turn_req *r, const char *realm,
+                            size_t nalgs)
+{
+	return STUN_HEADER_LEN + attr_size(4) + attr_size(strlen(realm)) +
+	       attr_size(AUTH_NONCE_LEN) + (nalgs ? attr_size(nalgs) : 0) +
+	       (r->sig.fingerprint ? attr_size(4) : 0);
+}
+
+/*
+ * 401 or 438 with REALM, a fresh NONCE and PASSWORD-ALGORITHMS (RFC 8489
+ * s9.2.4), unsigned, no SOFTWARE, no reason phrase: 80 bytes plus the
+ * padded realm. When that is more than TURN_AMPLIFICATION_MAX times the
+ * request (a bare 20-byte request always; a 28-byte Allocate once the realm
+ * passes 32 bytes), the request is too small to be worth a challenge: 400
+ * (28 bytes; a real client's first Allocate carries REQUESTED-TRANSPORT at
+ * least). Returns true when the challenge was sent.
+ */
+static bool challenge(struct turn_req *r, uint16_t code)
 {
 	struct turn_server *s = r->s;
 	struct stun_builder b;
@@ -46,23 +68,29 @@ static void challenge(struct turn_req *r, uint16_t code)
 	uint8_t algs[16];
 	const char *realm;
 	const struct auth_store *st = realm_of(r, &realm);
+	size_t nalgs = auth_store_algorithms_value(st, algs, sizeof(algs));
 
+	r->sig.authed = false;
+	if (challenge_len(r, realm, nalgs) >
+	    TURN_AMPLIFICATION_MAX * r->m->len) {
+		turn_resp_error(r, 400);
+		return false;
+	}
 	s->stats.responses_error[r->m->method & 0xf]++;
 	turn_count_response(s, r->m->method, code);
 	if (auth_nonce_mint(s->nonces, st, nonce_addr(r), s->now_s, nonce,
 	                    sizeof(nonce)) != 0)
-		return;
-	size_t nalgs = auth_store_algorithms_value(st, algs, sizeof(algs));
+		return false;
 	if (!turn_resp_begin(r->out, &b, r->m->method, STUN_CLASS_ERROR,
 	                     r->m->tid))
-		return;
-	stun_build_error(&b, code, NULL);
+		return false;
+	stun_build_error(&b, code, "");
 	stun_build_attr(&b, STUN_ATTR_REALM, realm, strlen(realm));
 	stun_build_attr(&b, STUN_ATTR_NONCE, nonce, AUTH_NONCE_LEN);
 	if (nalgs)
 		stun_build_attr(&b, STUN_ATTR_PASSWORD_ALGORITHMS, algs, nalgs);
-	r->sig.authed = false;
 	turn_resp_send(s, r->out, r->from, &r->sig, &b);
+	return true;
 }
 
 static bool paced(struct turn_req *r)
@@ -96,10 +124,8 @@ static bool authenticate(struct turn_req *r)
 	if (!st && why == AUTH_OK)
 		why = AUTH_ERR_UNKNOWN_REALM;
 	if (why == AUTH_ERR_NO_INTEGRITY) {
-		if (paced(r))
-			return false;
-		s->stats.auth_challenges++;
-		challenge(r, 401);
+		if (!paced(r) && challenge(r, 401))
+			s->stats.auth_challenges++;
 		return false;
 	}
 	if (why != AUTH_OK) {

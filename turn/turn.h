@@ -17,6 +17,13 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+/* An answer to an unauthenticated sender (any answer before the request's
+ * MESSAGE-INTEGRITY verified: Binding, 401/438 challenges, errors before
+ * or instead of authentication) is at most this many times the request's
+ * size: no reason phrase, no SOFTWARE, no MESSAGE-INTEGRITY, FINGERPRINT
+ * only when the request had one, and a challenge only when it fits. */
+#define TURN_AMPLIFICATION_MAX 4
+
 /* Why a STUN Binding request got the answer it got (for counters). */
 enum turn_binding_outcome {
 	TURN_BINDING_SUCCESS = 0,  /* success response */

@@ -287,7 +287,9 @@ bool turn_resp_begin(struct turn_actions *out, struct stun_builder *b,
 void turn_resp_send(struct turn_server *s, struct turn_actions *out,
                     const struct turn_tuple *to, const struct turn_signer *sig,
                     struct stun_builder *b);
-/* A whole error response to the request (signed when r->sig.authed). */
+/* A whole error response to the request: signed, with SOFTWARE and the
+ * reason phrase when r->sig.authed; else ERROR-CODE alone (and FINGERPRINT
+ * when the request had one), 28 or 36 bytes. */
 void turn_resp_error(struct turn_req *r, uint16_t code);
 /* A success response with no attributes, or with LIFETIME. */
 void turn_resp_ok(struct turn_req *r, bool with_lifetime, uint32_t lifetime_s);

@@ -88,6 +88,56 @@ class Unauthenticated(unittest.TestCase):
         self.assertEqual(tc.error_code(allocate_with_a_nonce(b)[3]), 438)
         self.assertEqual(allocate_with_a_nonce(c)[1], 2)  # same IP, new port
 
+    def test_rfc8489_unauthenticated_answers_within_4x(self):
+        """Over UDP to the real daemon: every answer to a request whose
+        integrity was not verified is at most 4x its size, without reason
+        phrase, SOFTWARE or MESSAGE-INTEGRITY; a request too small for a
+        401 (REALM, NONCE, PASSWORD-ALGORITHMS: 92 bytes here) gets 400."""
+        rt = tc.attr(tc.A_REQ_TRANSPORT, b"\x11\0\0\0")
+        lifetime = tc.attr(tc.A_LIFETIME, struct.pack("!I", 600))
+        unknown = tc.attr(0x0030, b"")
+        change = tc.attr(0x0003, struct.pack("!I", 6))
+        # (what, method, attrs, FINGERPRINT, expected code: 0 success)
+        rows = [("Binding", 0x001, [], False, 0),
+                ("Binding+FINGERPRINT", 0x001, [], True, 0),
+                ("Binding+unknown", 0x001, [unknown], False, 420),
+                ("Binding+CHANGE-REQUEST", 0x001, [change], False, 420),
+                ("bare Allocate", tc.ALLOCATE, [], False, 400),
+                ("bare Allocate+FINGERPRINT", tc.ALLOCATE, [], True, 401),
+                ("Allocate", tc.ALLOCATE, [rt], False, 401),
+                ("Allocate+LIFETIME+FINGERPRINT", tc.ALLOCATE, [rt, lifetime], True, 401),
+                ("Allocate+unknown", tc.ALLOCATE, [rt, unknown], False, 401),
+                ("Refresh", tc.REFRESH, [], False, 437),
+                ("CreatePermission", tc.CREATE_PERMISSION, [], False, 437),
+                ("ChannelBind", tc.CHANNEL_BIND, [], False, 437),
+                ("Connect", tc.CONNECT, [], False, 437),
+                ("ConnectionBind", tc.CONNECTION_BIND, [], False, 400),
+                ("unknown method", 0x005, [], False, 400),
+                ("unknown method+FINGERPRINT", 0x005, [], True, 400)]
+        c = self.client()
+        sizes = []
+        for what, method, attrs, fp, want in rows:
+            req, _ = tc.build(method, 0, attrs, fingerprint=fp)
+            c.send_raw(req)
+            raw = c.recv()
+            m = tc.parse(raw)
+            sizes.append("%s %d->%d" % (what, len(req), len(raw)))
+            code = tc.error_code(m[3])
+            self.assertEqual(code or 0, want, what)
+            self.assertLessEqual(len(raw), 4 * len(req), what)
+            self.assertNotIn(tc.A_SOFTWARE, m[3], what)
+            self.assertNotIn(tc.A_MI, m[3], what)
+            self.assertEqual(tc.A_FINGERPRINT in m[3], fp, what)
+            if code:
+                self.assertEqual(len(m[3][tc.A_ERROR][0]), 4, what)  # no reason
+            if code == 401:
+                self.assertEqual(m[3][tc.A_REALM][0], b"test.local")
+                self.assertIn(tc.A_NONCE, m[3])
+        # the 401 of a bare 20-byte Allocate would be 92 bytes; it is a
+        # 28-byte 400, and the 28-byte Allocate gets its 92-byte 401
+        self.assertIn("bare Allocate 20->28", sizes)
+        self.assertIn("Allocate 28->92", sizes)
+
     def test_malformed_and_oversized_dropped(self):
         c = self.client()
         c.sock.settimeout(0.3)
