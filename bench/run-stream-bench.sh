@@ -92,7 +92,7 @@ server_cmd() {
 		"--tls-listening-port $TLS_PORT --cert $TMP/cert.pem --pkey $TMP/key.pem" \
 		"--relay-ip 127.0.0.1 --min-port $MIN_PORT --max-port $MAX_PORT" \
 		"--realm bench --user bench:bench --allow-loopback-peers" \
-		"--threads 2 --lock-dir $TMP/lock" ;;
+		"--rfc5766-channel-numbers --threads 2 --lock-dir $TMP/lock" ;;
 	coturn) echo "$COTURN_BIN -n --listening-ip=127.0.0.1 --listening-port=$PORT" \
 		"--tls-listening-port=$TLS_PORT --cert=$TMP/cert.pem --pkey=$TMP/key.pem" \
 		"--relay-ip=127.0.0.1 --min-port=$MIN_PORT --max-port=$MAX_PORT" \

@@ -383,6 +383,7 @@ int edge_setup_shared(const struct edge_config *cfg,
 	core->software = "avedge/" AVEDGE_VERSION;
 	core->no_auth = cfg->no_auth;
 	core->no_tcp_relay = cfg->no_tcp_relay;
+	core->rfc5766_channel_numbers = cfg->rfc5766_channel_numbers;
 	core->draining = &sh->draining;
 	core->max_allocations = cfg->max_allocations;
 	core->cluster_quota = cfg->redis.url != NULL; /* edge/redis/redis.c */

@@ -157,7 +157,8 @@ const struct stun_attr *stun_msg_find(const struct stun_msg *m, uint16_t type)
 }
 
 /* RFC 7983 s7 / RFC 8656 s12: 0-3 STUN, 64-79 ChannelData (64-127 with
- * the RFC 5766 channel range, see STUN_CHANNEL_MAX). */
+ * the RFC 5766 channel range, see STUN_CHANNEL_MAX; the TURN core drops
+ * 0x5000-0x7FFF unless configured for it). */
 enum stun_kind stun_demux(const uint8_t *buf, size_t len)
 {
 	if (!buf || len == 0)

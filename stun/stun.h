@@ -26,11 +26,14 @@
 #define STUN_MAX_ATTRS       40 /* attributes kept in a parsed view */
 #define STUN_FINGERPRINT_XOR 0x5354554Eu
 #define STUN_CHANNEL_MIN     0x4000
-/* RFC 8656 s12 narrows channels to 0x4000-0x4FFF and reserves 0x5000-0x7FFF;
- * RFC 5766 clients (coturn's turnutils_uclient among them) still pick
- * numbers up to 0x7FFF, so we accept that range, as coturn does. Nothing
- * else demultiplexed on a TURN port starts with 0x50-0x7F (RFC 7983). */
-#define STUN_CHANNEL_MAX 0x7FFF
+/* RFC 8656 s12 narrows channels to 0x4000-0x4FFF (RFC 7983 and RFC 9443
+ * demultiplex on the rest of 0x40-0x7F); RFC 5766 allowed up to 0x7FFF.
+ * The codec frames and parses the RFC 5766 range, so that a server
+ * configured for it (coturn's turnutils_uclient picks numbers up to
+ * 0x7FFF) can serve it; the TURN core refuses 0x5000-0x7FFF unless told
+ * (turn_server_cfg.rfc5766_channel_numbers). */
+#define STUN_CHANNEL_MAX         0x7FFF
+#define STUN_CHANNEL_MAX_RFC8656 0x4FFF
 
 /* Message classes (the C0/C1 bits). */
 enum stun_class {

@@ -1,6 +1,7 @@
 /*
  * turn/chan.c - channels of an allocation (RFC 8656 s11 ChannelBind, s12).
- * A channel binds a number 0x4000-0x7FFF (STUN_CHANNEL_MAX) to one peer
+ * A channel binds a number 0x4000-0x4FFF (0x4000-0x7FFF with
+ * cfg.rfc5766_channel_numbers, see turn_channel_max) to one peer
  * transport address (IP and port) for channel_lifetime_s (600 s); binding or
  * refreshing it also installs or refreshes the permission for the peer's IP. A
  * number stays with its peer and a peer with its number while bound. Owned by
@@ -121,6 +122,12 @@ static struct turn_chan *chan_new(struct turn_server *s, struct turn_alloc *a,
 	return c;
 }
 
+uint16_t turn_channel_max(const struct turn_server *s)
+{
+	return s->cfg.rfc5766_channel_numbers ? STUN_CHANNEL_MAX
+	                                      : STUN_CHANNEL_MAX_RFC8656;
+}
+
 /* s11.2 checks: 0 or the error code; *peer decoded. */
 static uint16_t bind_args(struct turn_req *r, uint16_t *number,
                           union turn_addr *peer)
@@ -132,7 +139,7 @@ static uint16_t bind_args(struct turn_req *r, uint16_t *number,
 	if (!cn || cn->len != 4)
 		return 400;
 	*number = (uint16_t)((cn->value[0] << 8) | cn->value[1]);
-	if (*number < STUN_CHANNEL_MIN || *number > STUN_CHANNEL_MAX)
+	if (*number < STUN_CHANNEL_MIN || *number > turn_channel_max(r->s))
 		return 400;
 	if (stun_msg_get_xor_addr(r->m, STUN_ATTR_XOR_PEER_ADDRESS, &ss) != 0)
 		return 400;

@@ -133,7 +133,8 @@ void turn_channel_data(struct turn_server *s, const struct turn_tuple *from,
 	struct turn_relay *rl;
 	struct turn_perm *p;
 
-	if (stun_chandata_parse(&cd, buf, len, &why) != 0) {
+	if (stun_chandata_parse(&cd, buf, len, &why) != 0 ||
+	    cd.channel > turn_channel_max(s)) {
 		s->stats.drop_malformed++;
 		return;
 	}

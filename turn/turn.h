@@ -124,6 +124,10 @@ struct turn_server_cfg {
 	struct turn_node *node;   /* shared port pool and reservations; NULL:
 	                           * the server makes its own */
 	uint8_t seed[16];         /* random: hashes, port choice */
+	/* Channel numbers 0x4000-0x7FFF (RFC 5766; coturn's turnutils_uclient
+	 * picks them there). false: RFC 8656 s12's 0x4000-0x4FFF, a
+	 * ChannelBind outside gets 400, ChannelData outside is dropped. */
+	bool rfc5766_channel_numbers;
 	/* Node-wide drain flag (nonzero: draining), set by edge/ from any
 	 * thread and read here with a relaxed load on Allocate only; NULL:
 	 * never draining. max_allocations: live allocations on the node

@@ -372,6 +372,9 @@ struct turn_chan *turn_chan_by_peer(struct turn_server *s, struct turn_alloc *a,
                                     const union turn_addr *peer);
 void turn_chan_free(struct turn_chan *c);
 void turn_channel_bind_request(struct turn_req *r);
+/* The highest channel number s accepts: 0x4FFF (RFC 8656 s12), or 0x7FFF
+ * with cfg.rfc5766_channel_numbers. */
+uint16_t turn_channel_max(const struct turn_server *s);
 
 /* --- data.c ------------------------------------------------------------- */
 

@@ -167,6 +167,7 @@ struct edge_config {
 	struct edge_ip_range_list denied_peer_ips;
 	bool allow_loopback_peers;
 	bool no_tcp_relay;
+	bool rfc5766_channel_numbers;
 	uint32_t socket_rcvbuf;   /* bytes; 0: kernel default */
 	uint32_t socket_sndbuf;   /* bytes; 0: kernel default */
 	uint64_t max_bps;         /* bytes/s per direction; 0: unlimited */

@@ -100,6 +100,9 @@ const struct edge_config_key edge_config_keys[] = {
              "allow loopback peers (tests only)"),
         FLAG(RELAY, "no-tcp-relay", no_tcp_relay, 0,
              "refuse TCP relay allocations (RFC 6062)"),
+        FLAG(RELAY, "rfc5766-channel-numbers", rfc5766_channel_numbers, 0,
+             "accept channel numbers 0x4000-0x7FFF (RFC 5766, coturn's "
+             "turnutils_uclient); off: 0x4000-0x4FFF (RFC 8656)"),
         NUM(RELAY, "socket-rcvbuf", SIZE, socket_rcvbuf, 0, 1u << 30, "4m",
             "BYTES",
             "SO_RCVBUF of the UDP listening sockets (each carries all "

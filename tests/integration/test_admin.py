@@ -192,6 +192,10 @@ class AdminTest(unittest.TestCase):
 
 
 class Metrics(AdminTest):
+    # test_relayed_bytes_match_uclient: uclient picks channels in RFC
+    # 5766's 0x4000-0x7FFF
+    daemon_kwargs = {"extra": ["--rfc5766-channel-numbers"]}
+
     def test_format_and_allocation_counts(self):
         before = self.d.metrics()
         self.assertEqual(metric(before, "avedge_allocations_created_total"), 0)

@@ -152,7 +152,8 @@ class Unauthenticated(unittest.TestCase):
         self.assertIsNotNone(binding_udp("127.0.0.1", self.d.port))
 
 
-class Relaying(unittest.TestCase):
+class RelayingBase(unittest.TestCase):
+    """A daemon and an allocation with a peer socket, for each test."""
     extra = ["--allow-loopback-peers"]
 
     def setUp(self):
@@ -168,6 +169,8 @@ class Relaying(unittest.TestCase):
         self.peer = peer_socket()
         self.addCleanup(self.peer.close)
 
+
+class Relaying(RelayingBase):
     def test_channel_both_ways(self):
         pip, pport = self.peer.getsockname()
         self.assertEqual(self.c.channel_bind(0x4001, pip, pport)[1], 2)
@@ -205,6 +208,22 @@ class Relaying(unittest.TestCase):
         for ch in (0x3FFF, 0x8000, 0xFFFF):
             self.assertEqual(tc.error_code(self.c.channel_bind(ch, pip, pport)[3]), 400)
 
+    def test_rfc8656_s12_channel_numbers_0x4000_to_0x4fff(self):
+        """RFC 8656 s12: ChannelBind outside 0x4000-0x4FFF is 400, and
+        ChannelData numbered outside it is dropped (without
+        rfc5766-channel-numbers)."""
+        pip, pport = self.peer.getsockname()
+        for ch in (0x5000, 0x6ABC, 0x7FFF):
+            self.assertEqual(tc.error_code(self.c.channel_bind(ch, pip, pport)[3]), 400)
+        self.assertEqual(self.c.channel_bind(0x4FFF, pip, pport)[1], 2)
+        self.peer.settimeout(0.5)
+        for ch in (0x5000, 0x7FFF):
+            self.c.channel_data(ch, b"out of range")
+        with self.assertRaises(socket.timeout):
+            self.peer.recvfrom(2048)
+        self.c.channel_data(0x4FFF, b"in range")
+        self.assertEqual(self.peer.recvfrom(2048)[0], b"in range")
+
     def test_denied_peers_403(self):
         for ip in ("10.0.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.1",
                    "224.0.0.1", "100.64.0.1"):
@@ -230,6 +249,23 @@ class LoopbackDeniedByDefault(unittest.TestCase):
             self.assertEqual(tc.error_code(c.create_permission(ip)[3]), 403)
         # the node's own listening port, even with loopback allowed, is
         # covered in unit tests of the policy
+
+
+class Rfc5766ChannelNumbers(RelayingBase):
+    """rfc5766-channel-numbers: RFC 5766's 0x4000-0x7FFF, both ways."""
+    extra = ["--allow-loopback-peers", "--rfc5766-channel-numbers"]
+
+    def test_rfc5766_channel_numbers_0x4000_to_0x7fff(self):
+        pip, pport = self.peer.getsockname()
+        self.assertEqual(self.c.channel_bind(0x7FFF, pip, pport)[1], 2)
+        self.c.channel_data(0x7FFF, b"hello peer")
+        self.assertEqual(self.peer.recvfrom(2048)[0], b"hello peer")
+        self.peer.sendto(b"hello client", self.relay)
+        got = self.c.recv()
+        self.assertEqual(got[:4], struct.pack("!HH", 0x7FFF, 12))
+        self.assertEqual(got[4:16], b"hello client")
+        self.assertEqual(self.c.channel_bind(0x5000, pip, pport + 1)[1], 2)
+        self.assertEqual(tc.error_code(self.c.channel_bind(0x8000, pip, pport + 2)[3]), 400)
 
 
 @unittest.skipUnless(have("valgrind"), "valgrind not installed")

@@ -150,7 +150,8 @@ class TlsUclient(TlsBase):
     start_peer = tu.UclientInterop.start_peer
 
     def setUp(self):
-        self.start_daemon()
+        # uclient picks channels in RFC 5766's 0x4000-0x7FFF
+        self.start_daemon(("--rfc5766-channel-numbers",))
         self.start_peer()
 
     def test_tls_long_term_channels(self):

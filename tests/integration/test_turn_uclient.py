@@ -28,7 +28,9 @@ class UclientInterop(unittest.TestCase):
                          "--static-auth-secret", SECRET,
                          "--allow-loopback-peers",
                          "--min-port", "61000", "--max-port", "62999",
-                         "--threads", "2"] + list(self.extra_args))
+                         "--threads", "2",
+                         # uclient picks channels in RFC 5766's 0x4000-0x7FFF
+                         "--rfc5766-channel-numbers"] + list(self.extra_args))
         self.addCleanup(self.d.cleanup)
         self.d.start()
         self.start_peer()

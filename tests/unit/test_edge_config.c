@@ -241,6 +241,14 @@ START_TEST(test_config_bare_booleans)
 	ck_assert(c.no_dtls);
 	ck_assert(c.allow_loopback_peers);
 	ck_assert(c.no_tcp_relay);
+	ck_assert(!c.rfc5766_channel_numbers); /* RFC 8656 by default */
+	edge_config_free(&c);
+	write_conf("rfc5766-channel-numbers\n");
+	ck_assert_int_eq(load(&c, &err, "-c", conf, NULL), 0);
+	ck_assert(c.rfc5766_channel_numbers);
+	edge_config_free(&c);
+	ck_assert_int_eq(load(&c, &err, "--rfc5766-channel-numbers", NULL), 0);
+	ck_assert(c.rfc5766_channel_numbers);
 	edge_config_free(&c);
 }
 END_TEST

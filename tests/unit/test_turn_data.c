@@ -238,8 +238,9 @@ START_TEST(test_turn_chan_bind_rules)
 
 	alloc_on(h, &A);
 	ck_assert_int_eq(h_bind(h, &A, 0x3FFF, PEER, 5000), 400);
-	/* the range follows stun/ (STUN_CHANNEL_MAX) */
-	ck_assert_int_eq(h_bind(h, &A, STUN_CHANNEL_MAX + 1, PEER, 5000), 400);
+	/* RFC 8656 s12's range by default (STUN_CHANNEL_MAX_RFC8656) */
+	ck_assert_int_eq(
+	        h_bind(h, &A, STUN_CHANNEL_MAX_RFC8656 + 1, PEER, 5000), 400);
 	ck_assert_int_eq(h_bind(h, &A, 0xFFFF, PEER, 5000), 400);
 	ck_assert_int_eq(h_bind(h, &A, 0, PEER, 5000), 400);
 	ck_assert_int_eq(h_bind(h, &A, 0x4000, "10.1.2.3", 5000), 403);
@@ -264,6 +265,63 @@ START_TEST(test_turn_chan_bind_rules)
 	h_sign(h, &b);
 	h_send(h, &b, &A);
 	ck_assert_int_eq(h_code(h), 400);
+	h_free(h);
+}
+END_TEST
+
+/* RFC 8656 s12: channel numbers 0x4000-0x4FFF; 0x5000-0x7FFF are
+ * reserved (RFC 7983, RFC 9443 demultiplex on them). */
+START_TEST(test_rfc8656_s12_channel_bind_outside_0x4000_0x4fff_400)
+{
+	struct h *h = h_default();
+
+	alloc_on(h, &A);
+	ck_assert_int_eq(h_bind(h, &A, 0x5000, PEER, 5000), 400);
+	ck_assert_int_eq(h_bind(h, &A, 0x7FFF, PEER, 5000), 400);
+	ck_assert_int_eq(h_bind(h, &A, 0x8000, PEER, 5000), 400);
+	ck_assert_uint_eq(turn_server_stats(h->s)->channels, 0);
+	ck_assert_int_eq(h_bind(h, &A, 0x4FFF, PEER, 5000), 0);
+	ck_assert_uint_eq(turn_server_stats(h->s)->channels, 1);
+	h_free(h);
+}
+END_TEST
+
+START_TEST(test_rfc8656_s12_channeldata_outside_0x4000_0x4fff_dropped)
+{
+	struct h *h = h_default();
+
+	alloc_on(h, &A);
+	ck_assert_int_eq(h_bind(h, &A, 0x4FFF, PEER, 5000), 0);
+	uint64_t malformed = turn_server_stats(h->s)->drop_malformed;
+	chandata(h, &A, 0x5000, "hello", 5);
+	chandata(h, &A, 0x7FFF, "hello", 5);
+	ck_assert_uint_eq(h->nsent, 0);
+	ck_assert_uint_eq(turn_server_stats(h->s)->drop_malformed,
+	                  malformed + 2);
+	chandata(h, &A, 0x4FFF, "hello", 5);
+	ck_assert_uint_eq(h_count(h, TURN_ACT_SEND_PEER), 1);
+	h_free(h);
+}
+END_TEST
+
+/* rfc5766-channel-numbers: the RFC 5766 range 0x4000-0x7FFF, both ways. */
+START_TEST(test_rfc5766_channel_numbers_0x4000_0x7fff_when_configured)
+{
+	struct h *h = h_new();
+
+	h->cfg.rfc5766_channel_numbers = true;
+	h_start(h, 0, 0);
+	struct turn_alloc *a = alloc_on(h, &A);
+	ck_assert_int_eq(h_bind(h, &A, 0x5000, PEER, 5000), 0);
+	ck_assert_int_eq(h_bind(h, &A, 0x7FFF, PEER, 5001), 0);
+	ck_assert_int_eq(h_bind(h, &A, 0x8000, PEER, 5002), 400);
+	ck_assert_int_eq(h_bind(h, &A, 0x3FFF, PEER, 5002), 400);
+	chandata(h, &A, 0x7FFF, "hello", 5);
+	ck_assert_uint_eq(h_count(h, TURN_ACT_SEND_PEER), 1);
+	ck_assert_uint_eq(ntohs(h->sent[0].peer.in4.sin_port), 5001);
+	h_peer(h, a, PEER, 5000, (const uint8_t *)"hi", 2);
+	ck_assert_uint_eq(h->sent[0].data[0], 0x50);
+	ck_assert_uint_eq(h->sent[0].data[1], 0x00);
 	h_free(h);
 }
 END_TEST
@@ -561,6 +619,12 @@ static Suite *turn_data_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, AVEDGE_TEST_TIMEOUT_S);
 	tcase_add_test(tc, test_turn_chan_bind_rules);
+	tcase_add_test(tc,
+	               test_rfc8656_s12_channel_bind_outside_0x4000_0x4fff_400);
+	tcase_add_test(
+	        tc, test_rfc8656_s12_channeldata_outside_0x4000_0x4fff_dropped);
+	tcase_add_test(
+	        tc, test_rfc5766_channel_numbers_0x4000_0x7fff_when_configured);
 	tcase_add_test(tc, test_turn_chan_expires_at_600s);
 	tcase_add_test(tc, test_turn_chan_bind_refreshes_permission);
 	suite_add_tcase(s, tc);
