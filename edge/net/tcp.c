@@ -94,6 +94,65 @@ static void conn_unlink(struct tcp_conn *c)
 		c->next->prev = c->prev;
 }
 
+/* A TLS bufferevent's SSL and socket, freed a loop turn after the
+ * bufferevent: libevent may still use them further up the stack that
+ * freed it (a read or event callback), never after. */
+struct tls_leftover {
+	SSL *ssl;
+	evutil_socket_t fd;
+	struct edge_worker *w;
+	struct tls_leftover *next, *prev; /* the worker's, until freed */
+};
+
+static void free_leftover(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_leftover *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		l->w->leftovers = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	SSL_free(l->ssl);
+	close(l->fd);
+	free(l);
+}
+
+void edge_tcp_bev_free(struct edge_worker *w, struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	struct timeval now = {0, 0};
+	struct tls_leftover *l;
+
+	if (!ssl) { /* a plain socket bufferevent closes its own socket */
+		bufferevent_free(bev);
+		return;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) { /* out of memory: leak both rather than free them under
+		   * libevent's feet */
+		bufferevent_free(bev);
+		return;
+	}
+	l->ssl = ssl;
+	l->fd = bufferevent_getfd(bev);
+	l->w = w;
+	l->next = w->leftovers;
+	if (l->next)
+		l->next->prev = l;
+	w->leftovers = l;
+	bufferevent_free(bev);
+	if (!w->started) /* the thread is gone: nothing above us */
+		free_leftover(-1, 0, l);
+	else if (event_base_once(w->base, -1, EV_TIMEOUT, free_leftover, l,
+	                         &now) != 0)
+		edge_warn("worker %d: a closed TLS session waits for the stop",
+		          w->index);
+}
+
 /* Close and free; with notify, the core ends the allocation (s3.1). */
 static void tcp_close(struct tcp_conn *c, bool notify)
 {
@@ -110,7 +169,7 @@ static void tcp_close(struct tcp_conn *c, bool notify)
 	}
 	if (c->deadline)
 		event_free(c->deadline);
-	bufferevent_free(c->bev);
+	edge_tcp_bev_free(w, c->bev);
 	free(c);
 }
 
@@ -352,7 +411,10 @@ static void tcp_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /* A TLS connection gets a bufferevent that runs the server handshake
- * first; the SSL is freed with it. NULL on failure. */
+ * first. It does not own its SSL and socket (no BEV_OPT_CLOSE_ON_FREE):
+ * edge_tcp_bev_free frees them, and a ConnectionBind can move them to
+ * another worker without libevent's deferred finalizer touching them
+ * there. NULL on failure. */
 static struct bufferevent *tls_bev(struct edge_worker *w, evutil_socket_t fd)
 {
 	SSL *ssl = SSL_new(w->tls_ctx);
@@ -360,13 +422,12 @@ static struct bufferevent *tls_bev(struct edge_worker *w, evutil_socket_t fd)
 
 	if (!ssl)
 		return NULL;
-	/* On failure (no memory) some libevent 2.1 releases free ssl and
-	 * some do not: it is left alone rather than risk a double free. */
 	bev = bufferevent_openssl_socket_new(w->base, fd, ssl,
-	                                     BUFFEREVENT_SSL_ACCEPTING,
-	                                     BEV_OPT_CLOSE_ON_FREE);
-	if (!bev)
+	                                     BUFFEREVENT_SSL_ACCEPTING, 0);
+	if (!bev) {
+		SSL_free(ssl); /* not the bufferevent's: we own it */
 		return NULL;
+	}
 	/* A client that just closes its socket is a normal end. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
@@ -405,8 +466,7 @@ int edge_tcp_adopt(struct edge_worker *w, evutil_socket_t fd, SSL *ssl,
 	c->deadline = evtimer_new(w->base, deadline_fired, c);
 	c->bev = !c->deadline ? NULL
 	         : ssl        ? bufferevent_openssl_socket_new(w->base, fd, ssl,
-	                                                       BUFFEREVENT_SSL_OPEN,
-	                                                       BEV_OPT_CLOSE_ON_FREE)
+	                                                       BUFFEREVENT_SSL_OPEN, 0)
 	                      : bufferevent_socket_new(w->base, fd,
 	                                               BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
@@ -534,6 +594,8 @@ void edge_tcp_close_all(struct edge_worker *w)
 {
 	while (w->conns)
 		tcp_close(w->conns, false);
+	while (w->leftovers) /* their loop turn will not come */
+		free_leftover(-1, 0, w->leftovers);
 	free(w->conn_buckets);
 	w->conn_buckets = NULL;
 }

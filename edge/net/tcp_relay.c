@@ -110,7 +110,7 @@ static struct tpair *pair_new(struct edge_worker *w, uint32_t id,
 static void client_free(struct edge_worker *w, struct bufferevent *bev,
                         const union turn_addr *addr)
 {
-	bufferevent_free(bev);
+	edge_tcp_bev_free(w, bev);
 	if (w->connlimit)
 		edge_connlimit_release(w->connlimit, &addr->sa);
 	EDGE_COUNT(&w->stats, tcp_closed, 1);
@@ -293,9 +293,10 @@ static void post_handoff(struct edge_worker *w, struct handoff *h)
 		handoff_drop(w, h);
 }
 
-/* TLS, one loop turn after the bufferevent was freed: by now libevent has
- * run its finalizer, the last code of this thread that looks at the SSL,
- * so the owner may take it. */
+/* TLS, one loop turn after the bufferevent was freed: libevent may use
+ * the SSL further up the stack that freed it, never after (its deferred
+ * finalizer does not touch an SSL it does not own), so the owner may
+ * take it now. */
 static void post_tls_handoff(evutil_socket_t fd, short what, void *arg)
 {
 	struct handoff *h = arg;
@@ -330,26 +331,14 @@ static void hand_off(struct edge_worker *w, const struct turn_tuple *t,
 	h->tuple = *t;
 	h->len = len;
 	evbuffer_remove(in, h->bytes, len);
-	/* Keep the socket open and (TLS) the session alive. The freed
-	 * OpenSSL bufferevent closes the socket its SSL's BIO names and frees
-	 * the SSL: the SSL gets a BIO on no socket and a reference of ours.
-	 * (Not bufferevent_setfd(): on an OpenSSL bufferevent it restarts the
-	 * handshake state; and it leaves the events in the loop.) The SSL
-	 * had drained every pending record into the input before the read
-	 * callback ran. */
+	/* Keep the socket open and (TLS) the session alive. A TLS
+	 * bufferevent owns neither (tcp.c tls_bev): freeing it leaves both
+	 * to us. A plain one closes its socket on free unless it has none.
+	 * The session had drained every pending record into the input
+	 * before the read callback ran. */
 	bufferevent_disable(bev, EV_READ | EV_WRITE);
-	if (h->ssl) {
-		BIO *none = BIO_new_socket(-1, BIO_NOCLOSE);
-		if (!none) {
-			free(h);
-			client_free(w, bev, &t->client);
-			return;
-		}
-		SSL_up_ref(h->ssl);
-		SSL_set_bio(h->ssl, none, none);
-	} else {
+	if (!tls)
 		bufferevent_setfd(bev, -1);
-	}
 	bufferevent_free(bev);
 	if (!tls) {
 		post_handoff(w, h);

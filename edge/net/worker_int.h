@@ -65,6 +65,9 @@ struct edge_worker {
 	struct tcp_conn **conn_buckets;
 	size_t nconn_buckets;
 	struct tcp_conn *conns; /* all, for freeing at stop */
+	/* TLS sessions and sockets of freed connections, freed a loop turn
+	 * later (tcp.c edge_tcp_bev_free) */
+	struct tls_leftover *leftovers;
 	uint32_t next_conn_id;
 	struct edge_io io; /* clock, receive slots, send queue */
 	atomic_int stop;
@@ -135,13 +138,16 @@ void edge_tcp_send(struct tcp_conn *c, const uint8_t *data, size_t len);
 void edge_tcp_send_tuple(struct edge_worker *w, const struct turn_tuple *t,
                          const uint8_t *data, size_t len);
 void edge_tcp_close_all(struct edge_worker *w);
+struct bufferevent;
+/* Free a client connection's bufferevent: a TLS one's SSL and socket,
+ * which it does not own, a loop turn later. */
+void edge_tcp_bev_free(struct edge_worker *w, struct bufferevent *bev);
 int edge_tcp_init(struct edge_worker *w);
 
 /* Take a client connection out of tcp.c after the frame being handled
  * (RFC 6062 ConnectionBind): fn gets its bufferevent (callbacks and
  * timeouts cleared, input still holding what followed the frame, and the
  * frame itself with keep_frame) and its connection-limit slot. */
-struct bufferevent;
 typedef void edge_tcp_take_fn(struct edge_worker *w, const struct turn_tuple *t,
                               struct bufferevent *bev, uint32_t arg);
 void edge_tcp_handover(struct tcp_conn *c, edge_tcp_take_fn *fn, uint32_t arg,

@@ -98,6 +98,11 @@ class Daemon:
 
     def cleanup(self):
         self.stop()
+        keep = os.environ.get("AVEDGE_TEST_LOGS")  # a folder: keep the logs
+        if keep and os.path.exists(self.log_path):
+            os.makedirs(keep, exist_ok=True)
+            shutil.copy(self.log_path, os.path.join(
+                keep, "%s-%d.log" % (os.path.basename(self.tmp), self.port)))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
