@@ -2,19 +2,23 @@
 # tests/run-all.sh - install what is needed, build, and run every test:
 # format check, -Werror build, the layering check, Check unit tests, integration tests against
 # the real daemon with clients we did not write, the unit suite under
-# ASan+UBSan, a bounded libFuzzer run over the parsers, and a valgrind leak
-# check of the daemon. Prints the time of each stage and, last, one line
+# ASan+UBSan, a 3-minute soak of the ASan daemon (bench/soak.sh --asan:
+# loss of steady flows, fds, a clean exit with LeakSanitizer silent; it
+# reuses build-asan, so it runs after sanitize), a bounded libFuzzer run
+# over the parsers, and a valgrind leak check of the daemon. Prints the time of each stage and, last, one line
 # "N passed, N failed". Exit 0 only when every stage passed.
 #   FUZZ_SECONDS   length of each fuzz target's run (default 40; targets:
 #                  STUN codec, TURN core, RTP quality estimator, the JSON
 #                  reader and writer, cluster records from Redis)
+#   SOAK_MINUTES   length of the soak stage's run (default 3)
 #   STAGES         space-separated subset of stages to run (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=$(nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS=${FUZZ_SECONDS:-40}
-ALL_STAGES="deps format build layering unit integration sanitize fuzz"
+SOAK_MINUTES=${SOAK_MINUTES:-3}
+ALL_STAGES="deps format build layering unit integration sanitize soak fuzz"
 STAGES=${STAGES:-$ALL_STAGES}
 passed=0
 failed=0
@@ -96,6 +100,17 @@ sanitize() {
 			CK_TIMEOUT_MULTIPLIER=4 ctest --no-tests=error --output-on-failure -j"$JOBS")
 }
 
+# The daemon of build-asan (built by the sanitize stage) under mixed load:
+# bench/soak.sh --asan keeps the loss, fd and clean-exit rules (a leak makes
+# the exit status non-zero) and drops the RSS rule (bench/README.md, Soak).
+soak() {
+	if [ ! -x build-asan/avedge ]; then
+		echo "soak: build-asan/avedge is missing: run the sanitize stage first"
+		return 1
+	fi
+	bash bench/soak.sh --minutes "$SOAK_MINUTES" --avedge build-asan/avedge --asan
+}
+
 fuzz() {
 	CC=clang cmake -S . -B build-fuzz -DAVEDGE_FUZZ=ON -DAVEDGE_TESTS=OFF \
 		>/dev/null &&
@@ -111,6 +126,7 @@ stage layering layering
 stage unit unit
 stage integration integration
 stage sanitize sanitize
+stage soak soak
 stage fuzz fuzz
 
 if [ $failed -ne 0 ]; then
