@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # tests/run-all.sh - install what is needed, build, and run every test:
-# format check, -Werror build, the layering check, Check unit tests, integration tests against
-# the real daemon with clients we did not write, the unit suite under
-# ASan+UBSan, a 3-minute soak of the ASan daemon (bench/soak.sh --asan:
-# loss of steady flows, fds, a clean exit with LeakSanitizer silent; it
-# reuses build-asan, so it runs after sanitize), a bounded libFuzzer run
-# over the parsers, and a valgrind leak check of the daemon. Prints the time of each stage and, last, one line
-# "N passed, N failed". Exit 0 only when every stage passed.
+# format check, -Werror build, the layering check (tests/layering.py),
+# Check unit tests, integration tests against the real daemon with clients
+# we did not write, the unit suite under ASan+UBSan, a 3-minute soak of the
+# ASan daemon (bench/soak.sh --asan: loss of steady flows, fds, a clean
+# exit with LeakSanitizer silent; it reuses build-asan, so it runs after
+# sanitize), and a bounded libFuzzer run over the parsers. Prints the time
+# of each stage and, last, one line "N passed, N failed". Exit 0 only when
+# every stage passed.
 #   FUZZ_SECONDS   length of each fuzz target's run (default 40; targets:
 #                  STUN codec, TURN core, RTP quality estimator, the JSON
-#                  reader and writer, cluster records from Redis)
+#                  reader and writer, cluster records from Redis, the
+#                  configuration file and command line)
 #   SOAK_MINUTES   length of the soak stage's run (default 3)
 #   STAGES         space-separated subset of stages to run (default: all)
 set -uo pipefail
