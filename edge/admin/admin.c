@@ -341,6 +341,8 @@ int edge_admin_reload(struct edge_admin *a, const struct edge_config *cfg,
 	if (!rc && a->tls && cfg->admin_cert)
 		rc = tls_new(&r->fresh, cfg->admin_cert, cfg->admin_pkey, err,
 		             err_len);
+	/* r belongs to the admin thread once posted: read it before. */
+	bool no_token = !rc && !r->fresh.token;
 	if (!rc && event_base_once(a->base, -1, EV_TIMEOUT, apply_reload, r,
 	                           &now) != 0)
 		rc = ENOMEM;
@@ -353,7 +355,7 @@ int edge_admin_reload(struct edge_admin *a, const struct edge_config *cfg,
 		free(r);
 		return rc;
 	}
-	if (!r->fresh.token)
+	if (no_token)
 		edge_warn("SIGHUP: the admin API has no admin-token now: every "
 		          "API call answers 403");
 	return 0;
