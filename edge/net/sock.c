@@ -5,6 +5,7 @@
  * let a second instance (same user) silently take half the flows.
  */
 #include "edge/net/sock.h"
+#include "cluster/cluster.h"
 #include "turn/turn.h"
 
 #include <arpa/inet.h>
@@ -193,26 +194,11 @@ bool edge_addr_is_any(const struct sockaddr *sa)
 bool edge_addr_parse_hostport(const char *s, union turn_addr *a)
 {
 	char ip[64];
-	const char *colon = strrchr(s, ':');
+	uint16_t port;
 	struct sockaddr_storage ss;
-	size_t n;
 
-	if (!colon || !*s)
-		return false;
-	n = (size_t)(colon - s);
-	if (s[0] == '[') {
-		if (n < 3 || s[n - 1] != ']')
-			return false;
-		s++;
-		n -= 2;
-	}
-	if (n >= sizeof(ip))
-		return false;
-	memcpy(ip, s, n);
-	ip[n] = 0;
-	long port = strtol(colon + 1, NULL, 10);
-	if (port <= 0 || port > 65535 ||
-	    edge_addr_parse(ip, (uint16_t)port, &ss) != 0)
+	if (!cluster_endpoint_split(s, strlen(s), ip, sizeof(ip), &port) ||
+	    edge_addr_parse(ip, port, &ss) != 0)
 		return false;
 	memcpy(a, &ss, edge_addr_len((const void *)&ss));
 	return true;
