@@ -177,6 +177,9 @@ struct turn_perm {
 	/* RTP media quality of that flow (rtpq.h), [0] client -> peer,
 	 * [1] peer -> client; zeroed by calloc: 90 kHz dynamic clock */
 	struct turn_rtpq rtpq[2];
+	/* lost packets of rtpq[dir] already added to the server's
+	 * media_lost (turn/media.c) */
+	uint32_t lost_seen[2];
 };
 
 struct turn_chan {
@@ -241,6 +244,8 @@ struct turn_server {
 	 * some allocation is not yet checked against it */
 	uint32_t sweep_gen;
 	bool sweep_due;
+	/* media.c: lost RTP packets of every flow, a counter */
+	uint64_t media_lost[2];
 };
 
 /* One request being handled (server.c builds it). */
