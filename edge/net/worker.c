@@ -83,7 +83,8 @@ static int open_core(struct edge_worker *w, int index,
 	w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
 	if (!w->tick || event_add(w->tick, &tick) < 0)
 		return ENOMEM;
-	return edge_tcp_init(w);
+	err = edge_media_start(w);
+	return err ? err : edge_tcp_init(w);
 }
 
 /* run.c reaches the sockets above it through this (worker_int.h). */
@@ -186,6 +187,7 @@ void edge_worker_free(struct edge_worker *w)
 	turn_server_free(w->core);
 	if (w->tick)
 		event_free(w->tick);
+	edge_media_free(w);
 	edge_nofd_free(w);
 	event_base_free(w->base);
 	free(w);

@@ -65,6 +65,14 @@ struct event_base *edge_worker_base(struct edge_worker *w);
 /* The clock of the current loop turn, on the worker's thread. */
 uint64_t edge_worker_now_s(const struct edge_worker *w);
 
+/* From any thread: a copy of the worker's media quality summary
+ * (turn/media.h), taken on its thread every second; all zero before the
+ * first. 0, or EAGAIN (out zeroed: not started, or the worker was
+ * writing it every time we looked). */
+struct turn_media_summary;
+int edge_worker_media(const struct edge_worker *w,
+                      struct turn_media_summary *out);
+
 /* Install hooks (copied) before edge_worker_start. */
 void edge_worker_set_hooks(struct edge_worker *w,
                            const struct edge_worker_hooks *h);

@@ -56,6 +56,7 @@ struct edge_worker {
 	struct edge_relay *relays;      /* all relay sockets, freed at stop */
 	const struct edge_net_ops *ops; /* run.c's way up (worker.c) */
 	struct event *tick;
+	struct edge_media *media; /* the published summary (media.c) */
 	/* out of descriptors (nofd.c): the listeners' resume timer, the
 	 * last log line's time and the failures not logged since */
 	struct event *nofd_resume;
@@ -121,6 +122,11 @@ bool edge_nofd(int err);
 void edge_nofd_socket(struct edge_worker *w, int err);
 void edge_nofd_accept(struct edge_worker *w, int err);
 void edge_nofd_free(struct edge_worker *w);
+
+/* media.c: the media quality summary, taken every second on the
+ * worker's thread and published for readers on any thread */
+int edge_media_start(struct edge_worker *w);
+void edge_media_free(struct edge_worker *w);
 
 /* loop.c: the worker's thread */
 void *edge_worker_loop(void *arg);
