@@ -150,6 +150,8 @@ static void route_api(struct edge_admin *a, struct evhttp_request *req,
 		admin_stats(a, req);
 	else if (strcmp(path, "/api/nodes") == 0 && get)
 		admin_nodes(a, req);
+	else if (strcmp(path, "/api/media/worst") == 0 && get)
+		admin_media_worst(a, req);
 	else if (strcmp(path, "/api/history") == 0 && get)
 		admin_history(a, req, query);
 	else if (strcmp(path, "/api/allocations") == 0 && get && cluster)

@@ -383,6 +383,7 @@ void admin_metrics(struct edge_admin *a, struct evhttp_request *req)
 	m_auth(b, &x.t);
 	m_relay(b, &x);
 	m_node(b, a);
+	admin_media_metrics(a, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	                  "Content-Type",
 	                  "text/plain; version=0.0.4; "
