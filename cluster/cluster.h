@@ -332,8 +332,12 @@ struct cluster_node_rec {
 	uint64_t allocations_created, permissions, channels, auth_failures;
 	uint64_t to_peer_packets, to_peer_bytes;
 	uint64_t to_client_packets, to_client_bytes;
+	/* active RTP flows by quality band: good, fair, poor, bad
+	 * (turn/media.h; docs/media-quality.md) */
+	uint64_t media[4];
 };
-/* The 24 fields of the registry entry. */
+/* The 28 fields of the registry entry (media_good .. media_bad last;
+ * records of older builds lack them: the view shows "media":null). */
 void cluster_node_encode(struct cluster_fields *f,
                          const struct cluster_node_rec *n);
 

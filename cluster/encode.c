@@ -91,6 +91,10 @@ void cluster_node_encode(struct cluster_fields *f,
 	put_u64(f, "to_peer_bytes", n->to_peer_bytes);
 	put_u64(f, "to_client_packets", n->to_client_packets);
 	put_u64(f, "to_client_bytes", n->to_client_bytes);
+	put_u64(f, "media_good", n->media[0]);
+	put_u64(f, "media_fair", n->media[1]);
+	put_u64(f, "media_poor", n->media[2]);
+	put_u64(f, "media_bad", n->media[3]);
 }
 
 /* --- events ----------------------------------------------------------------

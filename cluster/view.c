@@ -45,6 +45,32 @@ static void node_addrs(struct cluster_buf *b, const struct cluster_rec *r,
 	text(b, "domain", r, "domain", o);
 }
 
+static const char *const media_fields[4] = {"media_good", "media_fair",
+                                            "media_poor", "media_bad"};
+
+/* ,"media":{"good":N,"fair":N,"poor":N,"bad":N} from the four counts. */
+static void media_obj(struct cluster_buf *b, const unsigned long long *m)
+{
+	cluster_buf_printf(b,
+	                   ",\"media\":{\"good\":%llu,\"fair\":%llu,"
+	                   "\"poor\":%llu,\"bad\":%llu}",
+	                   m[0], m[1], m[2], m[3]);
+}
+
+/* Active RTP flows by band, or null (a record of an older build). */
+static void node_media(struct cluster_buf *b, const struct cluster_rec *r)
+{
+	unsigned long long m[4];
+
+	for (size_t k = 0; k < 4; k++) {
+		if (!cluster_rec_u64(r, media_fields[k], &m[k])) {
+			cluster_buf_addstr(b, ",\"media\":null");
+			return;
+		}
+	}
+	media_obj(b, m);
+}
+
 /* A registry entry (n == 0: its hash expired: only the id is known). */
 static void node(struct cluster_buf *b, const struct cluster_rec *r,
                  const struct cluster_view_opts *o, uint64_t now_ms)
@@ -68,6 +94,7 @@ static void node(struct cluster_buf *b, const struct cluster_rec *r,
 	else
 		cluster_buf_addstr(b, ",\"load\":null");
 	node_addrs(b, r, o);
+	node_media(b, r);
 	if (cluster_rec_u64(r, "started", &t))
 		cluster_buf_printf(b, ",\"started\":%llu,\"uptime_s\":%llu",
 		                   t / 1000,
@@ -115,7 +142,7 @@ void cluster_view_stats(struct cluster_buf *b, const struct cluster_rec *v,
 	        "max_allocations",
 	};
 	enum { NSUMS = sizeof(sums) / sizeof(sums[0]) };
-	unsigned long long t[NSUMS] = {0}, m;
+	unsigned long long t[NSUMS] = {0}, m, media[4] = {0};
 	size_t alive = 0, draining = 0;
 	bool unlimited = false;
 
@@ -126,6 +153,8 @@ void cluster_view_stats(struct cluster_buf *b, const struct cluster_rec *v,
 		draining += cluster_rec_draining(&v[i]);
 		for (size_t k = 0; k < NSUMS; k++)
 			t[k] += cluster_rec_u64_or0(&v[i], sums[k]);
+		for (size_t k = 0; k < 4; k++)
+			media[k] += cluster_rec_u64_or0(&v[i], media_fields[k]);
 		if (!cluster_rec_u64(&v[i], "max_allocations", &m) || m == 0)
 			unlimited = true;
 	}
@@ -136,10 +165,11 @@ void cluster_view_stats(struct cluster_buf *b, const struct cluster_rec *v,
 	        "\"allocations_created\":%llu,\"permissions\":%llu,"
 	        "\"channels\":%llu,\"auth_failures\":%llu,"
 	        "\"relayed\":{\"to_peer\":{\"packets\":%llu,\"bytes\":%llu},"
-	        "\"to_client\":{\"packets\":%llu,\"bytes\":%llu}},"
-	        "\"redis\":\"up\",\"per_node\":[",
+	        "\"to_client\":{\"packets\":%llu,\"bytes\":%llu}}",
 	        n, alive, draining, t[0], unlimited ? 0ull : t[9], t[1], t[2],
 	        t[3], t[4], t[5], t[6], t[7], t[8]);
+	media_obj(b, media);
+	cluster_buf_addstr(b, ",\"redis\":\"up\",\"per_node\":[");
 	node_list(b, v, n, o, now_ms);
 }
 

@@ -15,6 +15,7 @@
 #include "edge/net/sock.h"
 #include "edge/net/worker.h"
 #include "edge/redis/redis_int.h"
+#include "turn/media.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -123,6 +124,20 @@ static uint64_t node_sum(const struct edge_redis *r, size_t off)
 
 #define NODE_SUM(r, field) node_sum(r, offsetof(struct turn_stats, field))
 
+/* Active RTP flows of the node by band (both directions), from each
+ * worker's published summary (edge_worker_media: a copy, no lock). */
+static void node_media(const struct edge_redis *r, uint64_t bands[4])
+{
+	struct turn_media_summary m;
+
+	for (size_t i = 0; i < r->nworkers; i++) {
+		if (edge_worker_media(r->workers[i], &m) != 0)
+			continue;
+		for (unsigned k = 0; k < TURN_MEDIA_BANDS; k++)
+			bands[k] += (uint64_t)m.flows[0][k] + m.flows[1][k];
+	}
+}
+
 /* --- alternates ------------------------------------------------------------
  */
 
@@ -223,7 +238,7 @@ static void beat(struct edge_redis *r)
 {
 	char ttl[24];
 	struct cluster_fields f;
-	const struct cluster_node_rec n = {
+	struct cluster_node_rec n = {
 	        .id = r->node_id,
 	        .listen4 = r->listen4,
 	        .listen6 = r->listen6,
@@ -256,6 +271,7 @@ static void beat(struct edge_redis *r)
 
 	if (!rconn_up(r->ctl))
 		return;
+	node_media(r, n.media);
 	cluster_node_encode(&f, &n);
 	snprintf(ttl, sizeof(ttl), "%llu",
 	         (unsigned long long)r->cfg.node_ttl_s * 1000);

@@ -202,7 +202,8 @@ static const struct cluster_node_rec node_rows[] = {
          .to_peer_packets = 5,
          .to_peer_bytes = 500,
          .to_client_packets = 6,
-         .to_client_bytes = 600},
+         .to_client_bytes = 600,
+         .media = {7, 3, 1, 2}},
         {.id = "n2.example",
          .listen4 = "",
          .listen6 = "[2001:db8::1]:3478",
@@ -227,9 +228,10 @@ START_TEST(test_cluster_encode_node_round_trip)
 	struct cluster_rec r;
 
 	cluster_node_encode(&f, n);
-	ck_assert_uint_eq(f.n, 24);
+	ck_assert_uint_eq(f.n, 28);
 	ck_assert_str_eq(f.kv[0], "id");
 	ck_assert_str_eq(f.kv[2 * 23], "to_client_bytes");
+	ck_assert_str_eq(f.kv[2 * 27], "media_bad");
 	decode(&r, n->id, &f);
 	has(&r, "id", n->id);
 	has(&r, "listen4", n->listen4);
@@ -256,6 +258,10 @@ START_TEST(test_cluster_encode_node_round_trip)
 	has_u64(&r, "to_peer_bytes", n->to_peer_bytes);
 	has_u64(&r, "to_client_packets", n->to_client_packets);
 	has_u64(&r, "to_client_bytes", n->to_client_bytes);
+	has_u64(&r, "media_good", n->media[0]);
+	has_u64(&r, "media_fair", n->media[1]);
+	has_u64(&r, "media_poor", n->media[2]);
+	has_u64(&r, "media_bad", n->media[3]);
 	cluster_rec_clear(&r);
 }
 END_TEST
@@ -283,6 +289,9 @@ START_TEST(test_cluster_encode_node_view)
 	ck_assert(cluster_json_number(cluster_json_get(x, "tls_port"), 0) ==
 	          5349);
 	ck_assert(cluster_json_number(cluster_json_get(x, "workers"), 0) == 2);
+	x = cluster_json_get(x, "media");
+	ck_assert(cluster_json_number(cluster_json_get(x, "good"), 0) == 7);
+	ck_assert(cluster_json_number(cluster_json_get(x, "bad"), 0) == 2);
 	cluster_json_free(v);
 	cluster_buf_free(&b);
 	cluster_rec_clear(&r);

@@ -336,13 +336,14 @@ START_TEST(test_cluster_view_node_layout)
 	        "\"version\":"
 	        "\"0.1.0\",\"listen4\":\"1.2.3.4:3478\",\"listen6\":null,"
 	        "\"relay4\":null,\"relay6\":null,\"tls_port\":null,"
-	        "\"dtls_port\":null,\"domain\":null,\"started\":1,\"uptime_s\":"
+	        "\"dtls_port\":null,\"domain\":null,\"media\":null,"
+	        "\"started\":1,\"uptime_s\":"
 	        "9,\"updated\":9,\"age_s\":0.5},{\"id\":\"n2\",\"self\":false,"
 	        "\"alive\":false,\"draining\":false,\"allocations\":null,"
 	        "\"max_allocations\":null,\"load\":null,\"workers\":null,"
 	        "\"version\":null,\"listen4\":null,\"listen6\":null,\"relay4\":"
 	        "null,\"relay6\":null,\"tls_port\":null,\"dtls_port\":null,"
-	        "\"domain\":null}]}\n");
+	        "\"domain\":null,\"media\":null}]}\n");
 	cluster_buf_free(&b);
 	cluster_rec_clear(&r[0]);
 	cluster_rec_clear(&r[1]);
@@ -353,14 +354,16 @@ START_TEST(test_cluster_view_stats_totals)
 {
 	const char *a[] = {"allocations",   "3",   "max_allocations", "8",
 	                   "to_peer_bytes", "100", "draining",        "1"};
-	const char *c[] = {"allocations", "2", "max_allocations", "0"};
+	const char *c[] = {"allocations", "2", "max_allocations", "0",
+	                   "media_good",  "4", "media_fair",      "3",
+	                   "media_poor",  "2", "media_bad",       "1"};
 	struct cluster_rec r[3];
 	struct cluster_buf b;
 	struct cluster_view_opts o = {0};
 
 	rec_of(&r[0], "a", a, 8);
 	rec_of(&r[1], "b", NULL, 0);
-	rec_of(&r[2], "c", c, 4);
+	rec_of(&r[2], "c", c, 12);
 	cluster_buf_init(&b);
 	cluster_view_stats(&b, r, 3, &o, 0);
 	static const char want[] =
@@ -369,6 +372,10 @@ START_TEST(test_cluster_view_stats_totals)
 	ck_assert_msg(strncmp(b.p, want, sizeof(want) - 1) == 0, "%s", b.p);
 	ck_assert_ptr_nonnull(strstr(b.p, "\"to_peer\":{\"packets\":0,"
 	                                  "\"bytes\":100}"));
+	/* a: an older build's record, no media fields: counts 0 */
+	ck_assert_ptr_nonnull(strstr(b.p, "}},\"media\":{\"good\":4,\"fair\":3,"
+	                                  "\"poor\":2,\"bad\":1},\"redis\""));
+	ck_assert_ptr_nonnull(strstr(b.p, "\"id\":\"a\""));
 	cluster_buf_free(&b);
 	for (int i = 0; i < 3; i++)
 		cluster_rec_clear(&r[i]);

@@ -338,6 +338,18 @@ int ectl_print_nodes(const struct cluster_json *v, FILE *fp)
 	return ECTL_OK;
 }
 
+/* Active RTP flows by quality band (absent from older nodes' views). */
+static void media_line(FILE *fp, const struct cluster_json *m)
+{
+	char b[CELL_MAX];
+
+	if (!m || m->type != CLUSTER_JOBJ)
+		return;
+	snprintf(b, sizeof(b), "%.0f good, %.0f fair, %.0f poor, %.0f bad",
+	         num(m, "good"), num(m, "fair"), num(m, "poor"), num(m, "bad"));
+	kv(fp, "media flows", b);
+}
+
 int ectl_print_cluster_status(const struct cluster_json *v, FILE *fp)
 {
 	const struct cluster_json *rel = cluster_json_get(v, "relayed");
@@ -365,6 +377,7 @@ int ectl_print_cluster_status(const struct cluster_json *v, FILE *fp)
 		kv(fp, "relayed to clients",
 		   flow(rel, "to_client", b, sizeof(b)));
 	}
+	media_line(fp, cluster_json_get(v, "media"));
 	fputc('\n', fp);
 	return node_table(cluster_json_get(v, "per_node"), fp);
 }
