@@ -80,8 +80,13 @@ def parse_metrics(text):
         m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+-?\d+)?$", line)
         assert m, "bad sample line %r" % line
         name, labels, value = m.group(1), m.group(3) or "", m.group(4)
-        assert name in types, "sample before its TYPE: " + line
-        assert seen_families[-1] == name, "family interleaved: " + line
+        family = name
+        if name not in types:  # a histogram's _bucket, _sum, _count
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            if types.get(base) == "histogram":
+                family = base
+        assert family in types, "sample before its TYPE: " + line
+        assert seen_families[-1] == family, "family interleaved: " + line
         assert VALUE.match(value), "bad value: " + line
         key = (name, frozenset(parse_labels(labels, line).items()))
         assert key not in series, "duplicate series: " + line
