@@ -9,7 +9,8 @@
 // the three charts are drawn with at least one history sample; the node
 // list (/api/nodes) shows this node alone and the "cluster" view of the
 // table says it is this node only (no Redis in this test); sorting
-// by a column flips aria-sort; --loss-user's row shows a loss in % (if
+// by a column flips aria-sort; --loss-user's row shows a loss in % and
+// heads the worst flows table (if
 // the API reports media quality); a screenshot goes to --screenshot; then
 // Kick on --kick-user's row (confirmed) removes the row, and Drain /
 // Undrain (confirmed) flip the node's state badge. No console error, no
@@ -158,6 +159,18 @@ async function main() {
       if (!result.loss || !/^\d+\.\d\d %$/.test(result.loss[0]) || !/ ms$/.test(result.loss[1]))
         problems.push(`no loss/jitter shown for ${o.lossUser}: ${JSON.stringify(result.loss)}`);
       step('loss and jitter shown');
+      // the worst flows table: the lossy flow first (summaries are taken
+      // every second; the page polls every 10 s)
+      await page.waitForFunction((u) => {
+        const r = document.querySelector('#worst tbody tr');
+        return r && r.cells[1].textContent === u;
+      }, o.lossUser, { timeout: 25000 }).catch(() => {});
+      result.worst = await page.$$eval('#worst tbody tr', (rows) => rows.map((r) =>
+        Array.from(r.cells).map((c) => c.textContent)));
+      const w = result.worst[0];
+      if (!w || w[1] !== o.lossUser || w[5] !== 'bad' || !/^\d+\.\d\d %$/.test(w[6]))
+        problems.push(`worst flows: ${JSON.stringify(result.worst)}`);
+      step('worst flows shown');
     }
 
     if (o.screenshot) {

@@ -2,8 +2,8 @@
 playwright-core through tests/browser/dashboard.js): the static files are
 served without a token and with a strict CSP, the page asks for the token,
 shows a live allocation made here (and a hostile user name as plain text),
-draws its charts from /api/history, sorts, kicks and drains with
-confirmation. The screenshot is kept as a test artifact:
+draws its charts from /api/history, lists the lossy RTP flow first among
+the worst flows, sorts, kicks and drains with confirmation. The screenshot is kept as a test artifact:
 $AVEDGE_BUILD/artifacts/dashboard.png (printed when the test runs).
 
   CHROMIUM=/path   another Chromium binary (default /usr/bin/chromium)
@@ -17,6 +17,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.error
@@ -187,6 +188,21 @@ class Browser(DashboardTest):
                 c.send_indication(pip, pport, rtp + b"\xff" * 160)
         # the charts need one sample: the first comes 10 s after start
         wait_samples(self.d, lambda s: s["allocations"] >= 3, 25)
+        # the worst flows table shows flows with RTP in the last 10 s:
+        # the stream goes on (same gaps) while the browser looks
+        stop = threading.Event()
+
+        def more_rtp():
+            seq = 201
+            while not stop.wait(0.02):
+                if seq % 10:
+                    rtp = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * 160, 0x1234ABCD)
+                    c.send_indication(pip, pport, rtp + b"\xff" * 160)
+                seq += 1
+        sender = threading.Thread(target=more_rtp, daemon=True)
+        sender.start()
+        self.addCleanup(sender.join)
+        self.addCleanup(stop.set)
 
         shot = os.path.join(self.d.tmp, "dashboard.png")
         cmd = ["node", SCRIPT, "--url", self.d.base + "/", "--token", TOKEN,

@@ -3,8 +3,9 @@
 //
 // Reads the admin JSON API with the token the user typed (kept in
 // sessionStorage, sent as "Authorization: Bearer"): /api/stats,
-// /api/history (charts), /api/nodes (node list), /api/allocations (table;
-// ?scope=cluster when "cluster" is chosen). Everything that comes
+// /api/history (charts), /api/nodes (node list), /api/media/worst (worst
+// RTP flows), /api/allocations (table; ?scope=cluster when "cluster" is
+// chosen). Everything that comes
 // from the API reaches the DOM through textContent only, never innerHTML.
 // A 401/403 drops the token and asks for it again.
 'use strict';
@@ -27,6 +28,7 @@
     filter: '',
     scope: 'node', // allocation table: 'node' or 'cluster'
     nodes: null, // /api/nodes, or {error} when it could not be read
+    worst: null, // /api/media/worst, or {error}
     listScope: 'node', // the scope the last listing answered with
   };
 
@@ -149,10 +151,12 @@
       // the node list (and a cluster listing) may fail on its own when
       // Redis is down: the rest of the page still shows this node
       const soft = (p) => api(p).catch((e) => { if (e instanceof Unauthorized) throw e; return { error: e.message }; });
-      const [stats, history, list, nodes] = await Promise.all([
+      const [stats, history, list, nodes, worst] = await Promise.all([
         api('/api/stats'), api('/api/history'),
         state.scope === 'cluster' ? soft(listPath) : api(listPath), soft('/api/nodes'),
+        soft('/api/media/worst'),
       ]);
+      state.worst = worst;
       state.stats = stats;
       state.history = history || { interval_s: 10, samples: [] };
       state.nodes = nodes;
@@ -229,6 +233,7 @@
     renderHeader();
     renderCards();
     renderNodes();
+    renderWorst();
     renderCharts();
     renderTable();
   }
@@ -271,6 +276,37 @@
       card('Relay ports in use', ports.total ? ports.in_use + ' / ' + ports.total : '-'),
       card('Uptime', fmtAge(s.uptime_s)),
     );
+  }
+
+  // The node's worst RTP flows (/api/media/worst), worst first.
+  function renderWorst() {
+    const w = state.worst;
+    const body = $('worst').tBodies[0];
+    body.replaceChildren();
+    const flows = w && Array.isArray(w.flows) ? w.flows : [];
+    for (const f of flows) {
+      const tr = el('tr');
+      tr.className = 'band-' + String(f.band || '').replace(/[^a-z]/g, '');
+      tr.append(el('td', f.id || '-'), el('td', f.user || '-'), el('td', f.realm || '-'),
+        el('td', f.peer || '-'),
+        el('td', f.direction === 'to_peer' ? 'client \u2192 peer' : 'peer \u2192 client'),
+        el('td', f.band || '-'),
+        el('td', fmtNum(f.loss_pct, 2) + ' %', 'num'),
+        el('td', fmtNum(f.jitter_ms, 1) + ' ms', 'num'),
+        el('td', fmtCount(f.packets), 'num'));
+      body.appendChild(tr);
+    }
+    let bands = '';
+    if (w && w.bands) {
+      const sum = (b) => ['to_peer', 'to_client'].reduce((n, d) => n + ((w.bands[d] || {})[b] || 0), 0);
+      bands = '(' + ['good', 'fair', 'poor', 'bad'].map((b) => sum(b) + ' ' + b).join(', ') + ')';
+    }
+    $('worst-bands').textContent = bands;
+    const note = $('worst-note');
+    if (!note.dataset.text) note.dataset.text = note.textContent;
+    if (w && w.error) note.textContent = 'Cannot read the worst flows: ' + w.error;
+    else if (!flows.length) note.textContent = 'No flow had RTP in the last 10 s.';
+    else note.textContent = note.dataset.text;
   }
 
   // A registry entry of /api/nodes: alive (entry not expired), draining.
