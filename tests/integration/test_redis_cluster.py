@@ -261,6 +261,40 @@ class TestRegistryAndRecords(RedisCluster):
         self.assertTrue(wait_for(lambda: self.redis.cli("EXISTS", "avedge/alloc/" + ids[0]) == "0", 2))
         self.assertEqual(self.redis.cli("SCARD", "avedge/node/n2/allocs"), "0")
 
+    def test_media_bands_in_registry_and_view(self):
+        """Active RTP flows by band reach the node's registry entry and
+        the cluster view (per node and summed); an entry of an older build
+        without them shows "media":null and counts 0."""
+        c, resp = self.allocate(self.nodes[1], "alice")
+        self.assertAllocated(resp)
+        peer = Peer()
+        self.addCleanup(peer.close)
+        pip, pport = peer.addr
+        self.assertEqual(c.create_permission(pip)[1], 2)
+        for seq in range(1, 201):  # every 10th missing: 10 %, bad
+            if seq % 10:
+                c.send_indication(pip, pport, struct.pack(
+                    "!BBHII", 0x80, 0, seq, 4242, 0xC0FFEE) + b"\xff" * 160)
+        self.assertTrue(wait_for(lambda: self.redis.cli(
+            "HGET", "avedge/node/n2", "media_bad") == "1", 6), self.nodes[1].log())
+        h = self.redis.cli("HGETALL", "avedge/node/n2").split("\n")
+        entry = dict(zip(h[0::2], h[1::2]))
+        self.assertEqual([entry["media_" + b] for b in ("good", "fair", "poor")],
+                         ["0", "0", "0"])
+        # an older build's entry: no media fields
+        self.redis.cli("HSET", "avedge/node/old", "id", "old", "allocations", "0",
+                       "max_allocations", "0", "draining", "0", "workers", "1",
+                       "updated", str(int(time.time() * 1000)))
+        self.redis.cli("SADD", "avedge/nodes", "old")
+        stats = json.loads(self.nodes[0].http("/api/stats?scope=cluster"))
+        self.assertEqual(stats["media"], {"good": 0, "fair": 0, "poor": 0, "bad": 1})
+        per = {n["id"]: n.get("media", "absent") for n in stats["per_node"]}
+        self.assertEqual(per["n2"], {"good": 0, "fair": 0, "poor": 0, "bad": 1})
+        self.assertEqual(per["n1"], {"good": 0, "fair": 0, "poor": 0, "bad": 0})
+        self.assertIsNone(per["old"])
+        nodes = json.loads(self.nodes[0].http("/api/nodes"))
+        self.assertEqual({n["id"]: n["media"] for n in nodes["nodes"]}["n2"]["bad"], 1)
+
     def test_events_published(self):
         sub = subprocess.Popen(["redis-cli", "-p", str(self.redis.port), "--raw",
                                 "SUBSCRIBE", "avedge/events"],
