@@ -95,11 +95,9 @@ void admin_stats(struct edge_admin *a, struct evhttp_request *req);
 
 /* admin/media.c: media quality (turn/media.h) of the node, the workers'
  * summaries merged: the avedge_media_* families of /metrics, GET
- * /api/media/worst, and the active flows by band (good, fair, poor, bad;
- * both directions) */
+ * /api/media/worst */
 void admin_media_metrics(struct edge_admin *a, struct evbuffer *b);
 void admin_media_worst(struct edge_admin *a, struct evhttp_request *req);
-void admin_media_bands(struct edge_admin *a, uint64_t bands[4]);
 
 /* admin/api.c: allocations (asked of the workers), the loop-lag probe */
 void admin_list(struct edge_admin *a, struct evhttp_request *req,

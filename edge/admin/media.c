@@ -102,14 +102,6 @@ void admin_media_metrics(struct edge_admin *a, struct evbuffer *b)
 		        dirs[d], (unsigned long long)m->lost_total[d]);
 }
 
-void admin_media_bands(struct edge_admin *a, uint64_t bands[4])
-{
-	const struct turn_media_summary *m = node_summary(a);
-
-	for (unsigned k = 0; k < TURN_MEDIA_BANDS; k++)
-		bands[k] = (uint64_t)m->flows[0][k] + m->flows[1][k];
-}
-
 static void json_worst(struct evbuffer *b, struct edge_admin *a,
                        const struct turn_media_flow *f)
 {
