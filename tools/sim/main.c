@@ -527,6 +527,8 @@ int main(int argc, char **argv)
 		rc = sim_split(&r);
 	else if (!(rc = sim_setup(&r)))
 		rc = run(&r);
+	else
+		r.viewers_failed = o.viewers;
 	sim_teardown(&r);
 	sim_report(&r);
 	return rc || r.viewers_failed || r.nerrors ? 1 : 0;

@@ -72,6 +72,17 @@ static void total(struct tot *t, const struct sim_run *r, int step)
 		t->viewers /= r->o->nsteps;
 }
 
+/* One viewer over all steps; the control delay is the control viewer's. */
+static void viewer_tot(struct tot *t, const struct sim_run *r, int v)
+{
+	memset(t, 0, sizeof(*t));
+	for (int s = 0; s < r->o->nsteps; s++) {
+		add(t, r, sim_st((struct sim_run *)r, s, v));
+		if (v == r->o->control_viewer - 1)
+			sim_hist_merge(&t->ctl, &r->ctl_delay[s]);
+	}
+}
+
 static double pct(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0;
@@ -102,12 +113,17 @@ static void json_tot(struct cluster_buf *b, const struct tot *t)
 	        sim_hist_pct(&t->delay, 99.9) / 1e3, t->delay.max / 1e3,
 	        t->jitter_ms, (unsigned long long)t->ctl_sent,
 	        (unsigned long long)t->ctl_recv);
-	if (t->ctl_sent)
+	if (t->ctl_sent && t->ctl.n)
 		cluster_buf_printf(b,
 		                   "\"control_loss_pct\":%.4f,"
 		                   "\"control_delay_p99_us\":%.1f",
 		                   pct(cl, t->ctl_sent),
 		                   sim_hist_pct(&t->ctl, 99) / 1e3);
+	else if (t->ctl_sent)
+		cluster_buf_printf(b,
+		                   "\"control_loss_pct\":%.4f,"
+		                   "\"control_delay_p99_us\":null",
+		                   pct(cl, t->ctl_sent));
 	else
 		cluster_buf_addstr(b, "\"control_loss_pct\":null,"
 		                      "\"control_delay_p99_us\":null");
@@ -133,9 +149,7 @@ static void json_viewers(struct cluster_buf *b, const struct sim_run *r)
 	for (int v = 0; v < r->o->viewers; v++) {
 		struct tot t;
 
-		memset(&t, 0, sizeof(t));
-		for (int s = 0; s < r->o->nsteps; s++)
-			add(&t, r, sim_st((struct sim_run *)r, s, v));
+		viewer_tot(&t, r, v);
 		cluster_buf_printf(b, "%s{\"viewer\":%d,\"failed\":%s,",
 		                   v ? "," : "", v + 1,
 		                   r->v[v].failed ? "true" : "false");
@@ -250,9 +264,7 @@ static void human(const struct sim_run *r)
 	       o->gcm ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80");
 	if (o->viewers <= 20)
 		for (int v = 0; v < o->viewers; v++) {
-			memset(&t, 0, sizeof(t));
-			for (int s = 0; s < o->nsteps; s++)
-				add(&t, r, sim_st((struct sim_run *)r, s, v));
+			viewer_tot(&t, r, v);
 			snprintf(label, sizeof(label), "viewer %d", v + 1);
 			if (!r->v[v].failed)
 				human_tot(label, &t);
