@@ -223,6 +223,10 @@ static void on_error(struct sim_turn *t, struct sim_txn *x,
 		x->method = 0;
 		return;
 	}
+	if (!rlen) {
+		reason = stun_error_reason(code);
+		rlen = strlen(reason);
+	}
 	bool challenge = code == 401 && !x->auth;
 	if ((challenge || code == 438) && x->auth_tries < 3 && !learn(t, m)) {
 		x->auth_tries++;
