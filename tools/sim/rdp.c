@@ -71,6 +71,7 @@ void sim_screen_init(struct sim_screen *s, uint64_t seed, double peak,
 	s->pool = pool;
 	s->pool_len = POOL_LEN;
 	s->rng = seed ^ 0x5CEE2ull;
+	s->phase_rng = seed ^ 0xB0B5ull;
 	s->peak = peak;
 	s->last_ns = now;
 	s->phase_end = now;
@@ -82,7 +83,9 @@ static double burst_frac(double peak)
 	return peak > 1.0 ? (1.0 - IDLE_FRAC) / (peak - IDLE_FRAC) : 1.0;
 }
 
-static void next_phase(struct sim_screen *s, uint64_t now)
+/* Phases follow each other from the start, whatever the sender's lateness:
+ * the same seed gives the same bursts at the same times. */
+static void next_phase(struct sim_screen *s)
 {
 	double f = burst_frac(s->peak);
 	double mean = s->burst ? BURST_NS * (1.0 - f) / f : BURST_NS;
@@ -90,7 +93,7 @@ static void next_phase(struct sim_screen *s, uint64_t now)
 	s->burst = !s->burst;
 	if (s->peak <= 1.0)
 		s->burst = true;
-	s->phase_end = now + (uint64_t)(-log(1.0 - unit(&s->rng)) * mean) + 1;
+	s->phase_end += (uint64_t)(-log(1.0 - unit(&s->phase_rng)) * mean) + 1;
 }
 
 size_t sim_screen_next(struct sim_screen *s, double rate_bps, uint64_t now,
@@ -100,7 +103,7 @@ size_t sim_screen_next(struct sim_screen *s, double rate_bps, uint64_t now,
 	size_t len;
 
 	while (now >= s->phase_end)
-		next_phase(s, now);
+		next_phase(s);
 	cur = s->peak <= 1.0 ? rate_bps
 	                     : rate_bps * (s->burst ? s->peak : IDLE_FRAC);
 	s->credit += (double)(now - s->last_ns) * cur / 8e9;

@@ -235,7 +235,7 @@ size_t sim_rtcp_rr(uint8_t *p, uint32_t ssrc, uint32_t media_ssrc,
 
 /* rdp.c: the screen model (sender) and PDU reassembly (receiver). */
 struct sim_screen {
-	uint64_t rng;
+	uint64_t rng, phase_rng; /* PDU sizes; phase lengths */
 	double peak;
 	bool burst;
 	uint64_t phase_end;
