@@ -479,7 +479,7 @@ static double cpu_s(void)
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static int run(struct sim_run *r)
+int sim_run_threads(struct sim_run *r)
 {
 	pthread_t mt, vt;
 	double c0;
@@ -488,13 +488,16 @@ static int run(struct sim_run *r)
 	schedule(r);
 	c0 = cpu_s();
 	w0 = sim_now_ns();
-	if (pthread_create(&mt, NULL, sim_mcu_thread, r) ||
-	    pthread_create(&vt, NULL, sim_viewer_thread, r)) {
+	if ((r->local_mcu && pthread_create(&mt, NULL, sim_mcu_thread, r)) ||
+	    (r->local_viewers &&
+	     pthread_create(&vt, NULL, sim_viewer_thread, r))) {
 		sim_error(r, "cannot start threads");
 		return EIO;
 	}
-	pthread_join(mt, NULL);
-	pthread_join(vt, NULL);
+	if (r->local_mcu)
+		pthread_join(mt, NULL);
+	if (r->local_viewers)
+		pthread_join(vt, NULL);
 	r->cpu_pct =
 	        100.0 * (cpu_s() - c0) / ((double)(sim_now_ns() - w0) / 1e9);
 	return 0;
@@ -523,12 +526,17 @@ int main(int argc, char **argv)
 		r.tls = SSL_CTX_new(TLS_client_method());
 		SSL_CTX_set_verify(r.tls, SSL_VERIFY_NONE, NULL);
 	}
+	r.local_mcu = o.role != SIM_ROLE_VIEWER;
+	r.local_viewers = o.role != SIM_ROLE_MCU;
 	if (o.role != SIM_ROLE_BOTH)
 		rc = sim_split(&r);
 	else if (!(rc = sim_setup(&r)))
-		rc = run(&r);
-	else
+		rc = sim_run_threads(&r);
+	if (rc) { /* without the MCU no viewer sees anything */
+		for (int i = 0; i < o.viewers; i++)
+			r.v[i].failed = true;
 		r.viewers_failed = o.viewers;
+	}
 	sim_teardown(&r);
 	sim_report(&r);
 	return rc || r.viewers_failed || r.nerrors ? 1 : 0;

@@ -243,11 +243,12 @@ static void human_tot(const char *label, const struct tot *t)
 	       t->jitter_ms, (unsigned long long)t->ctl_recv,
 	       (unsigned long long)t->ctl_sent);
 	if (t->ctl_sent)
-		printf(" (loss %.2f%%, p99 %.0f us)",
+		printf(" (loss %.2f%%)",
 		       pct(t->ctl_sent > t->ctl_recv ? t->ctl_sent - t->ctl_recv
 		                                     : 0,
-		           t->ctl_sent),
-		       sim_hist_pct(&t->ctl, 99) / 1e3);
+		           t->ctl_sent));
+	if (t->ctl.n)
+		printf(" p99 %.0f us", sim_hist_pct(&t->ctl, 99) / 1e3);
 	printf("\n");
 }
 

@@ -69,44 +69,56 @@ static int open_viewer(struct sim_run *r, struct sim_viewer *v)
 	return 0;
 }
 
+static bool viewer_addr(const struct sim_run *r, const struct sim_viewer *v,
+                        const struct sockaddr_storage **a)
+{
+	if (!r->local_viewers) {
+		*a = &v->addr;
+		return v->addr_known;
+	}
+	*a = r->o->direct ? &v->conn.local : &v->turn.relayed;
+	return r->o->direct || v->turn.allocated;
+}
+
 /* Wire up what became possible since the last turn. */
 static void link_peers(struct sim_run *r, bool *linked)
 {
 	struct sim_mcu *m = r->mcu;
+	const struct sockaddr_storage *ma = r->local_mcu ? &m->turn.relayed
+	                                                 : &r->mcu_addr,
+	                              *va;
 
-	if (!m->turn.allocated)
+	if (r->local_mcu ? !m->turn.allocated : !r->mcu_known)
 		return;
 	for (int i = 0; i < r->o->viewers; i++) {
 		struct sim_viewer *v = &r->v[i];
 
-		if (linked[i] || v->failed)
+		if (linked[i] || v->failed || !viewer_addr(r, v, &va))
 			continue;
-		if (r->o->direct) {
-			sim_turn_add_peer(&m->turn, &v->conn.local,
-			                  MCU_CHANNEL(i));
-		} else {
-			if (!v->turn.allocated)
-				continue;
-			sim_turn_add_peer(&m->turn, &v->turn.relayed,
-			                  MCU_CHANNEL(i));
-			sim_turn_add_peer(&v->turn, &m->turn.relayed,
-			                  STUN_CHANNEL_MIN);
-		}
+		if (r->local_mcu)
+			sim_turn_add_peer(&m->turn, va, MCU_CHANNEL(i));
+		if (r->local_viewers && !r->o->direct)
+			sim_turn_add_peer(&v->turn, ma, STUN_CHANNEL_MIN);
 		linked[i] = true;
 	}
 }
 
-static bool viewer_ready(const struct sim_run *r, const struct sim_viewer *v)
+static bool viewer_ready(const struct sim_run *r, const struct sim_viewer *v,
+                         bool alloc)
 {
-	return r->o->direct ? true : sim_turn_ready(&v->turn);
+	if (r->o->direct || !r->local_viewers)
+		return true;
+	return alloc ? v->turn.allocated : sim_turn_ready(&v->turn);
 }
 
-/* One look at everybody; true when nothing is left to wait for. */
-static bool settle(struct sim_run *r, const bool *linked)
+/* One look at everybody; true when nothing is left to wait for: the
+ * allocations (alloc), or everything. */
+static bool settle(struct sim_run *r, const bool *linked, bool alloc)
 {
-	bool done = sim_turn_ready(&r->mcu->turn);
+	bool done = !r->local_mcu || (alloc ? r->mcu->turn.allocated
+	                                    : sim_turn_ready(&r->mcu->turn));
 
-	for (int i = 0; i < r->o->viewers; i++) {
+	for (int i = 0; i < r->o->viewers && r->local_viewers; i++) {
 		struct sim_viewer *v = &r->v[i];
 
 		if (v->failed)
@@ -116,7 +128,7 @@ static bool settle(struct sim_run *r, const bool *linked)
 			sim_error(r, "%s: %s", v->turn.name, v->turn.err);
 			continue;
 		}
-		if (!linked[i] || !viewer_ready(r, v))
+		if ((!alloc && !linked[i]) || !viewer_ready(r, v, alloc))
 			done = false;
 	}
 	return done;
@@ -141,40 +153,42 @@ static int poll_once(struct sim_run *r, struct pollfd *pf, int n)
 		if (pf[i + 1].revents)
 			readable(&r->v[i].turn);
 	now = sim_now_ns();
-	sim_turn_tick(&r->mcu->turn, now);
-	for (int i = 0; i < n; i++)
+	if (r->local_mcu)
+		sim_turn_tick(&r->mcu->turn, now);
+	for (int i = 0; i < n && r->local_viewers; i++)
 		if (!r->v[i].failed && !r->o->direct)
 			sim_turn_tick(&r->v[i].turn, now);
 	return 0;
 }
 
-static int run_loop(struct sim_run *r)
+static int run_loop(struct sim_run *r, bool alloc)
 {
 	int n = r->o->viewers;
 	struct pollfd *pf = calloc((size_t)n + 1, sizeof(*pf));
-	bool *linked = calloc((size_t)n, sizeof(bool));
-	uint64_t deadline =
-	        sim_now_ns() + (uint64_t)(r->o->setup_timeout_s * 1e9);
+	static bool *linked;
 	int rc = 0;
 
+	if (!linked)
+		linked = calloc((size_t)n, sizeof(bool));
 	if (!pf || !linked)
 		return ENOMEM;
 	for (;;) {
-		link_peers(r, linked);
-		if (r->mcu->turn.failed) {
+		if (!alloc)
+			link_peers(r, linked);
+		if (r->local_mcu && r->mcu->turn.failed) {
 			sim_error(r, "mcu: %s", r->mcu->turn.err);
 			rc = EPROTO;
 			break;
 		}
-		if (settle(r, linked))
+		if (settle(r, linked, alloc))
 			break;
-		if (sim_now_ns() >= deadline) {
-			if (!sim_turn_ready(&r->mcu->turn)) {
+		if (sim_now_ns() >= r->setup_deadline) {
+			if (r->local_mcu && !sim_turn_ready(&r->mcu->turn)) {
 				sim_error(r, "mcu: setup timed out");
 				rc = ETIMEDOUT;
 				break;
 			}
-			for (int i = 0; i < n; i++)
+			for (int i = 0; i < n && r->local_viewers; i++)
 				if (!r->v[i].failed) {
 					r->v[i].failed = true;
 					sim_error(r,
@@ -187,7 +201,6 @@ static int run_loop(struct sim_run *r)
 			break;
 	}
 	free(pf);
-	free(linked);
 	return rc;
 }
 
@@ -199,10 +212,12 @@ static int srtp_sessions(struct sim_run *r)
 
 		if (v->failed)
 			continue;
-		if (sim_srtp_session(&p->tx, r->o, i, false, true) ||
-		    sim_srtp_session(&p->rx, r->o, i, true, false) ||
-		    sim_srtp_session(&v->rx, r->o, i, false, false) ||
-		    sim_srtp_session(&v->tx, r->o, i, true, true)) {
+		if ((r->local_mcu &&
+		     (sim_srtp_session(&p->tx, r->o, i, false, true) ||
+		      sim_srtp_session(&p->rx, r->o, i, true, false))) ||
+		    (r->local_viewers &&
+		     (sim_srtp_session(&v->rx, r->o, i, false, false) ||
+		      sim_srtp_session(&v->tx, r->o, i, true, true)))) {
 			sim_error(r, "srtp: cannot create sessions%s",
 			          r->o->gcm ? " (libsrtp2 without GCM?)" : "");
 			return EIO;
@@ -213,42 +228,65 @@ static int srtp_sessions(struct sim_run *r)
 	return 0;
 }
 
-int sim_setup(struct sim_run *r)
+int sim_setup_alloc(struct sim_run *r)
 {
 	const struct sim_opts *o = r->o;
 	struct sim_mcu *m = r->mcu;
 	char err[200];
-	int rc;
 
+	r->setup_deadline = sim_now_ns() + (uint64_t)(o->setup_timeout_s * 1e9);
 	sim_turn_init(&m->turn, o, &m->conn, "mcu", o->seed);
-	if (sim_conn_open(&m->conn, SIM_UDP, &o->mcu_server, o->mcu_server_len,
-	                  o->sockbuf, NULL, err, sizeof(err))) {
-		sim_error(r, "mcu: %s", err);
-		return EIO;
-	}
-	sim_turn_allocate(&m->turn, sim_now_ns());
+	m->conn.fd = -1;
 	for (int i = 0; i < o->viewers; i++) {
 		r->v[i].idx = i;
+		r->v[i].conn.fd = -1;
+	}
+	if (r->local_mcu) {
+		if (sim_conn_open(&m->conn, SIM_UDP, &o->mcu_server,
+		                  o->mcu_server_len, o->sockbuf, NULL, err,
+		                  sizeof(err))) {
+			sim_error(r, "mcu: %s", err);
+			return EIO;
+		}
+		sim_turn_allocate(&m->turn, sim_now_ns());
+	}
+	for (int i = 0; i < o->viewers && r->local_viewers; i++)
 		if (open_viewer(r, &r->v[i]))
 			r->v[i].failed = true;
-	}
-	if ((rc = run_loop(r)))
+	return run_loop(r, true);
+}
+
+int sim_setup_bind(struct sim_run *r)
+{
+	const struct sim_opts *o = r->o;
+	const struct sockaddr_storage *ma =
+	        r->local_mcu ? &r->mcu->turn.relayed : &r->mcu_addr;
+	int rc;
+
+	if ((rc = run_loop(r, false)))
 		return rc;
-	if (o->direct)
+	if (o->direct && r->local_viewers)
 		for (int i = 0; i < o->viewers; i++)
 			if (!r->v[i].failed)
 				connect(r->v[i].conn.fd,
-				        (const struct sockaddr *)&m->turn
-				                .relayed,
-				        sizeof(m->turn.relayed));
+				        (const struct sockaddr *)ma,
+				        sizeof(*ma));
+	r->viewers_failed = 0;
 	for (int i = 0; i < o->viewers; i++)
 		r->viewers_failed += r->v[i].failed;
 	return srtp_sessions(r);
 }
 
+int sim_setup(struct sim_run *r)
+{
+	int rc = sim_setup_alloc(r);
+
+	return rc ? rc : sim_setup_bind(r);
+}
+
 void sim_teardown(struct sim_run *r)
 {
-	for (int i = 0; i < r->o->viewers; i++) {
+	for (int i = 0; i < r->o->viewers && r->local_viewers; i++) {
 		struct sim_viewer *v = &r->v[i];
 		if (!r->o->direct)
 			sim_turn_free(&v->turn);

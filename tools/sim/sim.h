@@ -299,11 +299,18 @@ struct sim_viewer {
 	uint32_t epoch, in_seq;
 	uint16_t up_seq;
 	uint64_t next_input, next_rr;
+	/* --role mcu: the viewer's address, from the viewer process */
+	struct sockaddr_storage addr;
+	bool addr_known;
 };
 
 /* The whole run, shared by the threads. */
 struct sim_run {
 	struct sim_opts *o;
+	bool local_mcu, local_viewers;    /* which sides this process plays */
+	struct sockaddr_storage mcu_addr; /* --role viewer: from the MCU */
+	bool mcu_known;
+	uint64_t setup_deadline;
 	struct sim_sched sched;
 	SSL_CTX *tls;
 	struct sim_mcu *mcu;
@@ -328,8 +335,14 @@ static inline struct sim_vstats *sim_st(struct sim_run *r, int step, int v)
 	return &r->st[(size_t)step * (size_t)r->o->viewers + (size_t)v];
 }
 
-/* setup.c, mcu.c, viewer.c, report.c */
+/* setup.c: open and allocate the local sides, wait for the allocations
+ * (sim_setup_alloc), then permissions, channels and SRTP sessions
+ * (sim_setup_bind); sim_setup does both. 0 or an errno (the MCU failed). */
+int sim_setup_alloc(struct sim_run *r);
+int sim_setup_bind(struct sim_run *r);
 int sim_setup(struct sim_run *r);
+/* main.c: schedule the run from now and run the local threads. */
+int sim_run_threads(struct sim_run *r);
 void *sim_mcu_thread(void *arg);
 void *sim_viewer_thread(void *arg);
 void sim_teardown(struct sim_run *r);
