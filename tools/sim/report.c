@@ -98,7 +98,8 @@ static void json_tot(struct cluster_buf *b, const struct tot *t)
 	        "\"loss_pct\":%.4f,\"srtp_auth_fail\":%llu,"
 	        "\"srtp_auth_fail_up\":%llu,\"reordered\":%llu,\"dup\":%llu,"
 	        "\"pdus_sent\":%llu,\"pdus_complete\":%llu,"
-	        "\"pdus_broken\":%llu,\"delay_p50_us\":%.1f,"
+	        "\"pdus_broken\":%llu,\"pdus_missing\":%llu,"
+	        "\"delay_p50_us\":%.1f,"
 	        "\"delay_p99_us\":%.1f,\"delay_p999_us\":%.1f,"
 	        "\"delay_max_us\":%.1f,\"jitter_ms\":%.3f,"
 	        "\"control_sent\":%llu,\"control_recv\":%llu,",
@@ -108,6 +109,9 @@ static void json_tot(struct cluster_buf *b, const struct tot *t)
 	        (unsigned long long)t->reord, (unsigned long long)t->dup,
 	        (unsigned long long)t->pdus_s, (unsigned long long)t->pdus_c,
 	        (unsigned long long)t->pdus_b,
+	        (unsigned long long)(t->pdus_s > t->pdus_c + t->pdus_b
+	                                     ? t->pdus_s - t->pdus_c - t->pdus_b
+	                                     : 0),
 	        sim_hist_pct(&t->delay, 50) / 1e3,
 	        sim_hist_pct(&t->delay, 99) / 1e3,
 	        sim_hist_pct(&t->delay, 99.9) / 1e3, t->delay.max / 1e3,
