@@ -503,6 +503,17 @@ int sim_run_threads(struct sim_run *r)
 	return 0;
 }
 
+/* One socket per viewer: raise the soft fd limit to the hard one. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct sim_opts o;
@@ -512,6 +523,7 @@ int main(int argc, char **argv)
 
 	if (rc)
 		return rc;
+	raise_nofile();
 	r.o = &o;
 	r.mcu = &mcu;
 	pthread_mutex_init(&r.err_lock, NULL);

@@ -91,8 +91,11 @@ static void next_phase(struct sim_screen *s)
 	double mean = s->burst ? BURST_NS * (1.0 - f) / f : BURST_NS;
 
 	s->burst = !s->burst;
-	if (s->peak <= 1.0)
+	if (s->peak <= 1.0) { /* constant rate: one phase for ever */
 		s->burst = true;
+		s->phase_end = UINT64_MAX;
+		return;
+	}
 	s->phase_end += (uint64_t)(-log(1.0 - unit(&s->phase_rng)) * mean) + 1;
 }
 
@@ -119,6 +122,10 @@ size_t sim_screen_next(struct sim_screen *s, double rate_bps, uint64_t now,
 		len = 200 + rnd(&s->rng) % 1001;
 	else
 		len = 1000 + rnd(&s->rng) % 3001;
+	/* at most 50 ms of the current rate, so that low rates stay smooth */
+	size_t lim = (size_t)(cur / 8.0 * 0.05);
+	if (len > lim)
+		len = lim < 200 ? 200 : lim;
 	uint32_t seq = ++s->pdu_seq;
 	size_t off = (seq * 65537ull) % (s->pool_len - SIM_PDU_MAX);
 	out[0] = 3;

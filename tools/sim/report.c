@@ -16,7 +16,7 @@
 
 struct tot {
 	uint64_t sent, recv, lost, auth, dup, reord, pdus_c, pdus_b, pdus_s;
-	uint64_t ctl_sent, ctl_recv, up_auth, sr, rr, other;
+	uint64_t ctl_sent, ctl_recv, up_auth, sr, rr, other, bytes;
 	double jitter_ms;
 	int viewers;
 	struct sim_hist delay, ctl;
@@ -37,6 +37,7 @@ static void add(struct tot *t, const struct sim_run *r,
 {
 	t->sent += s->sent;
 	t->recv += s->recv;
+	t->bytes += s->bytes;
 	t->lost += lost_of(r, s);
 	t->auth += s->auth_fail;
 	t->up_auth += s->up_auth_fail;
@@ -183,6 +184,11 @@ static void json(const struct sim_run *r)
 	        o->gcm ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80",
 	        o->peak, (unsigned long long)o->seed);
 	json_tot(&b, &t);
+	if (t.viewers)
+		cluster_buf_printf(
+		        &b, ",\"recv_payload_bps\":%.0f",
+		        (double)t.bytes * 8 /
+		                (o->duration_s * o->nsteps * t.viewers));
 	cluster_buf_printf(
 	        &b,
 	        ",\"control_grants\":%llu,\"control_grants_acked\":%llu,"
