@@ -341,6 +341,9 @@ static inline struct sim_vstats *sim_st(struct sim_run *r, int step, int v)
 int sim_setup_alloc(struct sim_run *r);
 int sim_setup_bind(struct sim_run *r);
 int sim_setup(struct sim_run *r);
+/* opts.c: parse the command line into o; 0, or the exit status (2) after
+ * a one-line message; --help exits. */
+int sim_parse_args(struct sim_opts *o, int argc, char **argv);
 /* main.c: schedule the run from now and run the local threads. */
 int sim_run_threads(struct sim_run *r);
 void *sim_mcu_thread(void *arg);

@@ -27,6 +27,7 @@ struct view_io {
 	struct sim_run *r;
 	const struct sim_opts *o;
 	struct sim_viewer *cur; /* for stream frames */
+	int ep;
 	uint64_t now;
 	struct mmsghdr msg[SIM_BATCH];
 	struct iovec iov[SIM_BATCH];
@@ -228,9 +229,13 @@ static void readable(struct view_io *io, struct sim_viewer *v)
 		return;
 	}
 	io->now = sim_now_ns();
-	if (sim_conn_read_stream(&v->conn, on_frame, io) && !v->turn.failed) {
-		v->turn.failed = true;
-		snprintf(v->turn.err, sizeof(v->turn.err), "connection lost");
+	if (sim_conn_read_stream(&v->conn, on_frame, io)) {
+		epoll_ctl(io->ep, EPOLL_CTL_DEL, v->conn.fd, NULL);
+		if (!v->turn.failed) {
+			v->turn.failed = true;
+			snprintf(v->turn.err, sizeof(v->turn.err),
+			         "connection lost");
+		}
 	}
 }
 
@@ -279,6 +284,7 @@ void *sim_viewer_thread(void *arg)
 		return NULL;
 	io->r = r;
 	io->o = r->o;
+	io->ep = ep;
 	for (int i = 0; i < n; i++) {
 		struct epoll_event e = {.events = EPOLLIN,
 		                        .data.u32 = (uint32_t)i};
