@@ -127,10 +127,11 @@ int edge_tcp_listen(const struct sockaddr *sa, int backlog)
 	return fd;
 }
 
-void edge_tcp_keepalive(int fd)
+void edge_tcp_client_opts(int fd)
 {
 	int on = 1, idle = 60, intvl = 10, cnt = 3;
 
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));

@@ -32,10 +32,13 @@ uint16_t edge_addr_port(const struct sockaddr *sa);
 int edge_udp_bind(const struct sockaddr *sa, int rcvbuf, int sndbuf);
 /* A listening TCP socket with SO_REUSEPORT, non-blocking. fd or -errno. */
 int edge_tcp_listen(const struct sockaddr *sa, int backlog);
-/* Keepalive on an accepted connection so a peer that vanished (half-open)
- * is found: probes after 60 s of silence, every 10 s, 3 unanswered close
- * it. Best effort. */
-void edge_tcp_keepalive(int fd);
+/* An accepted client connection: keepalive so a peer that vanished
+ * (half-open) is found (probes after 60 s of silence, every 10 s, 3
+ * unanswered close it), and TCP_NODELAY: TURN messages and ChannelData
+ * are media frames, and Nagle's algorithm would hold a small frame back
+ * until the client's (delayed) ACK of the previous one, tens of ms.
+ * Best effort. */
+void edge_tcp_client_opts(int fd);
 
 /* Take an exclusive lock for this address and port so a second instance
  * cannot share it through SO_REUSEPORT. Lock files live in dir (created

@@ -534,7 +534,7 @@ static void accept_conn(struct evconnlistener *l, evutil_socket_t fd,
 	do {
 		c->tuple.conn = w->next_conn_id++;
 	} while (c->tuple.conn == 0 || edge_tcp_find(w, c->tuple.conn));
-	edge_tcp_keepalive(fd);
+	edge_tcp_client_opts(fd);
 	c->deadline = evtimer_new(w->base, deadline_fired, c);
 	c->bev = !c->deadline ? NULL
 	         : tls        ? tls_bev(w, fd)
