@@ -32,8 +32,7 @@ void sim_error(struct sim_run *r, const char *fmt, ...)
 			r->nerrors++;
 	}
 	pthread_mutex_unlock(&r->err_lock);
-	if (!r->o->json)
-		fprintf(stderr, "edge-sim: %s\n", buf);
+	fprintf(stderr, "edge-sim: %s\n", buf); /* --json: stdout stays JSON */
 }
 
 static void schedule(struct sim_run *r)
