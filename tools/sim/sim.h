@@ -208,6 +208,10 @@ int sim_addr_str(const struct sockaddr_storage *a, char *out, size_t cap);
 int sim_srtp_init(void);
 int sim_srtp_session(srtp_t *s, const struct sim_opts *o, int viewer, bool up,
                      bool outbound);
+/* crypto.c: OpenSSL 3 AES-ICM-128, AES-GCM-128 and HMAC-SHA1 in place of
+ * libsrtp2's own (NSS on Debian); after srtp_init(). 0 or EIO (a self
+ * test failed). */
+int sim_crypto_register(void);
 /* Fixed SRTP/SRTCP overhead: auth tag (+ SRTCP index). */
 int sim_srtp_tag_len(const struct sim_opts *o);
 

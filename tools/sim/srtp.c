@@ -18,7 +18,9 @@
 
 int sim_srtp_init(void)
 {
-	return srtp_init() == srtp_err_status_ok ? 0 : EIO;
+	if (srtp_init() != srtp_err_status_ok)
+		return EIO;
+	return sim_crypto_register();
 }
 
 int sim_srtp_tag_len(const struct sim_opts *o)

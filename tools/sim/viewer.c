@@ -29,6 +29,7 @@ struct view_io {
 	struct sim_viewer *cur; /* for stream frames */
 	int ep;
 	uint64_t now;
+	uint64_t due; /* earliest input event, RR or TURN tick of any viewer */
 	struct mmsghdr msg[SIM_BATCH];
 	struct iovec iov[SIM_BATCH];
 	uint8_t buf[SIM_BATCH][SIM_PKT_MAX];
@@ -82,7 +83,7 @@ static void on_ctrl(struct view_io *io, struct sim_viewer *v,
 	        (uint32_t)p[6] << 8 | p[7];
 	if (p[0] == SIM_CTRL_GRANT) {
 		if (!v->granted || v->epoch != epoch)
-			v->next_input = io->now;
+			v->next_input = io->due = io->now;
 		v->granted = true;
 		v->epoch = epoch;
 		send_ctrl(io, v, SIM_CTRL_GRANT_ACK, 0);
@@ -239,7 +240,8 @@ static void readable(struct view_io *io, struct sim_viewer *v)
 	}
 }
 
-/* Input events, receiver reports, TURN refreshes; errors reported once. */
+/* Input events, receiver reports, TURN refreshes; errors reported once.
+ * Lowers io->due to this viewer's next input event or report. */
 static void periodic(struct view_io *io, struct sim_viewer *v, bool turn,
                      bool *reported)
 {
@@ -262,6 +264,11 @@ static void periodic(struct view_io *io, struct sim_viewer *v, bool turn,
 		                       v->ext_max, 0, v->jitter_ns * 9e-5);
 		send_up(io, v, (int)l, true);
 	}
+	if (v->granted && v->next_input < io->r->sched.send_end &&
+	    v->next_input < io->due)
+		io->due = v->next_input;
+	if (v->next_rr < io->due)
+		io->due = v->next_rr;
 	if (turn && !io->o->direct) {
 		sim_turn_tick(&v->turn, now);
 		if (v->turn.failed && !*reported) {
@@ -269,6 +276,20 @@ static void periodic(struct view_io *io, struct sim_viewer *v, bool turn,
 			sim_error(io->r, "%s: %s", v->turn.name, v->turn.err);
 		}
 	}
+}
+
+/* epoll_wait's timeout: until io->due, the start or the end of the run,
+ * at most 50 ms (the TURN tick). */
+static int wait_ms(const struct view_io *io, uint64_t now)
+{
+	uint64_t t = now < io->r->sched.t0 ? io->r->sched.t0 : io->due;
+
+	if (io->r->sched.end < t)
+		t = io->r->sched.end;
+	if (t <= now)
+		return 0;
+	t = (t - now + MS - 1) / MS;
+	return t > 50 ? 50 : (int)t;
 }
 
 void *sim_viewer_thread(void *arg)
@@ -293,7 +314,7 @@ void *sim_viewer_thread(void *arg)
 			epoll_ctl(ep, EPOLL_CTL_ADD, r->v[i].conn.fd, &e);
 	}
 	for (;;) {
-		int k = epoll_wait(ep, evs, 256, 1);
+		int k = epoll_wait(ep, evs, 256, wait_ms(io, sim_now_ns()));
 		for (int i = 0; i < k; i++)
 			readable(io, &r->v[evs[i].data.u32]);
 		io->now = sim_now_ns();
@@ -302,8 +323,11 @@ void *sim_viewer_thread(void *arg)
 		if (io->now < r->sched.t0)
 			continue;
 		bool turn = io->now >= next_turn;
+		if (!turn && io->now < io->due)
+			continue; /* nothing due: no pass over the viewers */
 		if (turn)
 			next_turn = io->now + 50 * MS;
+		io->due = next_turn;
 		for (int i = 0; i < n; i++)
 			if (!r->v[i].failed)
 				periodic(io, &r->v[i], turn, &reported[i]);
