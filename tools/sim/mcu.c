@@ -37,6 +37,8 @@ struct mcu_io {
 		uint8_t b[CMSG_SPACE(sizeof(uint32_t))];
 	} ctl[SIM_BATCH];
 	uint8_t pdu[SIM_PDU_MAX];
+	size_t pdu_len, pdu_off; /* the PDU being sent, and how far */
+	uint32_t pdu_ts;
 	uint32_t last_ts, ovfl;
 	uint64_t ctl_retx_at, next_sr, next_tick;
 };
@@ -85,43 +87,50 @@ static uint32_t rtp_ts(const struct sim_run *r, uint64_t now)
 	return (uint32_t)((now - r->sched.t0) * 9 / 100000);
 }
 
-/* Send one PDU to every viewer; returns the SRTP bytes per viewer. */
-static size_t send_pdu(struct mcu_io *io, size_t len, uint64_t now, int step)
+/* A new PDU of len bytes in io->pdu: its timestamp, counted as sent to
+ * every viewer. */
+static void start_pdu(struct mcu_io *io, size_t len, uint64_t now, int step)
 {
-	size_t max = SIM_WIRE_MAX - SIM_IP_UDP_CD - SIM_RTP_HDR - SIM_EXT_LEN -
-	             (size_t)sim_srtp_tag_len(io->o);
 	uint32_t ts = rtp_ts(io->r, now);
-	size_t wire = 0;
 
 	if (ts <= io->last_ts) /* a new PDU always gets a new timestamp */
 		ts = io->last_ts + 1;
-	io->last_ts = ts;
+	io->last_ts = io->pdu_ts = ts;
+	io->pdu_len = len;
+	io->pdu_off = 0;
+	for (int v = 0; v < io->o->viewers && step >= 0; v++)
+		if (!io->r->v[v].failed)
+			sim_st(io->r, step, v)->pdus_sent++;
+}
+
+/* Send the PDU's next fragment to every viewer; returns its SRTP bytes
+ * (per viewer). */
+static size_t send_fragment(struct mcu_io *io, uint64_t now, int step)
+{
+	size_t max = SIM_WIRE_MAX - SIM_IP_UDP_CD - SIM_RTP_HDR - SIM_EXT_LEN -
+	             (size_t)sim_srtp_tag_len(io->o);
+	size_t off = io->pdu_off, left = io->pdu_len - off;
+	size_t fl = left < max ? left : max, wire = 0;
+
 	for (int v = 0; v < io->o->viewers; v++) {
 		struct sim_mcu_peer *p = &io->m->p[v];
-		struct sim_vstats *st =
-		        step >= 0 ? sim_st(io->r, step, v) : NULL;
 
 		if (io->r->v[v].failed)
 			continue;
-		wire = 0;
-		for (size_t off = 0; off < len; off += max) {
-			size_t fl = len - off < max ? len - off : max;
-			size_t rl = sim_rtp_build(
-			        io->buf[io->n] + 4, (uint8_t)io->o->pt,
-			        p->seq++, ts, SIM_SSRC_MEDIA | (uint32_t)v, now,
-			        io->pdu + off, fl);
-			if (queue(io, v, (int)rl, false))
-				continue;
-			wire += rl + (size_t)sim_srtp_tag_len(io->o);
-			p->pkts++;
-			p->octets += (uint32_t)fl;
-			if (st)
-				st->sent++;
-		}
-		if (st)
-			st->pdus_sent++;
+		size_t rl = sim_rtp_build(
+		        io->buf[io->n] + 4, (uint8_t)io->o->pt, p->seq++,
+		        io->pdu_ts, SIM_SSRC_MEDIA | (uint32_t)v, now,
+		        io->pdu + off, fl);
+		if (queue(io, v, (int)rl, false))
+			continue;
+		wire = rl + (size_t)sim_srtp_tag_len(io->o);
+		p->pkts++;
+		p->octets += (uint32_t)fl;
+		if (step >= 0)
+			sim_st(io->r, step, v)->sent++;
 	}
-	return wire;
+	io->pdu_off += fl;
+	return wire ? wire : fl;
 }
 
 static double rate_at(const struct sim_run *r, uint64_t now)
@@ -136,11 +145,18 @@ static void media(struct mcu_io *io, uint64_t now)
 {
 	double rate = rate_at(io->r, now);
 	int step = sim_step_of(&io->r->sched, now);
-	size_t len;
+	struct sim_screen *s = &io->m->screen;
 
-	while ((len = sim_screen_next(&io->m->screen, rate, now, io->pdu))) {
-		size_t wire = send_pdu(io, len, now, step);
-		sim_screen_spent(&io->m->screen, wire ? wire : len);
+	for (;;) {
+		if (io->pdu_off >= io->pdu_len) {
+			size_t len = sim_screen_next(s, rate, now, io->pdu);
+			if (!len)
+				return;
+			start_pdu(io, len, now, step);
+		} else if (!s->whole && !sim_screen_ready(s, rate, now)) {
+			return; /* the rest of the PDU in a later tick */
+		}
+		sim_screen_spent(s, send_fragment(io, now, step));
 	}
 }
 
@@ -314,7 +330,8 @@ void *sim_mcu_thread(void *arg)
 	io->r = r;
 	io->m = r->mcu;
 	io->o = r->o;
-	sim_screen_init(&r->mcu->screen, r->o->seed, r->o->peak, plan);
+	sim_screen_init(&r->mcu->screen, r->o->seed, r->o->peak,
+	                r->o->pdu_burst, plan);
 	for (;;) {
 		struct timespec ts = {(time_t)(plan / 1000000000ull),
 		                      (long)(plan % 1000000000ull)};

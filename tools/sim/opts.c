@@ -33,6 +33,8 @@ static const char usage[] =
         "  --direct                 viewers without allocations (plain UDP)\n"
         "  --rate R                 mean bits/s per viewer: 1M, 1.5M, 3000k\n"
         "  --peak F                 burst rate / mean rate (default 3)\n"
+        "  --pdu-burst              send each PDU at once (default: its\n"
+        "                           packets paced at the current rate)\n"
         "  --ramp LIST              rates in turn: 1M,2M,3M or START:STEP:END\n"
         "  --duration S             measured seconds per rate (default 10)\n"
         "  --warmup S               unmeasured seconds before (default 2)\n"
@@ -62,6 +64,7 @@ enum {
 	O_TRANSPORT,
 	O_VIEWERS,
 	O_DIRECT,
+	O_PDU_BURST,
 	O_RATE,
 	O_PEAK,
 	O_RAMP,
@@ -94,6 +97,7 @@ static const struct option longopts[] = {
         {"transport", 1, 0, O_TRANSPORT},
         {"viewers", 1, 0, O_VIEWERS},
         {"direct", 0, 0, O_DIRECT},
+        {"pdu-burst", 0, 0, O_PDU_BURST},
         {"rate", 1, 0, O_RATE},
         {"peak", 1, 0, O_PEAK},
         {"ramp", 1, 0, O_RAMP},
@@ -287,6 +291,9 @@ static int option(struct sim_opts *o, int c, const char *a, const char **secret,
 		return 0;
 	case O_DIRECT:
 		o->direct = true;
+		return 0;
+	case O_PDU_BURST:
+		o->pdu_burst = true;
 		return 0;
 	case O_RATE:
 		if ((d = parse_rate(a)) < 0)

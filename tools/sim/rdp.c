@@ -7,7 +7,10 @@
  * PDUs of 4-16 KB). Bursts last 400 ms on average (exponential), idle
  * spells are as long as it takes for the mean to be --rate; with --peak
  * 1 or less the rate is constant. A token bucket in bytes of SRTP packets
- * (what the MCU puts in ChannelData, per viewer) paces the PDUs.
+ * (what the MCU puts in ChannelData, per viewer) paces the packets at the
+ * phase's rate (a burst at peak x the mean is that rate, in 1 ms ticks);
+ * with --pdu-burst it paces whole PDUs instead, and each PDU leaves for
+ * every viewer at once (up to 12 packets x viewers in one instant).
  *
  * PDU framing (the same for every viewer): a TPKT header (RFC 1006:
  * 0x03, 0x00, 16-bit length of the whole PDU), then the PDU's sequence
@@ -57,7 +60,7 @@ uint32_t sim_pdu_sum(const uint8_t *p, size_t len)
 }
 
 void sim_screen_init(struct sim_screen *s, uint64_t seed, double peak,
-                     uint64_t now)
+                     bool whole, uint64_t now)
 {
 	static uint8_t *pool;
 	uint64_t r = seed * 0x9E3779B97F4A7C15ull + 7;
@@ -73,6 +76,7 @@ void sim_screen_init(struct sim_screen *s, uint64_t seed, double peak,
 	s->rng = seed ^ 0x5CEE2ull;
 	s->phase_rng = seed ^ 0xB0B5ull;
 	s->peak = peak;
+	s->whole = whole;
 	s->last_ns = now;
 	s->phase_end = now;
 }
@@ -99,23 +103,35 @@ static void next_phase(struct sim_screen *s)
 	s->phase_end += (uint64_t)(-log(1.0 - unit(&s->phase_rng)) * mean) + 1;
 }
 
-size_t sim_screen_next(struct sim_screen *s, double rate_bps, uint64_t now,
-                       uint8_t *out)
+bool sim_screen_ready(struct sim_screen *s, double rate_bps, uint64_t now)
 {
-	double cur, cap;
-	size_t len;
+	double cap;
 
 	while (now >= s->phase_end)
 		next_phase(s);
-	cur = s->peak <= 1.0 ? rate_bps
-	                     : rate_bps * (s->burst ? s->peak : IDLE_FRAC);
-	s->credit += (double)(now - s->last_ns) * cur / 8e9;
+	s->cur = s->peak <= 1.0 ? rate_bps
+	                        : rate_bps * (s->burst ? s->peak : IDLE_FRAC);
+	s->credit += (double)(now - s->last_ns) * s->cur / 8e9;
 	s->last_ns = now;
-	cap = rate_bps * (s->peak > 1.0 ? s->peak : 1.0) / 80.0; /* 100 ms */
+	/* Paced: at most 2 ms of the current rate and one packet banked, so
+	 * a late tick does not turn into a burst above the rate. Whole PDUs:
+	 * 100 ms of the peak rate. */
+	cap = s->whole ? rate_bps * (s->peak > 1.0 ? s->peak : 1.0) / 80.0
+	               : s->cur / 8.0 * 0.002 + SIM_WIRE_MAX;
 	if (s->credit > cap)
 		s->credit = cap;
-	if (s->credit <= 0 || rate_bps <= 0)
+	return s->credit > 0 && rate_bps > 0;
+}
+
+size_t sim_screen_next(struct sim_screen *s, double rate_bps, uint64_t now,
+                       uint8_t *out)
+{
+	double cur;
+	size_t len;
+
+	if (!sim_screen_ready(s, rate_bps, now))
 		return 0;
+	cur = s->cur;
 	if (s->burst && s->peak > 1.0)
 		len = 4096 + rnd(&s->rng) % (SIM_PDU_MAX - 4096 + 1);
 	else if (s->peak > 1.0)

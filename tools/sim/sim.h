@@ -70,6 +70,7 @@ struct sim_opts {
 	char user[256], pass[256];
 	int viewers;
 	bool direct, json, gcm;
+	bool pdu_burst; /* a PDU leaves at once, not paced at the rate */
 	int verbose;
 	double peak;
 	uint64_t seed;
@@ -244,13 +245,18 @@ struct sim_screen {
 	bool burst;
 	uint64_t phase_end;
 	double credit; /* bytes we may still send */
+	double cur;    /* the rate of this phase, bits/s */
+	bool whole;    /* --pdu-burst: credit for whole PDUs */
 	uint64_t last_ns;
 	uint32_t pdu_seq;
 	const uint8_t *pool; /* seeded random bytes */
 	size_t pool_len;
 };
 void sim_screen_init(struct sim_screen *s, uint64_t seed, double peak,
-                     uint64_t now);
+                     bool whole, uint64_t now);
+/* Accrue credit up to now at the phase's rate; true when a packet (or,
+ * whole, a PDU) may leave. */
+bool sim_screen_ready(struct sim_screen *s, double rate_bps, uint64_t now);
 /* Next PDU due at now for a mean rate of rate_bps, or 0 if none: writes
  * the PDU (TPKT header, sequence, checksum, body) into out. */
 size_t sim_screen_next(struct sim_screen *s, double rate_bps, uint64_t now,
