@@ -35,7 +35,8 @@ def main(path):
     groups = {}
     for d in runs:
         groups.setdefault((d["rate"], d["server"]), []).append(d)
-    cols = [("loss %", lambda d: d.get("loss_pct"), 3),
+    cols = [("payload Mbit/s per viewer", lambda d: (d.get("recv_payload_bps") or 0) / 1e6, 2),
+            ("loss %", lambda d: d.get("loss_pct"), 3),
             ("SRTP auth fail", lambda d: d.get("srtp_auth_fail"), 0),
             ("delay p50 ms", lambda d: _ms(d, "delay_p50_us"), 2),
             ("p99 ms", lambda d: _ms(d, "delay_p99_us"), 2),
@@ -48,7 +49,7 @@ def main(path):
             ("drops listener", lambda d: drops(d, "listener"), 0),
             ("drops relay", lambda d: drops(d, "relay"), 0),
             ("sim CPU %", lambda d: d.get("sim_cpu_pct"), 0),
-            ("sim slip ms", lambda d: d.get("sim_schedule_slip_ms"), 1)]
+            ("sim slip p99 / max ms", None, 1)]
     print("| rate/viewer | server | valid runs | " +
           " | ".join(c[0] for c in cols) + " |")
     print("|" + "---|" * (3 + len(cols)))
@@ -56,6 +57,10 @@ def main(path):
         ok = [d for d in ds if d.get("valid")]
         row = ["%s" % rate, server, "%d/%d" % (len(ok), len(ds))]
         for _, fn, dg in cols:
+            if fn is None:  # slip: of every run, valid or not
+                row.append("%s / %s" % (fmt(med([d.get("sim_schedule_slip_p99_ms") for d in ds]), 1),
+                                        fmt(med([d.get("sim_schedule_slip_ms") for d in ds]), 1)))
+                continue
             row.append(fmt(med([fn(d) for d in ok]), dg))
         print("| " + " | ".join(row) + " |")
     print()
@@ -71,16 +76,16 @@ def main(path):
     print()
     print("Every run:")
     print()
-    print("| server | round | rate | valid | viewers ok | pkts recv | lost | loss % | auth fail | p99 ms | drops listener/relay | control loss % | slip ms |")
+    print("| server | round | rate | valid | viewers ok | pkts recv | lost | loss % | auth fail | p99 ms | drops listener/relay | control loss % | slip p99/max ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for d in runs:
         v = d.get("viewers") or 0
-        print("| %s | %s | %s | %s | %s/%s | %s | %s | %s | %s | %s | %s/%s | %s | %s |" % (
+        print("| %s | %s | %s | %s | %s/%s | %s | %s | %s | %s | %s | %s/%s | %s | %s/%s |" % (
             d["server"], d["round"], d["rate"], "yes" if d.get("valid") else "**no**",
             v - (d.get("viewers_failed") or 0), v, d.get("pkts_recv"), d.get("lost"),
             d.get("loss_pct"), d.get("srtp_auth_fail"), _ms(d, "delay_p99_us"),
             drops(d, "listener"), drops(d, "relay"), d.get("control_loss_pct"),
-            d.get("sim_schedule_slip_ms")))
+            d.get("sim_schedule_slip_p99_ms"), d.get("sim_schedule_slip_ms")))
 
 
 def _ms(d, k):
