@@ -32,12 +32,28 @@ static void set_df(int fd, int family, bool on)
 	}
 }
 
-/* Send entries [from, to) that share one fd. */
+void edge_io_send_failed(struct edge_stats *st, enum edge_sock_kind kind,
+                         int err)
+{
+	if (kind == EDGE_SOCK_RELAY)
+		EDGE_COUNT(st, relay_send_errors, 1);
+	else
+		EDGE_COUNT(st, udp_send_errors, 1);
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		EDGE_COUNT(st, send_eagain[kind], 1);
+	else if (err == ENOBUFS)
+		EDGE_COUNT(st, send_enobufs[kind], 1);
+	else
+		EDGE_COUNT(st, send_other[kind], 1);
+}
+
+/* Send entries [from, to) that share one fd (and so one kind). */
 static void send_run(struct edge_io *io, unsigned from, unsigned to)
 {
 	struct tx_queue *q = &io->tx;
 	int fd = q->e[from].fd;
 	bool df = q->e[from].dont_fragment;
+	enum edge_sock_kind kind = q->e[from].kind;
 
 	for (unsigned i = from; i < to; i++) {
 		struct msghdr *h = &q->msgs[i].msg_hdr;
@@ -65,10 +81,13 @@ static void send_run(struct edge_io *io, unsigned from, unsigned to)
 			}
 			/* Full buffer or an error for one destination: skip
 			 * that datagram, count it, go on. */
-			EDGE_COUNT(io->stats, udp_send_errors, 1);
+			edge_io_send_failed(io->stats, kind, errno);
 			sent++;
 			continue;
 		}
+		/* Part of the batch: the next call reports why. */
+		if ((unsigned)r < to - sent)
+			EDGE_COUNT(io->stats, send_partial[kind], 1);
 		sent += (unsigned)r;
 		EDGE_COUNT(io->stats, udp_tx, (unsigned)r);
 	}
@@ -92,7 +111,33 @@ void edge_io_flush(struct edge_io *io)
 	io->rx_used = io->rx_hold;
 }
 
-int edge_io_rx_batch(struct edge_io *io, int fd, unsigned *base)
+/* The receive-queue drops reported with datagrams [b, b + n): the kernel
+ * copies the socket's cumulative count into each once it is not 0. */
+static void rx_drops(struct edge_io *io, unsigned b, unsigned n,
+                     enum edge_sock_kind kind, uint32_t *seen)
+{
+	for (unsigned i = b; i < b + n; i++) {
+		struct msghdr *h = &io->rx_msgs[i].msg_hdr;
+		if (h->msg_controllen == 0)
+			continue;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c;
+		     c = CMSG_NXTHDR(h, c)) {
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SO_RXQ_OVFL)
+				continue;
+			uint32_t v;
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			uint32_t d = v - *seen; /* modulo 2^32 */
+			if (d && d < 0x80000000u) {
+				EDGE_COUNT(io->stats, rx_drops[kind], d);
+				*seen = v;
+			}
+		}
+	}
+}
+
+int edge_io_rx_batch(struct edge_io *io, int fd, unsigned *base,
+                     enum edge_sock_kind kind, uint32_t *drops_seen)
 {
 	if (EDGE_RX_SLOTS - io->rx_used < EDGE_BATCH)
 		edge_io_flush(io); /* frees the slots queued sends borrow */
@@ -105,10 +150,14 @@ int edge_io_rx_batch(struct edge_io *io, int fd, unsigned *base)
 		io->rx_msgs[i].msg_hdr.msg_namelen = sizeof(io->rx_addr[i]);
 		io->rx_msgs[i].msg_hdr.msg_iov = &io->rx_iov[i];
 		io->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+		io->rx_msgs[i].msg_hdr.msg_control = io->rx_ctl[i].buf;
+		io->rx_msgs[i].msg_hdr.msg_controllen = sizeof(io->rx_ctl[i]);
 	}
 	int n = recvmmsg(fd, io->rx_msgs + b, EDGE_BATCH, MSG_DONTWAIT, NULL);
 	*base = b;
-	if (n > 0)
+	if (n > 0) {
 		io->rx_hold = io->rx_used = b + (unsigned)n;
+		rx_drops(io, b, (unsigned)n, kind, drops_seen);
+	}
 	return n;
 }
