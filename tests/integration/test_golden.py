@@ -71,7 +71,8 @@ LITERAL_KEYS = {"scope", "transport", "redis", "store", "source", "error",
                 "note", "media_note", "event", "reason"}
 # Prometheus labels whose values are a fixed set (the others: realm,
 # worker, version, are masked).
-FIXED_LABELS = {"transport", "reason", "code", "method", "direction", "kind"}
+FIXED_LABELS = {"transport", "reason", "code", "method", "direction", "kind",
+                "cause", "dir", "value"}
 MASKED_HEADERS = {"date", "content-length"}
 
 
