@@ -111,53 +111,65 @@ void edge_io_flush(struct edge_io *io)
 	io->rx_used = io->rx_hold;
 }
 
-/* The receive-queue drops reported with datagrams [b, b + n): the kernel
- * copies the socket's cumulative count into each once it is not 0. */
-static void rx_drops(struct edge_io *io, unsigned b, unsigned n,
+/* A receive-queue drop count (SO_RXQ_OVFL) in h's control data, if any:
+ * the socket's cumulative count, which the kernel stamps on every
+ * datagram queued after its first drop. */
+static void rx_drops(struct edge_io *io, const struct msghdr *h,
                      enum edge_sock_kind kind, uint32_t *seen)
 {
-	for (unsigned i = b; i < b + n; i++) {
-		struct msghdr *h = &io->rx_msgs[i].msg_hdr;
-		if (h->msg_controllen == 0)
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c;
+	     c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
 			continue;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c;
-		     c = CMSG_NXTHDR(h, c)) {
-			if (c->cmsg_level != SOL_SOCKET ||
-			    c->cmsg_type != SO_RXQ_OVFL)
-				continue;
-			uint32_t v;
-			memcpy(&v, CMSG_DATA(c), sizeof(v));
-			uint32_t d = v - *seen; /* modulo 2^32 */
-			if (d && d < 0x80000000u) {
-				EDGE_COUNT(io->stats, rx_drops[kind], d);
-				*seen = v;
-			}
+		uint32_t v;
+		memcpy(&v, CMSG_DATA(c), sizeof(v));
+		uint32_t d = v - *seen; /* modulo 2^32 */
+		if (d && d < 0x80000000u) {
+			EDGE_COUNT(io->stats, rx_drops[kind], d);
+			*seen = v;
 		}
 	}
+}
+
+/* Every slot's header, once: the kernel changes only msg_namelen,
+ * msg_controllen and msg_flags of the headers it fills, so a batch resets
+ * the first two of those it used, not all EDGE_BATCH. */
+static void rx_init(struct edge_io *io)
+{
+	for (unsigned i = 0; i < EDGE_RX_SLOTS; i++) {
+		struct msghdr *h = &io->rx_msgs[i].msg_hdr;
+		io->rx_iov[i].iov_base = io->rx[i].buf;
+		io->rx_iov[i].iov_len = EDGE_DGRAM_MAX;
+		memset(h, 0, sizeof(*h));
+		h->msg_name = &io->rx_addr[i];
+		h->msg_namelen = sizeof(io->rx_addr[i]);
+		h->msg_iov = &io->rx_iov[i];
+		h->msg_iovlen = 1;
+		h->msg_control = io->rx_ctl[i].buf;
+		h->msg_controllen = sizeof(io->rx_ctl[i]);
+	}
+	io->rx_ready = true;
 }
 
 int edge_io_rx_batch(struct edge_io *io, int fd, unsigned *base,
                      enum edge_sock_kind kind, uint32_t *drops_seen)
 {
+	if (!io->rx_ready)
+		rx_init(io);
 	if (EDGE_RX_SLOTS - io->rx_used < EDGE_BATCH)
 		edge_io_flush(io); /* frees the slots queued sends borrow */
 	unsigned b = io->rx_used;
-	for (unsigned i = b; i < b + EDGE_BATCH; i++) {
-		io->rx_iov[i].iov_base = io->rx[i].buf;
-		io->rx_iov[i].iov_len = EDGE_DGRAM_MAX;
-		memset(&io->rx_msgs[i].msg_hdr, 0, sizeof(struct msghdr));
-		io->rx_msgs[i].msg_hdr.msg_name = &io->rx_addr[i];
-		io->rx_msgs[i].msg_hdr.msg_namelen = sizeof(io->rx_addr[i]);
-		io->rx_msgs[i].msg_hdr.msg_iov = &io->rx_iov[i];
-		io->rx_msgs[i].msg_hdr.msg_iovlen = 1;
-		io->rx_msgs[i].msg_hdr.msg_control = io->rx_ctl[i].buf;
-		io->rx_msgs[i].msg_hdr.msg_controllen = sizeof(io->rx_ctl[i]);
-	}
 	int n = recvmmsg(fd, io->rx_msgs + b, EDGE_BATCH, MSG_DONTWAIT, NULL);
 	*base = b;
-	if (n > 0) {
-		io->rx_hold = io->rx_used = b + (unsigned)n;
-		rx_drops(io, b, (unsigned)n, kind, drops_seen);
+	if (n <= 0)
+		return n;
+	io->rx_hold = io->rx_used = b + (unsigned)n;
+	for (unsigned i = b; i < b + (unsigned)n; i++) {
+		struct msghdr *h = &io->rx_msgs[i].msg_hdr;
+		if (h->msg_controllen) /* 0 until the socket drops */
+			rx_drops(io, h, kind, drops_seen);
+		h->msg_controllen = sizeof(io->rx_ctl[i]);
+		h->msg_namelen = sizeof(io->rx_addr[i]);
 	}
 	return n;
 }

@@ -82,6 +82,7 @@ struct edge_io {
 		uint8_t buf[CMSG_SPACE(sizeof(uint32_t))];
 	} rx_ctl[EDGE_RX_SLOTS];
 	struct rx_slot rx[EDGE_RX_SLOTS];
+	bool rx_ready;    /* the slots' headers are set (io.c rx_init) */
 	unsigned rx_used; /* slots [0, rx_used) hold payloads queued to send */
 	unsigned rx_hold; /* end of the batch being handled, kept by a flush */
 	struct tx_queue tx;
