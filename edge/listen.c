@@ -200,6 +200,7 @@ void edge_worker_opts_build(const struct edge_config *cfg,
 	o->handshake_timeout_s = cfg->handshake_timeout_s;
 	o->rcvbuf = (int)cfg->socket_rcvbuf;
 	o->sndbuf = (int)cfg->socket_sndbuf;
+	o->relay_buf = (int)cfg->sock_buf_size;
 	o->idle_timeout_s = cfg->idle_timeout_s;
 	o->core = sh->core;
 	o->core.nworkers = nworkers;

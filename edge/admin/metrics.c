@@ -325,6 +325,90 @@ static void m_relay(struct evbuffer *b, const struct totals *x)
 	        ld(&e->nofd_accept));
 }
 
+/* --- UDP sockets: buffers, kernel queue drops, send failures ---------- */
+
+static const char *const sock_kinds[EDGE_SOCK_KINDS] = {"listener", "relay"};
+
+static void m_sockets(struct evbuffer *b, const struct edge_stats *e)
+{
+	static const char *const causes[] = {"partial", "eagain", "enobufs",
+	                                     "other"};
+	const char *n = "avedge_socket_send_failures_total";
+
+	family(b, "avedge_socket_rx_drops_total", "counter",
+	       "Datagrams the kernel dropped for a full receive queue "
+	       "(SO_RXQ_OVFL), by kind of UDP socket.");
+	for (int k = 0; k < EDGE_SOCK_KINDS; k++)
+		sample1(b, "avedge_socket_rx_drops_total", "kind",
+		        sock_kinds[k], ld(&e->rx_drops[k]));
+	family(b, n, "counter",
+	       "UDP sends that failed, by kind of socket and cause (partial: "
+	       "a sendmmsg that sent part of a batch, an event; the others "
+	       "count datagrams not sent).");
+	for (int k = 0; k < EDGE_SOCK_KINDS; k++) {
+		const _Atomic uint64_t *v[] = {
+		        &e->send_partial[k], &e->send_eagain[k],
+		        &e->send_enobufs[k], &e->send_other[k]};
+		for (int c = 0; c < 4; c++)
+			evbuffer_add_printf(
+			        b, "%s{kind=\"%s\",cause=\"%s\"} %llu\n", n,
+			        sock_kinds[k], causes[c],
+			        (unsigned long long)ld(v[c]));
+	}
+	n = "avedge_socket_buffer_bytes";
+	family(b, n, "gauge",
+	       "UDP socket buffers, by kind: asked (configuration; 0: the "
+	       "kernel's default) and granted (as read back, halved).");
+	for (int k = 0; k < EDGE_SOCK_KINDS; k++) {
+		struct edge_sock_bufs s;
+		edge_sock_bufs((enum edge_sock_kind)k, &s);
+		const char *f = "%s{kind=\"%s\",dir=\"%s\",value=\"%s\"} %u\n";
+		evbuffer_add_printf(b, f, n, sock_kinds[k], "rcv", "asked",
+		                    s.rcv_asked);
+		evbuffer_add_printf(b, f, n, sock_kinds[k], "rcv", "granted",
+		                    s.rcv_granted);
+		evbuffer_add_printf(b, f, n, sock_kinds[k], "snd", "asked",
+		                    s.snd_asked);
+		evbuffer_add_printf(b, f, n, sock_kinds[k], "snd", "granted",
+		                    s.snd_granted);
+	}
+}
+
+/* ,"socket_buffers":{...},"socket_drops":{...} of /api/stats */
+static void json_sockets(struct evbuffer *b, const struct edge_stats *e)
+{
+	bool short_ = false;
+
+	evbuffer_add_printf(b, ",\"socket_buffers\":{");
+	for (int k = 0; k < EDGE_SOCK_KINDS; k++) {
+		struct edge_sock_bufs s;
+		edge_sock_bufs((enum edge_sock_kind)k, &s);
+		short_ = short_ || s.short_;
+		evbuffer_add_printf(
+		        b,
+		        "\"%s\":{\"rcvbuf_asked\":%u,\"rcvbuf_granted\":%u,"
+		        "\"sndbuf_asked\":%u,\"sndbuf_granted\":%u},",
+		        sock_kinds[k], s.rcv_asked, s.rcv_granted, s.snd_asked,
+		        s.snd_granted);
+	}
+	evbuffer_add_printf(b, "\"short\":%s},\"socket_drops\":{",
+	                    short_ ? "true" : "false");
+	for (int k = 0; k < EDGE_SOCK_KINDS; k++)
+		evbuffer_add_printf(
+		        b,
+		        "%s\"%s\":{\"rx_queue_full\":%llu,\"send_partial\":%"
+		        "llu,"
+		        "\"send_eagain\":%llu,\"send_enobufs\":%llu,"
+		        "\"send_other\":%llu}",
+		        k ? "," : "", sock_kinds[k],
+		        (unsigned long long)ld(&e->rx_drops[k]),
+		        (unsigned long long)ld(&e->send_partial[k]),
+		        (unsigned long long)ld(&e->send_eagain[k]),
+		        (unsigned long long)ld(&e->send_enobufs[k]),
+		        (unsigned long long)ld(&e->send_other[k]));
+	evbuffer_add(b, "}", 1);
+}
+
 static void m_node(struct evbuffer *b, struct edge_admin *a)
 {
 	family(b, "avedge_worker_loop_lag_seconds", "gauge",
@@ -382,6 +466,7 @@ void admin_metrics(struct edge_admin *a, struct evhttp_request *req)
 	m_requests(b, &x.t);
 	m_auth(b, &x.t);
 	m_relay(b, &x);
+	m_sockets(b, &x.e);
 	m_node(b, a);
 	admin_media_metrics(a, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -456,7 +541,9 @@ void admin_stats(struct edge_admin *a, struct evhttp_request *req)
 	evbuffer_add(b, ",", 1);
 	json_dir(b, "to_client", t->relayed_to_client_pkts,
 	         t->relayed_to_client_bytes);
-	evbuffer_add_printf(b, "},\"redis\":\"%s\"}\n",
+	evbuffer_add(b, "}", 1);
+	json_sockets(b, &x.e);
+	evbuffer_add_printf(b, ",\"redis\":\"%s\"}\n",
 	                    !a->redis_configured      ? "not configured"
 	                    : edge_redis_up(a->redis) ? "up"
 	                                              : "down");

@@ -170,6 +170,7 @@ struct edge_config {
 	bool rfc5766_channel_numbers;
 	uint32_t socket_rcvbuf;   /* bytes; 0: kernel default */
 	uint32_t socket_sndbuf;   /* bytes; 0: kernel default */
+	uint32_t sock_buf_size;   /* relay sockets, both ways; 0: kernel's */
 	uint64_t max_bps;         /* bytes/s per direction; 0: unlimited */
 	uint32_t user_quota;      /* allocations per user; 0: unlimited */
 	uint32_t total_quota;     /* allocations per realm; 0: unlimited */

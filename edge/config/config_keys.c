@@ -109,6 +109,10 @@ const struct edge_config_key edge_config_keys[] = {
             "clients of a worker: room for bursts); 0: kernel's"),
         NUM(RELAY, "socket-sndbuf", SIZE, socket_sndbuf, 0, 1u << 30, "4m",
             "BYTES", "SO_SNDBUF of the UDP listening sockets; 0: kernel's"),
+        NUM(RELAY, "sock-buf-size", SIZE, sock_buf_size, 0, 1u << 30, "1m",
+            "BYTES",
+            "SO_RCVBUF and SO_SNDBUF of each UDP relay socket (room for a "
+            "hot allocation's bursts); 0: kernel's"),
         KEY(RELAY, "max-bps", U64, max_bps, 0, 1ull << 40, "0", "BYTES/S",
             RELOAD, "bandwidth per allocation and direction; 0: unlimited"),
         KEY(RELAY, "user-quota", U32, user_quota, 0, UINT32_MAX, "0", "N",

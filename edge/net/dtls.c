@@ -72,8 +72,9 @@ struct dtls_sock {
 	int fd;
 	struct event *ev;
 	struct edge_worker *w;
-	uint32_t listener; /* turn_tuple.listener */
-	uint8_t realm;     /* turn_tuple.realm (realm-listener) */
+	uint32_t listener;   /* turn_tuple.listener */
+	uint8_t realm;       /* turn_tuple.realm (realm-listener) */
+	uint32_t drops_seen; /* SO_RXQ_OVFL count last seen (io.h) */
 };
 
 struct dtls_sess {
@@ -124,7 +125,7 @@ static void out_flush(struct edge_dtls *d)
 	 * retransmits handshake flights itself. */
 	if (sendto(io->fd, d->out, d->out_len, 0, &io->peer.sa,
 	           edge_addr_len(&io->peer.sa)) < 0)
-		EDGE_COUNT(&d->w->stats, udp_send_errors, 1);
+		edge_io_send_failed(&d->w->stats, EDGE_SOCK_LISTENER, errno);
 	d->out_len = 0;
 	d->out_io = NULL;
 }
@@ -660,7 +661,8 @@ static void dtls_readable(evutil_socket_t fd, short what, void *arg)
 	edge_io_clock(&w->io);
 	for (int round = 0; round < BATCHES_PER_WAKE; round++) {
 		unsigned b;
-		int n = edge_io_rx_batch(&w->io, fd, &b);
+		int n = edge_io_rx_batch(&w->io, fd, &b, EDGE_SOCK_LISTENER,
+		                         &ds->drops_seen);
 		if (n <= 0)
 			break;
 		for (unsigned i = b; i < b + (unsigned)n; i++) {

@@ -42,6 +42,7 @@ struct edge_stats;
 struct tx_entry {
 	int fd;
 	bool dont_fragment;
+	uint8_t kind; /* enum edge_sock_kind of fd, for the failure counters */
 	union turn_addr to;
 	struct iovec iov;
 };
@@ -74,7 +75,14 @@ struct edge_io {
 	struct mmsghdr rx_msgs[EDGE_RX_SLOTS];
 	struct iovec rx_iov[EDGE_RX_SLOTS];
 	union turn_addr rx_addr[EDGE_RX_SLOTS];
+	/* room for the SO_RXQ_OVFL cmsg, which the kernel adds only once
+	 * the socket has dropped something */
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(uint32_t))];
+	} rx_ctl[EDGE_RX_SLOTS];
 	struct rx_slot rx[EDGE_RX_SLOTS];
+	bool rx_ready;    /* the slots' headers are set (io.c rx_init) */
 	unsigned rx_used; /* slots [0, rx_used) hold payloads queued to send */
 	unsigned rx_hold; /* end of the batch being handled, kept by a flush */
 	struct tx_queue tx;
@@ -90,12 +98,22 @@ static inline void edge_io_clock(struct edge_io *io)
 
 /* Receive up to EDGE_BATCH datagrams from fd into free slots; returns
  * the first slot in *base and the count (<= 0 as recvmmsg). Call
- * edge_io_rx_done() after handling them. */
-int edge_io_rx_batch(struct edge_io *io, int fd, unsigned *base);
+ * edge_io_rx_done() after handling them. fd's receive-queue drops
+ * (SO_RXQ_OVFL, a cumulative count) since the count *drops_seen last
+ * seen are added to the kind's rx_drops; *drops_seen belongs to the
+ * socket (0 when it was opened). Drops after the last read before the
+ * socket is closed are never seen. */
+int edge_io_rx_batch(struct edge_io *io, int fd, unsigned *base,
+                     enum edge_sock_kind kind, uint32_t *drops_seen);
 static inline void edge_io_rx_done(struct edge_io *io)
 {
 	io->rx_hold = 0;
 }
+
+/* Count one datagram not sent from a socket of kind for errno err (in
+ * udp_send_errors or relay_send_errors too, and by cause). */
+void edge_io_send_failed(struct edge_stats *st, enum edge_sock_kind kind,
+                         int err);
 
 /* Send everything queued (one sendmmsg per run of entries with the same
  * fd); the slots the sends borrowed are free again. */
@@ -103,8 +121,10 @@ void edge_io_flush(struct edge_io *io);
 
 /* Queue a datagram to `to` from fd; data must stay valid until the flush
  * (a receive slot), unless it lies in the core's scratch (copied). df
- * sends it with the don't-fragment bit (RFC 8656 DONT-FRAGMENT). */
+ * sends it with the don't-fragment bit (RFC 8656 DONT-FRAGMENT). kind is
+ * fd's, for the counters of failed sends. */
 static inline void edge_io_send(struct edge_io *io, int fd,
+                                enum edge_sock_kind kind,
                                 const union turn_addr *to, const uint8_t *data,
                                 size_t len, bool df)
 {
@@ -115,6 +135,7 @@ static inline void edge_io_send(struct edge_io *io, int fd,
 	struct tx_entry *e = &q->e[q->n];
 	e->fd = fd;
 	e->dont_fragment = df;
+	e->kind = (uint8_t)kind;
 	memcpy(&e->to, to, edge_addr_len(&to->sa));
 	if (data >= io->scratch && data < io->scratch + TURN_SCRATCH_LEN) {
 		if (len > EDGE_TX_COPY)

@@ -103,12 +103,13 @@ static void relay_readable(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	edge_io_clock(&w->io);
 	unsigned b;
-	n = edge_io_rx_batch(&w->io, fd, &b);
+	n = edge_io_rx_batch(&w->io, fd, &b, EDGE_SOCK_RELAY, &r->drops_seen);
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		/* A pending ICMP error (ECONNREFUSED...) is not fatal: tell
 		 * the client, then read on. r may be freed by the actions. */
 		relay_errors(r);
-		n = edge_io_rx_batch(&w->io, fd, &b);
+		n = edge_io_rx_batch(&w->io, fd, &b, EDGE_SOCK_RELAY,
+		                     &r->drops_seen);
 	}
 	if (n <= 0)
 		return;
@@ -149,6 +150,9 @@ int edge_relay_open(struct edge_worker *w, const struct turn_action *a,
 	} else {
 		setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
 	}
+	edge_sock_set_bufs(fd, EDGE_SOCK_RELAY, "sock-buf-size", w->relay_buf,
+	                   w->relay_buf);
+	edge_sock_rxq_ovfl(fd);
 	if (bind(fd, &a->bind.sa, edge_addr_len(&a->bind.sa)) < 0) {
 		int err = errno;
 		close(fd);

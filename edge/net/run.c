@@ -16,8 +16,9 @@ static void send_client(struct edge_worker *w, const struct turn_action *a)
 
 	if (t->transport == TURN_TRANSPORT_UDP) {
 		if (t->listener < w->nudp)
-			edge_io_send(&w->io, w->udp[t->listener].fd, &t->client,
-			             a->data, a->len, false);
+			edge_io_send(&w->io, w->udp[t->listener].fd,
+			             EDGE_SOCK_LISTENER, &t->client, a->data,
+			             a->len, false);
 	} else if (t->transport == TURN_TRANSPORT_DTLS) {
 		w->ops->send_dtls(w, t, a->data, a->len);
 	} else {
@@ -58,8 +59,8 @@ void edge_run_actions(struct edge_worker *w)
 			break;
 		case TURN_ACT_SEND_PEER:
 			r = a->relay;
-			edge_io_send(&w->io, r->fd, a->peer, a->data, a->len,
-			             a->dont_fragment);
+			edge_io_send(&w->io, r->fd, EDGE_SOCK_RELAY, a->peer,
+			             a->data, a->len, a->dont_fragment);
 			EDGE_COUNT(&w->stats, relay_tx, 1);
 			break;
 		case TURN_ACT_OPEN_RELAY:

@@ -2,10 +2,13 @@
  * edge/net/sock.c - socket set-up for listeners: bind with SO_REUSEPORT so each
  * worker has its own socket and the kernel spreads 5-tuples over them, and
  * a lock file per address and port, because SO_REUSEPORT would otherwise
- * let a second instance (same user) silently take half the flows.
+ * let a second instance (same user) silently take half the flows. UDP
+ * socket buffers: set, read back, and the latest grant per kind of socket
+ * kept for the admin API (process-wide, atomics).
  */
 #include "edge/net/sock.h"
 #include "cluster/cluster.h"
+#include "edge/base/log.h"
 #include "turn/turn.h"
 
 #include <arpa/inet.h>
@@ -13,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,20 +95,88 @@ static int socket_for(const struct sockaddr *sa, int type)
 	return fd;
 }
 
+/* The latest buffer sizes of each kind of socket, and whether a short
+ * grant was warned about: process-wide, written by whichever thread opens
+ * a socket, read by the admin thread (relaxed atomics). */
+static struct {
+	_Atomic uint32_t rcv_asked, rcv_granted, snd_asked, snd_granted;
+	atomic_bool seen, short_, warned;
+} bufs[EDGE_SOCK_KINDS];
+
+/* One buffer: FORCE, else the capped one; returns the size granted, in
+ * the units asked (the kernel reports twice what it grants). */
+static uint32_t set_buf(int fd, int force, int plain, int size)
+{
+	int got = 0;
+	socklen_t len = sizeof(got);
+
+	if (size > 0 && setsockopt(fd, SOL_SOCKET, force, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, plain, &size, sizeof(size));
+	if (getsockopt(fd, SOL_SOCKET, plain, &got, &len) < 0 || got < 0)
+		return 0;
+	return (uint32_t)got / 2;
+}
+
+void edge_sock_set_bufs(int fd, enum edge_sock_kind kind, const char *key,
+                        int rcvbuf, int sndbuf)
+{
+	uint32_t rcv = set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, rcvbuf);
+	uint32_t snd = set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, sndbuf);
+	bool rshort = rcvbuf > 0 && rcv < (uint32_t)rcvbuf;
+	bool sshort = sndbuf > 0 && snd < (uint32_t)sndbuf;
+
+	atomic_store_explicit(&bufs[kind].rcv_asked, (uint32_t)rcvbuf,
+	                      memory_order_relaxed);
+	atomic_store_explicit(&bufs[kind].rcv_granted, rcv,
+	                      memory_order_relaxed);
+	atomic_store_explicit(&bufs[kind].snd_asked, (uint32_t)sndbuf,
+	                      memory_order_relaxed);
+	atomic_store_explicit(&bufs[kind].snd_granted, snd,
+	                      memory_order_relaxed);
+	atomic_store(&bufs[kind].seen, true);
+	if (!rshort && !sshort)
+		return;
+	atomic_store(&bufs[kind].short_, true);
+	if (atomic_exchange(&bufs[kind].warned, true))
+		return;
+	edge_warn("%s: %s sockets got smaller buffers than asked: receive "
+	          "%d asked, %u granted; send %d asked, %u granted; raise "
+	          "net.core.rmem_max / net.core.wmem_max (sysctl) or run with "
+	          "CAP_NET_ADMIN (SO_RCVBUFFORCE)",
+	          key, kind == EDGE_SOCK_RELAY ? "relay" : "listening", rcvbuf,
+	          rcv, sndbuf, snd);
+}
+
+void edge_sock_bufs(enum edge_sock_kind kind, struct edge_sock_bufs *out)
+{
+	out->rcv_asked = atomic_load_explicit(&bufs[kind].rcv_asked,
+	                                      memory_order_relaxed);
+	out->rcv_granted = atomic_load_explicit(&bufs[kind].rcv_granted,
+	                                        memory_order_relaxed);
+	out->snd_asked = atomic_load_explicit(&bufs[kind].snd_asked,
+	                                      memory_order_relaxed);
+	out->snd_granted = atomic_load_explicit(&bufs[kind].snd_granted,
+	                                        memory_order_relaxed);
+	out->seen = atomic_load(&bufs[kind].seen);
+	out->short_ = atomic_load(&bufs[kind].short_);
+}
+
+void edge_sock_rxq_ovfl(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+}
+
 int edge_udp_bind(const struct sockaddr *sa, int rcvbuf, int sndbuf)
 {
 	int fd = socket_for(sa, SOCK_DGRAM);
 
 	if (fd < 0)
 		return fd;
-	/* The FORCE variants (root, or CAP_NET_ADMIN) pass net.core.rmem_max
-	 * and wmem_max; otherwise the kernel caps the size at those. */
-	if (rcvbuf > 0 &&
-	    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	if (sndbuf > 0 &&
-	    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)))
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	edge_sock_set_bufs(fd, EDGE_SOCK_LISTENER,
+	                   "socket-rcvbuf/socket-sndbuf", rcvbuf, sndbuf);
+	edge_sock_rxq_ovfl(fd);
 	if (bind(fd, sa, edge_addr_len(sa)) < 0) {
 		int err = errno;
 		close(fd);

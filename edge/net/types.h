@@ -7,6 +7,7 @@
 #ifndef AVEDGE_EDGE_NET_TYPES_H
 #define AVEDGE_EDGE_NET_TYPES_H
 
+#include "edge/net/sock.h" /* enum edge_sock_kind */
 #include "turn/turn.h"
 
 #include <stdatomic.h>
@@ -43,8 +44,9 @@ struct edge_worker_opts {
 	uint8_t dtls_cookie_key[32];      /* node-wide secret of DTLS cookies */
 	struct edge_connlimit *connlimit; /* shared, thread-safe */
 	unsigned handshake_timeout_s;     /* TLS/DTLS: until the first frame */
-	int rcvbuf, sndbuf;      /* socket buffer sizes, 0: kernel default */
-	unsigned idle_timeout_s; /* TCP connection without traffic */
+	int rcvbuf, sndbuf; /* socket buffer sizes, 0: kernel default */
+	int relay_buf; /* relay sockets' SO_RCVBUF and SO_SNDBUF, 0: kernel's */
+	unsigned idle_timeout_s;          /* TCP connection without traffic */
 	struct turn_server_cfg core;      /* worker_index set per worker */
 	const struct auth_store *store;   /* shared, read-only */
 	const struct auth_nonces *nonces; /* shared, read-only */
@@ -60,6 +62,8 @@ struct edge_worker_opts {
 /* Counters, written by the owning worker only (relaxed stores) and read
  * by anyone (relaxed loads). */
 struct edge_stats {
+	/* udp_send_errors: datagrams not sent from a UDP or DTLS listening
+	 * socket; relay_send_errors: from a relay socket */
 	_Atomic uint64_t udp_rx, udp_tx, udp_send_errors, udp_truncated;
 	_Atomic uint64_t tcp_accepted, tcp_closed, tcp_rx, tcp_tx, tcp_refused;
 	/* why stream connections were cut (beside tcp_closed, all closes) */
@@ -87,6 +91,17 @@ struct edge_stats {
 	 * sockets not opened (508 to the Allocate), accept() failures (the
 	 * listeners pause) */
 	_Atomic uint64_t nofd_socket, nofd_accept;
+	/* UDP sockets by kind (enum edge_sock_kind): datagrams the kernel
+	 * dropped for a full receive queue (SO_RXQ_OVFL; seen with the next
+	 * datagram read from that socket); sendmmsg calls that sent part of
+	 * a batch (events, not datagrams); datagrams not sent for EAGAIN,
+	 * ENOBUFS or another error (their sum per kind is udp_send_errors
+	 * for listeners and relay_send_errors for relay sockets) */
+	_Atomic uint64_t rx_drops[EDGE_SOCK_KINDS];
+	_Atomic uint64_t send_partial[EDGE_SOCK_KINDS];
+	_Atomic uint64_t send_eagain[EDGE_SOCK_KINDS];
+	_Atomic uint64_t send_enobufs[EDGE_SOCK_KINDS];
+	_Atomic uint64_t send_other[EDGE_SOCK_KINDS];
 };
 
 /* Add to a counter of the calling worker: a plain load and store, no

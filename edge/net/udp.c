@@ -29,7 +29,8 @@ static void udp_readable(evutil_socket_t fd, short what, void *arg)
 	edge_io_clock(&w->io);
 	for (int round = 0; round < BATCHES_PER_WAKE; round++) {
 		unsigned b;
-		int n = edge_io_rx_batch(&w->io, fd, &b);
+		int n = edge_io_rx_batch(&w->io, fd, &b, EDGE_SOCK_LISTENER,
+		                         &us->drops_seen);
 		if (n <= 0)
 			break; /* EAGAIN, or an error queued for a peer */
 		EDGE_COUNT(&w->stats, udp_rx, (unsigned)n);

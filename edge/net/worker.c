@@ -113,6 +113,7 @@ int edge_worker_new(struct edge_worker **out, int index,
 	w->io.scratch = w->out.scratch;
 	w->workers = opts->workers;
 	w->idle_timeout_s = opts->idle_timeout_s;
+	w->relay_buf = opts->relay_buf;
 	w->handshake_timeout_s = opts->handshake_timeout_s;
 	w->tls_ctx = opts->tls_ctx;
 	w->connlimit = opts->connlimit;

@@ -21,8 +21,9 @@ struct udp_sock {
 	int fd;
 	struct event *ev;
 	struct edge_worker *w;
-	uint32_t listener; /* index, as in turn_tuple.listener */
-	uint8_t realm;     /* turn_tuple.realm of its requests */
+	uint32_t listener;   /* index, as in turn_tuple.listener */
+	uint8_t realm;       /* turn_tuple.realm of its requests */
+	uint32_t drops_seen; /* SO_RXQ_OVFL count last seen (io.h) */
 };
 
 struct tcp_conn;
@@ -71,6 +72,7 @@ struct edge_worker {
 	struct tls_leftover *leftovers;
 	uint32_t next_conn_id;
 	struct edge_io io; /* clock, receive slots, send queue */
+	int relay_buf;     /* sock-buf-size of relay sockets, 0: kernel's */
 	atomic_int stop;
 	struct turn_actions out;
 };
@@ -82,6 +84,7 @@ struct edge_relay {
 	struct edge_worker *w;
 	struct turn_alloc *alloc;
 	struct edge_relay *next, *prev; /* all of the worker's relays */
+	uint32_t drops_seen;            /* SO_RXQ_OVFL count last seen (io.h) */
 };
 
 /* How the action runner (run.c) reaches what sits above it in this

@@ -72,7 +72,7 @@ LITERAL_KEYS = {"scope", "transport", "redis", "store", "source", "error",
 # Prometheus labels whose values are a fixed set (the others: realm,
 # worker, version, are masked).
 FIXED_LABELS = {"transport", "reason", "code", "method", "direction", "kind",
-                "band", "le"}
+                "band", "le", "cause", "dir", "value"}
 MASKED_HEADERS = {"date", "content-length"}
 
 

@@ -119,6 +119,7 @@ START_TEST(test_config_defaults)
 	ck_assert_uint_eq(c.max_allocate_lifetime_s, 3600);
 	ck_assert_uint_eq(c.max_bps, 0);
 	ck_assert_uint_eq(c.socket_rcvbuf, 4u << 20);
+	ck_assert_uint_eq(c.sock_buf_size, 1u << 20);
 	ck_assert_str_eq(c.realm, "avedge.local");
 	ck_assert_uint_eq(c.auth_rate_limit, 500);
 	ck_assert_uint_eq(c.auth_rate_burst, 2000);
@@ -349,6 +350,7 @@ static const struct bad_row {
         {"nonce-key-rotation = 1", "nonce-key-rotation", "2..31536000"},
         {"socket-rcvbuf = 2g", "socket-rcvbuf", "size"},
         {"socket-sndbuf = 10x", "socket-sndbuf", "got '10x'"},
+        {"sock-buf-size = 2g", "sock-buf-size", "size"},
         {"max-bps = 1e6", "max-bps", "integer"},
         {"listening-ip = 1.2.3", "listening-ip", "IPv4 or IPv6 address"},
         {"relay-ip = ::g", "relay-ip", "IPv4 or IPv6 address"},
@@ -754,8 +756,9 @@ START_TEST(test_config_admin_listen_and_sizes)
 
 	ck_assert_int_eq(load(&c, &err, "--admin-listen", "127.0.0.1:8080",
 	                      "--socket-rcvbuf=4m", "--socket-sndbuf", "65536",
-	                      "--max-bps=1000000", NULL),
+	                      "--max-bps=1000000", "--sock-buf-size=2m", NULL),
 	                 0);
+	ck_assert_uint_eq(c.sock_buf_size, 2u << 20);
 	ck_assert_int_eq(c.admin_listen.addr.ss_family, AF_INET);
 	ck_assert_uint_eq(port_of(&c.admin_listen.addr), 8080);
 	ck_assert_uint_eq(c.socket_rcvbuf, 4u << 20);
