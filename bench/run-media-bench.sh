@@ -191,6 +191,8 @@ run_one() {
 a=sys.argv
 try: d=json.loads(sys.stdin.read() or "{}")
 except ValueError: d={"errors":["edge-sim printed no JSON"]}
+pv=d.pop("per_viewer",None) or []
+if pv: d["viewer_loss_max"]=max(v.get("lost",0) for v in pv)
 hz=float(a[5]); wall=float(a[10])-float(a[9])
 d.update(server=a[1], round=int(a[2]), rate=a[3], args=a[4],
          server_cpu_s=(int(a[7])-int(a[6]))/hz, softirq_cpu_s=(int(a[12])-int(a[11]))/hz,

@@ -81,18 +81,17 @@ void sim_screen_init(struct sim_screen *s, uint64_t seed, double peak,
 	s->phase_end = now;
 }
 
-/* Fraction of time in bursts so that the mean is the rate. */
-static double burst_frac(double peak)
-{
-	return peak > 1.0 ? (1.0 - IDLE_FRAC) / (peak - IDLE_FRAC) : 1.0;
-}
-
 /* Phases follow each other from the start, whatever the sender's lateness:
- * the same seed gives the same bursts at the same times. */
+ * the same seed gives the same bursts at the same times. Bursts last an
+ * exponential time (mean BURST_NS); an idle spell lasts until the plan is
+ * back at the mean rate (what the burst sent above the mean, at the idle
+ * rate's shortfall), at least IDLE_MIN_NS: so every burst + idle cycle
+ * carries exactly the mean, and a run of many cycles is at --rate, not
+ * at the luck of a random draw. */
+#define IDLE_MIN_NS 50e6
 static void next_phase(struct sim_screen *s)
 {
-	double f = burst_frac(s->peak);
-	double mean = s->burst ? BURST_NS * (1.0 - f) / f : BURST_NS;
+	double len;
 
 	s->burst = !s->burst;
 	if (s->peak <= 1.0) { /* constant rate: one phase for ever */
@@ -100,7 +99,16 @@ static void next_phase(struct sim_screen *s)
 		s->phase_end = UINT64_MAX;
 		return;
 	}
-	s->phase_end += (uint64_t)(-log(1.0 - unit(&s->phase_rng)) * mean) + 1;
+	if (s->burst) {
+		len = -log(1.0 - unit(&s->phase_rng)) * BURST_NS + 1;
+		s->ahead += len * (s->peak - 1.0);
+	} else {
+		len = s->ahead / (1.0 - IDLE_FRAC);
+		if (len < IDLE_MIN_NS)
+			len = IDLE_MIN_NS;
+		s->ahead -= len * (1.0 - IDLE_FRAC);
+	}
+	s->phase_end += (uint64_t)len;
 }
 
 bool sim_screen_ready(struct sim_screen *s, double rate_bps, uint64_t now)

@@ -244,6 +244,7 @@ struct sim_screen {
 	double peak;
 	bool burst;
 	uint64_t phase_end;
+	double ahead;  /* planned minus mean, in ns at the mean rate */
 	double credit; /* bytes we may still send */
 	double cur;    /* the rate of this phase, bits/s */
 	bool whole;    /* --pdu-burst: credit for whole PDUs */
