@@ -122,8 +122,8 @@ fi
 cat <<MSG
 
   avedge (pid $relay_pid) relays on 127.0.0.1:$PORT (UDP and TCP), embedded
-  state, loopback only. TURN user demo, realm $realm,
-  password $password
+  state, loopback only.
+  TURN user demo, password $password, realm $realm
 
   Dashboard (open in a browser on this machine):
     $admin/#token=$token
@@ -150,7 +150,7 @@ while :; do
 	wait -n -p done_pid || rc=$?
 	if [ "$done_pid" = "$relay_pid" ] || [ -z "$done_pid" ]; then
 		relay_pid=
-		echo "demo: avedge exited (status $rc)" >&2
+		echo "demo: avedge exited (status $rc): the demo stops" >&2
 		exit "$rc"
 	fi
 	if [ "$done_pid" = "$sim_pid" ]; then
