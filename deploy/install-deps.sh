@@ -5,8 +5,9 @@
 #   --runtime   only what building and running the daemon needs
 set -euo pipefail
 
+# curl: the /metrics line deploy/demo.sh prints.
 build_pkgs=(build-essential cmake pkg-config libevent-dev libssl-dev
-  libsrtp2-dev libhiredis-dev check openssl)
+  libsrtp2-dev libhiredis-dev check openssl curl)
 # Test clients we did not write (coturn's turnutils_*, stun-client), a real
 # Redis, clang with the libFuzzer/sanitizer runtimes (only a Recommends of
 # clang, so named), and valgrind for the leak check.

@@ -1,8 +1,10 @@
 // edge/www/dashboard.js - the avedge dashboard (served by the admin server,
 // embedded in the binary; no external resources, no framework).
 //
-// Reads the admin JSON API with the token the user typed (kept in
-// sessionStorage, sent as "Authorization: Bearer"): /api/stats,
+// Reads the admin JSON API with the token the user typed, or the one a
+// link carried in its fragment (#token=T, which the browser never sends;
+// read once, then removed from the address bar), kept in sessionStorage
+// and sent as "Authorization: Bearer": /api/stats,
 // /api/history (charts), /api/nodes (node list), /api/media/worst (worst
 // RTP flows), /api/allocations (table; ?scope=cluster when "cluster" is
 // chosen). Everything that comes
@@ -558,7 +560,20 @@
 
   // --- wiring -------------------------------------------------------------
 
+  // A token in the URL's fragment (#token=T, as deploy/demo.sh prints it)
+  // goes to sessionStorage, and the fragment leaves the address bar and
+  // the history entry so that it is not bookmarked or shared.
+  function tokenFromFragment() {
+    const m = /^#token=([^&]+)$/.exec(window.location.hash);
+    if (!m) return;
+    let t = '';
+    try { t = decodeURIComponent(m[1]).trim(); } catch (e) { t = ''; }
+    history.replaceState(null, '', window.location.pathname + window.location.search);
+    if (t) sessionStorage.setItem(TOKEN_KEY, t);
+  }
+
   function init() {
+    tokenFromFragment();
     $('login-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       const t = $('token').value.trim();
