@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "tools/load/load.h"
+#include "tools/rxq.h"
 
 #define FREE_DEADLINE_NS (30 * 1000000000ull)
 #define CTL_SCAN_NS      (20 * 1000000ull)
@@ -92,19 +93,7 @@ void load_client_close(struct load_client *c)
 void load_note_ovfl(struct load_worker *w, uint32_t *last,
                     const struct msghdr *mh)
 {
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
-	     cm = CMSG_NXTHDR((struct msghdr *)mh, cm)) {
-		uint32_t v;
-
-		if (cm->cmsg_level != SOL_SOCKET ||
-		    cm->cmsg_type != SO_RXQ_OVFL)
-			continue;
-		memcpy(&v, CMSG_DATA(cm), sizeof(v));
-		if (v > *last) {
-			w->st.rxq_ovfl += v - *last;
-			*last = v;
-		}
-	}
+	w->st.rxq_ovfl += tools_rxq_drops(last, mh);
 }
 
 static int open_peers(struct load_worker *w, int n)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/rxq.h"
 #include "tools/sim/sim.h"
 
 uint64_t sim_now_ns(void)
@@ -219,17 +220,5 @@ int sim_conn_read_stream(struct sim_conn *c, sim_frame_fn *fn, void *arg)
 
 void sim_note_ovfl(uint32_t *last, const struct msghdr *mh, uint64_t *drops)
 {
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
-	     cm = CMSG_NXTHDR((struct msghdr *)mh, cm)) {
-		uint32_t v;
-
-		if (cm->cmsg_level != SOL_SOCKET ||
-		    cm->cmsg_type != SO_RXQ_OVFL)
-			continue;
-		memcpy(&v, CMSG_DATA(cm), sizeof(v));
-		if (v > *last) {
-			*drops += v - *last;
-			*last = v;
-		}
-	}
+	*drops += tools_rxq_drops(last, mh);
 }
