@@ -3,7 +3,8 @@
  * edge_bw_item): bandwidth-class, realm-bandwidth-class and
  * user-bandwidth-class parsed line by line (syntax, ranges, a class
  * defined twice, a realm or user mapped twice: the line at fault), and the
- * check across keys once all are read (every class named is defined).
+ * checks across keys once all are read (every class named is defined,
+ * every realm mapped is a realm of the node).
  * The names and ranges are turn/bw.h's, so what passes here builds a
  * turn_bw_table. Pure apart from malloc.
  */
@@ -225,6 +226,23 @@ int edge_config_check_bw(const struct edge_config *c, const char **key,
 		snprintf(why, len,
 		         "class '%s' is not defined (bandwidth-class)",
 		         c->default_bw_class);
+		return 1;
+	}
+	const char *realms[TURN_BW_SLOTS];
+	size_t nr = edge_config_realms(c, realms, TURN_BW_SLOTS);
+	for (size_t i = 0; i < c->bw_realms.n; i++) {
+		const struct edge_bw_item *it = &c->bw_realms.v[i];
+		bool known = false;
+		for (size_t r = 0; r < nr && r < TURN_BW_SLOTS && !known; r++)
+			known = strcmp(realms[r], it->key) == 0;
+		if (known)
+			continue;
+		*key = "realm-bandwidth-class";
+		*line = it->line;
+		snprintf(why, len,
+		         "'%s': realm '%s' is neither realm nor chosen by a "
+		         "realm-listener or realm-sni",
+		         it->text, it->key);
 		return 1;
 	}
 	for (size_t m = 0; m < 2; m++)

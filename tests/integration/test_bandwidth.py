@@ -222,7 +222,7 @@ class BadConfigTest(unittest.TestCase):
         d = Daemon(["--admin-listen", "127.0.0.1:%d" % port],
                    config="bandwidth-class = viewer:1000\n"
                           "user-bandwidth-class = alice:viewer\n"
-                          "realm-bandwidth-class = r:nope\n")
+                          "realm-bandwidth-class = avedge.local:nope\n")
         self.addCleanup(d.cleanup)
         d.start(wait_ready=False)
         self.assertNotEqual(d.proc.wait(20), 0)

@@ -51,7 +51,8 @@ START_TEST(test_config_bw_values)
 	struct edge_config c;
 	struct edge_config_err err;
 
-	write_conf("bandwidth-class = viewer:375000\n"
+	write_conf("realm = example.org\n"
+	           "bandwidth-class = viewer:375000\n"
 	           "bandwidth-class = mcu:12500000:25000000:34\n"
 	           "bandwidth-class = guest:125000::10\n"
 	           "default-bandwidth-class = guest\n"
@@ -67,12 +68,12 @@ START_TEST(test_config_bw_values)
 	ck_assert_int_eq(c.bw_classes.v[1].dscp, 34);
 	ck_assert_uint_eq(c.bw_classes.v[2].burst_bytes, 0);
 	ck_assert_int_eq(c.bw_classes.v[2].dscp, 10);
-	ck_assert_uint_eq(c.bw_classes.v[2].line, 3);
+	ck_assert_uint_eq(c.bw_classes.v[2].line, 4);
 	ck_assert_str_eq(c.default_bw_class, "guest");
 	ck_assert_str_eq(c.bw_realms.v[0].key, "example.org");
 	ck_assert_str_eq(c.bw_realms.v[0].cls, "viewer");
 	ck_assert_str_eq(c.bw_users.v[0].key, "mcu@example.org");
-	ck_assert_uint_eq(c.bw_users.v[0].line, 6);
+	ck_assert_uint_eq(c.bw_users.v[0].line, 7);
 	edge_config_free(&c);
 }
 END_TEST
@@ -103,9 +104,9 @@ static const struct {
         {"bandwidth-class = v:1000\nuser-bandwidth-class = u:v\n"
          "user-bandwidth-class = u:v",
          4, "user-bandwidth-class", "'u' is mapped already (line 3)"},
-        {"bandwidth-class = v:1000\nrealm-bandwidth-class = r:v\n"
-         "realm-bandwidth-class = r:v",
-         4, "realm-bandwidth-class", "'r' is mapped already"},
+        {"bandwidth-class = v:1000\nrealm-bandwidth-class = after:v\n"
+         "realm-bandwidth-class = after:v",
+         4, "realm-bandwidth-class", "'after' is mapped already"},
         {"user-bandwidth-class = alice", 2, "user-bandwidth-class",
          "USER:NAME"},
         {"user-bandwidth-class = alice:", 2, "user-bandwidth-class",
@@ -115,8 +116,10 @@ static const struct {
         {"bandwidth-class = v:1000\nuser-bandwidth-class = alice:v\n"
          "user-bandwidth-class = bob:w",
          4, "user-bandwidth-class", "class 'w' is not defined"},
-        {"realm-bandwidth-class = r:nope\nbandwidth-class = v:1000", 2,
+        {"realm-bandwidth-class = after:nope\nbandwidth-class = v:1000", 2,
          "realm-bandwidth-class", "class 'nope' is not defined"},
+        {"bandwidth-class = v:1000\nrealm-bandwidth-class = other.org:v", 3,
+         "realm-bandwidth-class", "realm 'other.org' is neither realm"},
         {"bandwidth-class = v:1000\ndefault-bandwidth-class = w", 3,
          "default-bandwidth-class", "class 'w' is not defined"},
         {"default-bandwidth-class = a/b", 2, "default-bandwidth-class",
