@@ -350,6 +350,10 @@ static void m_bandwidth(struct evbuffer *b, struct edge_admin *a,
 	         "dropped, by class and direction (max-bps: no class)."},
 	};
 
+	counter(b, "avedge_bandwidth_unknown_class_total",
+	        "Allocations whose REST credential named a bandwidth class "
+	        "this node does not have (given the next rule's class).",
+	        t->bw_cred_unknown);
 	for (int f = 0; f < 2; f++) {
 		family(b, fam[f].name, "counter", fam[f].help);
 		for (size_t i = 0; i < n; i++)
@@ -496,7 +500,7 @@ static void m_node(struct evbuffer *b, struct edge_admin *a)
 void admin_metrics(struct edge_admin *a, struct evhttp_request *req)
 {
 	struct evbuffer *b = evbuffer_new();
-	static struct totals x; /* admin thread only; ~3 kB */
+	static struct totals x; /* admin thread only; ~5 kB */
 
 	if (!b) {
 		admin_send_error(req, 500, "Internal Server Error",

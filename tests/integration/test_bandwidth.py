@@ -120,6 +120,8 @@ class BandwidthTest(unittest.TestCase):
     def metric(self, name, **labels):
         want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
         for line in self.http("/metrics").splitlines():
+            if not labels and line.startswith(name + " "):
+                return int(line.rsplit(" ", 1)[1])
             if line.startswith(name + "{"):
                 got = ",".join(sorted(line[len(name) + 1:line.index("}")].split(",")))
                 if got == want:
@@ -196,6 +198,7 @@ class BandwidthTest(unittest.TestCase):
         c.channel_data(0x4000, b"x" * 100)
         wait_for(lambda: (p.drain(), p.pkts)[1] == 1)
         self.assertEqual(p.tos, {0})
+        self.assertEqual(self.metric("avedge_bandwidth_unknown_class_total"), 1)
 
     def test_sighup_new_classes_for_new_allocations_only(self):
         old = self.client("capped", "pw1")
