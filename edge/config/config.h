@@ -260,9 +260,9 @@ size_t edge_config_realms(const struct edge_config *cfg, const char **names,
 int edge_config_check_realms(const struct edge_config *cfg, const char **key,
                              char *why, size_t len);
 /* The loader's checks across the bandwidth keys (every class named is
- * defined, every realm mapped is one of edge_config_realms()): 0, or 1 with *key the key at fault, *line where its value was
- * read (0: the command line, or not known) and why
- * (edge/config/config_bw.c). */
+ * defined, every realm mapped is one of edge_config_realms()): 0, or 1 with
+ * *key the key at fault, *line where its value was read (0: the command line,
+ * or not known) and why (edge/config/config_bw.c). */
 int edge_config_check_bw(const struct edge_config *cfg, const char **key,
                          unsigned *line, char *why, size_t len);
 
