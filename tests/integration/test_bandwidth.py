@@ -1,7 +1,7 @@
 """Bandwidth classes against the real daemon (docs/config.md "Bandwidth
 classes"): a static user mapped to a capped class has its relayed rate held
 within 5 % of the cap (plus one burst) over 5 s while an unmapped user on
-the same node runs free; the class's DSCP is on the wire to the peer (read
+the same node runs free (and holds for a client on TCP); the class's DSCP is on the wire to the peer (read
 with IP_RECVTOS on a loopback socket), for a class named in a REST
 credential too; drops are counted per class in /metrics and /api/stats;
 SIGHUP gives new allocations the new classes while a live one keeps its
@@ -23,7 +23,7 @@ import unittest
 import urllib.request
 
 from harness import AVEDGE, Daemon, free_port, wait_for
-from turnclient import TurnClient, error_code
+from turnclient import StreamTurnClient, TurnClient, error_code
 
 TOKEN = "bandwidth-admin-token-0123456789"
 SECRET = "bw-rest-secret"
@@ -87,6 +87,34 @@ def relay_to(client, peer, channel=0x4000):
         assert resp[1] == 2, "method %d: %r" % (resp[0], error_code(resp[3]))
 
 
+def offer(clients, peers, seconds):
+    """Each client sends 2.5x the cap of ChannelData on channel 0x4000 for
+    seconds, paced in 10 ms steps; the peers drain as it goes and 0.5 s
+    after. (packets sent by each client, seconds)"""
+    per_step = max(1, int(2.5 * CAP * 0.01 / PAYLOAD))
+    payload = os.urandom(PAYLOAD)
+    sent = step = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        for _ in range(per_step):
+            for c in clients:
+                c.channel_data(0x4000, payload)
+            sent += 1
+        for p in peers:
+            p.drain()
+        step += 1
+        delay = t0 + step * 0.01 - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    elapsed = time.monotonic() - t0
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        for p in peers:
+            p.drain()
+        time.sleep(0.02)
+    return sent, elapsed
+
+
 class BandwidthTest(unittest.TestCase):
     def setUp(self):
         self.admin_port = free_port()
@@ -133,32 +161,7 @@ class BandwidthTest(unittest.TestCase):
         pc, pf = self.peer(), self.peer()
         relay_to(capped, pc)
         relay_to(free, pf)
-        # offer 3x the cap on both for SECONDS, paced in 10 ms steps
-        per_step = max(1, int(3 * CAP * 0.01 / PAYLOAD))
-        payload = os.urandom(PAYLOAD)
-        sent = 0
-        t0 = time.monotonic()
-        step = 0
-        while True:
-            now = time.monotonic()
-            if now - t0 >= SECONDS:
-                break
-            for _ in range(per_step):
-                capped.channel_data(0x4000, payload)
-                free.channel_data(0x4000, payload)
-                sent += 1
-            pc.drain()
-            pf.drain()
-            step += 1
-            delay = t0 + step * 0.01 - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-        elapsed = time.monotonic() - t0
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            pc.drain()
-            pf.drain()
-            time.sleep(0.02)
+        sent, elapsed = offer([capped, free], [pc, pf], SECONDS)
         expected = CAP * elapsed
         self.assertLessEqual(pc.bytes, expected * 1.05 + BURST,
                              "capped: %d bytes in %.2f s" % (pc.bytes, elapsed))
@@ -183,6 +186,17 @@ class BandwidthTest(unittest.TestCase):
         by = {c["class"]: c for c in stats["bandwidth_dropped"]}
         self.assertEqual(by["viewer"]["to_peer"]["packets"], dropped)
         self.assertEqual(by["guest"]["to_peer"]["packets"], 0)
+
+    def test_capped_class_over_tcp(self):
+        """The same cap for a client on TCP (ChannelData in the stream)."""
+        c = StreamTurnClient(self.server, "capped", "pw1")
+        self.closers.append(c)
+        p = self.peer()
+        relay_to(c, p)
+        sent, elapsed = offer([c], [p], 3.0)
+        self.assertLessEqual(p.bytes, CAP * elapsed * 1.05 + BURST)
+        self.assertGreaterEqual(p.bytes, CAP * elapsed * 0.95)
+        self.assertEqual(p.tos, {DSCP << 2})
 
     def test_rest_credential_class_sets_dscp(self):
         user, pw = rest_user("carol:bw=guest")
