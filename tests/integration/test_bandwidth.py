@@ -1,12 +1,12 @@
 """Bandwidth classes against the real daemon (docs/config.md "Bandwidth
 classes"): a static user mapped to a capped class has its relayed rate held
 within 5 % of the cap (plus one burst) over 5 s while an unmapped user on
-the same node runs free (and holds for a client on TCP); the class's DSCP is on the wire to the peer (read
-with IP_RECVTOS on a loopback socket), for a class named in a REST
-credential too; drops are counted per class in /metrics and /api/stats;
-SIGHUP gives new allocations the new classes while a live one keeps its
-own; a class that is not defined stops the daemon before it binds, naming
-file, line and key.
+the same node runs free, and the cap holds for a client on TCP too; the
+class's DSCP is on the wire to the peer (read with IP_RECVTOS on a loopback
+socket), for a class named in a REST credential too; drops are counted per
+class in /metrics and /api/stats; SIGHUP gives new allocations the new
+classes while a live one keeps its own; a class that is not defined stops
+the daemon before it binds, naming file, line and key.
 """
 import base64
 import hashlib
