@@ -35,6 +35,7 @@ struct edge_daemon {
 	/* reloads (reload.c): the credential store, the peer policy (Redis
 	 * peer lists), the TLS and DTLS contexts */
 	struct edge_swap store_swap, policy_swap, tls_swap, dtls_swap;
+	struct edge_swap bw_swap; /* the table of bandwidth classes */
 	/* nonce keys (rotate.c): the swap, the standalone rotation timer,
 	 * the cluster's keys last read by Redis's control thread (under
 	 * nonce_mu) and whether a swap of them is queued on main */
@@ -71,9 +72,10 @@ struct edge_daemon {
 void edge_reload_init(struct edge_daemon *d);
 /* SIGHUP: re-read the configuration; credentials, certificates, the admin
  * token, the log level, the peer policy (allowed/denied-peer-ip,
- * allow-loopback-peers) and the limits (max-bps, max-allocations, the
- * quotas) change live, other changed keys are named as needing a
- * restart; what does not load leaves the old one in force. */
+ * allow-loopback-peers), the limits (max-bps, max-allocations, the
+ * quotas) and the bandwidth classes (for new allocations) change live, other
+ * changed keys are named as needing a restart; what does not load leaves the
+ * old one in force. */
 void edge_reload(struct edge_daemon *d);
 /* A store from cfg's credentials, the admin API's and Redis's. */
 int edge_reload_build_store(struct edge_daemon *d,

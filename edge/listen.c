@@ -208,6 +208,7 @@ void edge_worker_opts_build(const struct edge_config *cfg,
 	o->nonces = sh->nonces;
 	o->policy = sh->policy;
 	o->quota = sh->quota;
+	o->bw = sh->bw;
 	o->workers = workers; /* filled as they are made, read once running */
 	o->realms = &sh->realms;
 }

@@ -55,6 +55,7 @@ static int start_admin(struct edge_daemon *d, char *why, size_t why_len)
 	        &d->admin,
 	        &(struct edge_admin_opts){.cfg = &d->cfg,
 	                                  .node = d->shared.node,
+	                                  .bw_names = d->shared.bw_names,
 	                                  .draining = &d->shared.draining,
 	                                  .redis = d->redis,
 	                                  .creds = d->creds,

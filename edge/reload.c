@@ -18,6 +18,7 @@
 #include "edge/net/dtls.h"
 #include "edge/net/tls.h"
 #include "edge/redis/redis.h"
+#include "turn/bw.h"
 #include "turn/policy.h"
 
 #include <errno.h>
@@ -62,6 +63,11 @@ static void free_policy(void *p)
 	turn_policy_free(p);
 }
 
+static void free_bw(void *p)
+{
+	turn_bw_table_free(p);
+}
+
 static void free_tls(void *p)
 {
 	edge_tls_ctx_free(p); /* live connections hold their own references */
@@ -78,6 +84,7 @@ void edge_reload_init(struct edge_daemon *d)
 	        .free_old = free_store, .after = store_after, .arg = d};
 	d->policy_swap = (struct edge_swap){.free_old = free_policy};
 	d->tls_swap = (struct edge_swap){.free_old = free_tls};
+	d->bw_swap = (struct edge_swap){.free_old = free_bw};
 	d->dtls_swap = (struct edge_swap){.free_old = free_dtls};
 	pthread_mutex_init(&d->waiters_mu, NULL);
 }
@@ -298,6 +305,10 @@ static const char *const policy_keys[] = {"allowed-peer-ip", "denied-peer-ip",
 static const char *const limit_keys[] = {
         "max-bps",          "max-allocations",   "user-quota", "total-quota",
         "realm-user-quota", "realm-total-quota", NULL};
+/* Keys of the bandwidth classes. */
+static const char *const bw_keys[] = {
+        "bandwidth-class", "default-bandwidth-class", "realm-bandwidth-class",
+        "user-bandwidth-class", NULL};
 /* Keys that decide the realm indices the realm quotas are kept under. */
 static const char *const realm_keys[] = {"realm", "realm-listener", "realm-sni",
                                          NULL};
@@ -344,6 +355,35 @@ static void reload_limits(struct edge_daemon *d, const struct edge_config *cfg)
 	          "user-quota=%u total-quota=%u",
 	          (unsigned long long)cfg->max_bps, cfg->max_allocations,
 	          cfg->user_quota, cfg->total_quota);
+}
+
+/* SIGHUP: a new table of bandwidth classes for new allocations (live
+ * ones keep the class they have). */
+static void reload_bw(struct edge_daemon *d, const struct edge_config *cfg)
+{
+	struct turn_bw_table *t;
+	char why[256] = "";
+
+	if (edge_swap_busy(&d->bw_swap)) {
+		edge_err("SIGHUP: bandwidth classes not applied: the previous "
+		         "ones are still being installed; send SIGHUP again");
+		return;
+	}
+	if (edge_build_bw(cfg, d->shared.bw_names, &t, why, sizeof(why))) {
+		edge_err("SIGHUP: bandwidth classes rejected, old ones stay: "
+		         "%s",
+		         why);
+		return;
+	}
+	edge_swap_begin(&d->bw_swap, d->shared.bw, d->nworkers);
+	d->shared.bw = t;
+	for (size_t i = 0; i < d->nworkers; i++)
+		edge_worker_set_bw(d->workers[i], t, edge_swap_done,
+		                   &d->bw_swap);
+	edge_info("SIGHUP: bandwidth classes applied to new allocations: "
+	          "%zu classes, default %s",
+	          turn_bw_table_count(t),
+	          cfg->default_bw_class ? cfg->default_bw_class : "max-bps");
 }
 
 /* SIGHUP: name every key that changed but only takes effect at start;
@@ -394,6 +434,7 @@ void edge_reload(struct edge_daemon *d)
 	}
 	bool policy = changed(live_cfg(d), &cfg, policy_keys);
 	bool limits = changed(live_cfg(d), &cfg, limit_keys);
+	bool bw = changed(live_cfg(d), &cfg, bw_keys);
 	if (d->has_creds_cfg)
 		edge_config_free(&d->creds_cfg);
 	d->creds_cfg = cfg; /* kept for rebuilds when Redis changes */
@@ -405,6 +446,8 @@ void edge_reload(struct edge_daemon *d)
 		reload_policy(d);
 	if (limits)
 		reload_limits(d, &d->creds_cfg);
+	if (bw)
+		reload_bw(d, &d->creds_cfg);
 }
 
 void edge_reload_free(struct edge_daemon *d)
@@ -413,6 +456,7 @@ void edge_reload_free(struct edge_daemon *d)
 	edge_swap_finish(&d->policy_swap);
 	edge_swap_finish(&d->tls_swap);
 	edge_swap_finish(&d->dtls_swap);
+	edge_swap_finish(&d->bw_swap);
 	if (d->has_creds_cfg)
 		edge_config_free(&d->creds_cfg);
 	for (struct creds_waiter *w = d->waiting, *next; w; w = next) {

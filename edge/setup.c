@@ -13,6 +13,7 @@
 #include "edge/net/dtls.h"
 #include "edge/net/sock.h"
 #include "edge/net/tls.h"
+#include "turn/bw.h"
 #include "turn/policy.h"
 
 #include <arpa/inet.h>
@@ -318,6 +319,47 @@ static void warn_ephemeral_overlap(uint16_t min_port, uint16_t max_port)
 	fclose(fp);
 }
 
+int edge_build_bw(const struct edge_config *cfg, struct turn_bw_names *names,
+                  struct turn_bw_table **out, char *err, size_t err_len)
+{
+	const struct edge_bw_list *cl = &cfg->bw_classes;
+	struct turn_bw_class *v = calloc(cl->n ? cl->n : 1, sizeof(*v));
+	struct turn_bw_table *t = NULL;
+	const char *key = "bandwidth-class";
+	int rc;
+
+	if (!v)
+		return ENOMEM;
+	for (size_t i = 0; i < cl->n; i++)
+		v[i] = (struct turn_bw_class){cl->v[i].cls, cl->v[i].rate_bps,
+		                              cl->v[i].burst_bytes,
+		                              cl->v[i].dscp};
+	rc = turn_bw_table_new(&t, names, v, cl->n, cfg->default_bw_class);
+	free(v);
+	for (size_t i = 0; !rc && i < cfg->bw_realms.n; i++) {
+		key = "realm-bandwidth-class";
+		rc = turn_bw_table_map(t, TURN_BW_MAP_REALM,
+		                       cfg->bw_realms.v[i].key,
+		                       cfg->bw_realms.v[i].cls);
+	}
+	for (size_t i = 0; !rc && i < cfg->bw_users.n; i++) {
+		key = "user-bandwidth-class";
+		rc = turn_bw_table_map(t, TURN_BW_MAP_USER,
+		                       cfg->bw_users.v[i].key,
+		                       cfg->bw_users.v[i].cls);
+	}
+	if (rc) {
+		turn_bw_table_free(t);
+		snprintf(err, err_len, "%s: %s", key,
+		         rc == ENOSPC ? "more than 63 class names since start "
+		                        "(restart to count afresh)"
+		                      : strerror(rc));
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
 int edge_setup_shared(const struct edge_config *cfg,
                       const struct sockaddr_storage *own, size_t nown,
                       struct edge_shared *sh, char *err, size_t err_len)
@@ -343,6 +385,9 @@ int edge_setup_shared(const struct edge_config *cfg,
 	    (rc = turn_quota_new(&sh->quota, cfg->user_quota,
 	                         cfg->total_quota)) != 0 ||
 	    (rc = edge_realms_set_quotas(cfg, sh->quota)) != 0 ||
+	    (rc = turn_bw_names_new(&sh->bw_names)) != 0 ||
+	    (rc = edge_build_bw(cfg, sh->bw_names, &sh->bw, err, err_len)) !=
+	            0 ||
 	    (rc = edge_realms_new(&sh->realms, cfg)) != 0 ||
 	    (rc = turn_node_new(&sh->node, cfg->min_port, cfg->max_port)) !=
 	            0 ||
@@ -408,6 +453,8 @@ void edge_shared_free(struct edge_shared *sh)
 	auth_nonces_free(sh->nonces);
 	turn_policy_free(sh->policy);
 	turn_quota_free(sh->quota);
+	turn_bw_table_free(sh->bw);
+	turn_bw_names_free(sh->bw_names);
 	turn_node_free(sh->node);
 	edge_connlimit_free(sh->connlimit);
 	edge_tls_ctx_free(sh->tls);

@@ -16,6 +16,8 @@ struct auth_store;
 struct auth_nonces;
 struct turn_policy;
 struct turn_quota;
+struct turn_bw_names;
+struct turn_bw_table;
 struct edge_connlimit;
 struct ssl_ctx_st;
 
@@ -24,6 +26,11 @@ struct edge_shared {
 	struct auth_nonces *nonces;
 	struct turn_policy *policy;
 	struct turn_quota *quota;
+	/* bandwidth classes: the node's counter slots by class name (for
+	 * its life) and the table of the running configuration (swapped on
+	 * SIGHUP) */
+	struct turn_bw_names *bw_names;
+	struct turn_bw_table *bw;
 	struct turn_node *node;
 	struct edge_connlimit *connlimit;
 	struct turn_server_cfg core;
@@ -58,5 +65,12 @@ int edge_build_store(const struct edge_config *cfg, struct auth_store **out,
 int edge_build_policy(const struct edge_config *cfg,
                       const struct sockaddr_storage *own, size_t nown,
                       struct turn_policy **out, char *err, size_t err_len);
+
+/* A new table of bandwidth classes from cfg (bandwidth-class,
+ * default-bandwidth-class, realm- and user-bandwidth-class) with its
+ * names in names; always a table, empty without classes. 0 or errno with
+ * err. */
+int edge_build_bw(const struct edge_config *cfg, struct turn_bw_names *names,
+                  struct turn_bw_table **out, char *err, size_t err_len);
 
 #endif

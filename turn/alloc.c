@@ -250,6 +250,25 @@ void turn_alloc_complete(struct turn_alloc *a)
 	free(p);
 }
 
+/* The bandwidth class of a new allocation (bw.h), copied into it. */
+static void bw_choose(struct turn_req *r, struct turn_alloc *a)
+{
+	struct turn_server *s = r->s;
+	struct turn_bw_choice c;
+
+	turn_bw_resolve(s->bw, r->bw_user, r->bw_class, r->bw_class_len,
+	                a->realm, s->cfg.max_bps, &c);
+	if (c.cred_unknown)
+		s->stats.bw_cred_unknown++;
+	a->bw_implicit = c.source == TURN_BW_FROM_MAX_BPS;
+	a->bw_rate = c.rate_bps;
+	a->bw_burst = c.burst_bytes;
+	a->bw_dscp = (int8_t)c.dscp;
+	a->bw_slot = c.slot;
+	for (int i = 0; i < 2; i++)
+		turn_bw_bucket_init(&a->bucket[i], c.burst_bytes, s->now_ms);
+}
+
 static struct turn_alloc *alloc_new(struct turn_req *r, uint32_t lifetime_s)
 {
 	struct turn_server *s = r->s;
@@ -280,10 +299,7 @@ static struct turn_alloc *alloc_new(struct turn_req *r, uint32_t lifetime_s)
 	memcpy(a->tid, r->m->tid, STUN_TID_LEN);
 	a->pend = p;
 	p->sig = r->sig;
-	for (int i = 0; i < 2; i++) {
-		a->bucket[i].tokens_mb = s->cfg.max_bps * 1000;
-		a->bucket[i].last_ms = s->now_ms;
-	}
+	bw_choose(r, a);
 	turn_timer_init(&a->timer, on_expire, a);
 	turn_wheel_add(s->wheel, &a->timer,
 	               s->now_ms + TURN_PENDING_TIMEOUT_S * 1000);

@@ -5,8 +5,8 @@
  * allocated and no payload is copied: a SEND_PEER points into the client's
  * buffer, and peer data gets its ChannelData or Data indication header
  * written in place into the headroom before it (padding after it).
- * max_bps is a token bucket per allocation and direction (burst: one
- * second's worth). Pure: time is the now_ms of the call.
+ * The allocation's bandwidth class (bw.h, or max_bps) is a token bucket
+ * per allocation and direction. Pure: time is the now_ms of the call.
  */
 #include "turn/turn_int.h"
 
@@ -20,31 +20,19 @@ static void flow_count(struct turn_perm *p, int dir, size_t len)
 }
 
 /* Take len bytes from the bucket of a direction (0: to peer, 1: to
- * client); false when over max_bps. */
+ * client); false when over the allocation's class (counted). */
 static bool bucket_take(struct turn_server *s, struct turn_alloc *a, int dir,
                         size_t len)
 {
-	uint64_t rate = s->cfg.max_bps;
-	struct turn_bucket *b = &a->bucket[dir];
+	uint64_t rate = a->bw_implicit ? s->cfg.max_bps : a->bw_rate;
+	uint64_t burst = a->bw_implicit ? s->cfg.max_bps : a->bw_burst;
 
-	if (!rate)
+	if (turn_bw_bucket_take(&a->bucket[dir], rate, burst, s->now_ms, len))
 		return true;
-	uint64_t cap = rate * 1000;
-	if (s->now_ms > b->last_ms) {
-		uint64_t dt = s->now_ms - b->last_ms;
-		if (dt > 1000)
-			dt = 1000; /* a full bucket is one second's worth */
-		b->tokens_mb += dt * rate;
-		if (b->tokens_mb > cap)
-			b->tokens_mb = cap;
-		b->last_ms = s->now_ms;
-	}
-	if (b->tokens_mb < (uint64_t)len * 1000) {
-		s->stats.drop_rate_limit++;
-		return false;
-	}
-	b->tokens_mb -= (uint64_t)len * 1000;
-	return true;
+	s->stats.drop_rate_limit++;
+	s->stats.bw_dropped_pkts[a->bw_slot][dir]++;
+	s->stats.bw_dropped_bytes[a->bw_slot][dir] += len;
+	return false;
 }
 
 static void send_peer(struct turn_server *s, struct turn_alloc *a,

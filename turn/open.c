@@ -75,6 +75,7 @@ void turn_alloc_open(struct turn_alloc *a)
 		return; /* the pending timeout cleans up */
 	act->alloc = a;
 	act->token = p->token;
+	act->dscp = a->bw_dscp;
 	act->bind = s->cfg.relay_ips[rl->ip_index].local;
 	if (act->bind.sa.sa_family == AF_INET)
 		act->bind.in4.sin_port = htons(rl->port);

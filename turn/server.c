@@ -111,7 +111,7 @@ static bool authenticate(struct turn_req *r)
 
 	r->sig.fingerprint = r->m->fp_off != 0;
 	if (s->cfg.no_auth) {
-		r->user = r->qkey = "anonymous";
+		r->user = r->qkey = r->bw_user = "anonymous";
 		r->qkey_len = 9;
 		r->user_hash = turn_user_hash(s, r->user, 9);
 		return true;
@@ -167,6 +167,15 @@ static bool authenticate(struct turn_req *r)
 	r->user_hash = turn_user_hash(s, res->username, res->username_len);
 	r->qkey = res->quota_key;
 	r->qkey_len = res->quota_key_len;
+	if (!res->rest) {
+		r->bw_user = res->username;
+	} else if (turn_bw_cred_split(res->quota_key, res->quota_key_len,
+	                              &r->qkey_len, &r->bw_class,
+	                              &r->bw_class_len)) {
+		/* "ID:bw=NAME": the quota counts ID, whatever the class */
+		res->quota_key[r->qkey_len] = 0;
+		res->quota_key_len = r->qkey_len;
+	}
 	return true;
 }
 
@@ -499,6 +508,12 @@ void turn_server_set_nonces(struct turn_server *s,
 {
 	if (s && nonces)
 		s->nonces = nonces;
+}
+
+void turn_server_set_bw(struct turn_server *s, const struct turn_bw_table *t)
+{
+	if (s)
+		s->bw = t;
 }
 
 void turn_server_set_limits(struct turn_server *s, uint64_t max_bps,

@@ -7,6 +7,7 @@
 #define AVEDGE_TURN_H
 
 #include "stun/stun.h"
+#include "turn/bw.h"
 #include "turn/rtpq.h"
 
 #include <netinet/in.h>
@@ -211,6 +212,9 @@ struct turn_action {
 	struct turn_alloc *alloc; /* pass back as the relay's owner */
 	uint32_t token;           /* pass to turn_server_relay_result() */
 	union turn_addr bind;     /* address and port to bind */
+	int dscp; /* OPEN_RELAY, OPEN_TCP_RELAY: DSCP (0..63) for what the
+	           * socket sends to peers (IP_TOS / IPV6_TCLASS, the
+	           * allocation's bandwidth class); -1: leave it */
 	/* TCP_* */
 	uint32_t conn_id; /* CONNECTION-ID of the peer connection */
 	unsigned worker;  /* TCP_HANDOFF: index of the owning worker */
@@ -286,6 +290,13 @@ struct turn_stats {
 	/* withdrawn because their peer became denied (a new policy or
 	 * cluster-peer set: turn_server_set_policy) */
 	uint64_t permissions_withdrawn, channels_withdrawn, tcp_conns_withdrawn;
+	/* bandwidth classes (bw.h): relayed data over the class's rate,
+	 * dropped, by counter slot (turn_bw_names) and direction ([0] to
+	 * peer, [1] to client); drop_rate_limit counts the packets of all;
+	 * allocations whose REST credential named a class the node lacks */
+	uint64_t bw_dropped_pkts[TURN_BW_SLOTS][2];
+	uint64_t bw_dropped_bytes[TURN_BW_SLOTS][2];
+	uint64_t bw_cred_unknown;
 };
 
 /*
@@ -322,11 +333,16 @@ void turn_server_set_policy(struct turn_server *s,
  * outlive calls already running on this server. */
 void turn_server_set_nonces(struct turn_server *s,
                             const struct auth_nonces *nonces);
-/* New limits (SIGHUP): max-bps for every allocation from now on (buckets
- * keep their tokens), max-allocations for the next Allocate. Owner
- * thread. */
+/* New limits (SIGHUP): max-bps for every allocation of the implicit
+ * class (bw.h; buckets keep their tokens) from now on, max-allocations
+ * for the next Allocate. Owner thread. */
 void turn_server_set_limits(struct turn_server *s, uint64_t max_bps,
                             uint32_t max_allocations);
+/* The bandwidth classes of the next Allocates (borrowed; NULL: none, the
+ * implicit class for all). Live allocations keep the class they have.
+ * The old table must outlive calls already running on this server.
+ * Owner thread. */
+void turn_server_set_bw(struct turn_server *s, const struct turn_bw_table *t);
 
 /*
  * Bytes from a client on tuple: a STUN message or ChannelData (a whole

@@ -15,6 +15,7 @@
 #define AVEDGE_TURN_INT_H
 
 #include "auth/auth.h"
+#include "turn/bw.h"
 #include "turn/policy.h"
 #include "turn/ports.h"
 #include "turn/rtpq.h"
@@ -93,12 +94,6 @@ struct turn_relay {
 	uint8_t family;   /* 4 or 6; 0 = this slot is unused */
 };
 
-/* A token bucket (max_bps), in milli-bytes so slow rates keep fractions. */
-struct turn_bucket {
-	uint64_t tokens_mb;
-	uint64_t last_ms;
-};
-
 /* How to sign a response (from the request's authentication). */
 struct turn_signer {
 	uint8_t key[STUN_KEY_MAX];
@@ -147,7 +142,14 @@ struct turn_alloc {
 	struct turn_perm *perms;
 	struct turn_chan *chans;
 	uint32_t nperms, nchans;
-	struct turn_bucket bucket[2]; /* 0: to peer, 1: to client */
+	/* bandwidth (bw.h): the class chosen at Allocate, copied; buckets
+	 * [0] to peer, [1] to client. bw_implicit: no class applied, the
+	 * server's max_bps holds (and follows SIGHUP) */
+	struct turn_bw_bucket bucket[2];
+	uint64_t bw_rate, bw_burst;
+	int8_t bw_dscp; /* -1: none */
+	uint8_t bw_slot;
+	bool bw_implicit;
 	uint64_t bytes[2];
 	uint64_t pkts[2];
 	uint64_t serial;    /* names it in the admin API (inspect.c) */
@@ -240,6 +242,9 @@ struct turn_server {
 	/* other nodes' listeners, never peers (turn_server_set_cluster_peers;
 	 * owned) */
 	struct turn_policy *cluster_peers;
+	/* bandwidth classes of new allocations (turn_server_set_bw;
+	 * borrowed; NULL: max_bps for all) */
+	const struct turn_bw_table *bw;
 	/* sweep.c: bumped by each new policy or cluster-peer set; due while
 	 * some allocation is not yet checked against it */
 	uint32_t sweep_gen;
@@ -261,6 +266,11 @@ struct turn_req {
 	size_t qkey_len;
 	const char *user;                 /* for logs */
 	const union turn_addr *nonce_for; /* NULL: from->client */
+	/* bandwidth (bw.h): the static user's name (NULL for a REST
+	 * credential) and the class a REST id names (NULL: none) */
+	const char *bw_user;
+	const char *bw_class;
+	size_t bw_class_len;
 };
 
 /* server.c: the realm of a tuple (its index, checked), its name and the

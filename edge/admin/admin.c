@@ -451,6 +451,7 @@ int edge_admin_new(struct edge_admin **out, const struct edge_admin_opts *o,
 	if (!a)
 		return ENOMEM;
 	a->node = o->node;
+	a->bw_names = o->bw_names;
 	a->draining = o->draining;
 	a->realms = o->realms;
 	a->max_allocations = cfg->max_allocations;

@@ -21,6 +21,7 @@ struct edge_admin;
 struct edge_worker;
 struct edge_realm_map;
 struct turn_node;
+struct turn_bw_names;
 struct edge_redis;
 struct edge_creds;
 
@@ -29,7 +30,10 @@ struct edge_creds;
 struct edge_admin_opts {
 	const struct edge_config *cfg; /* admin-*, node-id, max-allocations */
 	struct turn_node *node;        /* relay port pool */
-	atomic_int *draining;          /* the node's drain flag */
+	/* the node's bandwidth class names by counter slot (the class
+	 * label); NULL: none */
+	const struct turn_bw_names *bw_names;
+	atomic_int *draining; /* the node's drain flag */
 	/* Redis health for /metrics and /api/stats, and where the API
 	 * writes users and secrets; NULL: no redis */
 	struct edge_redis *redis;

@@ -58,6 +58,7 @@ struct edge_admin {
 	uint64_t cred_changes[4]; /* ADMIN_CRED_* (admin thread only) */
 	uint64_t start_s;         /* wall clock */
 	struct turn_node *node;
+	const struct turn_bw_names *bw_names; /* NULL: none */
 	atomic_int *draining;
 	struct edge_worker **workers;
 	size_t nworkers;

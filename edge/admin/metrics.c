@@ -5,7 +5,8 @@
  * loads, no locks on the packet path) or a node-wide gauge. Families are
  * named avedge_*, counters end in _total, units are in the names; labels
  * are a small fixed set (method, code, reason, transport, direction,
- * worker, realm, version): never a user, a client address or an
+ * worker, realm, version, class: the operator's bandwidth classes, at
+ * most 64): never a user, a client address or an
  * allocation id, whose values grow without bound.
  */
 #include "auth/auth.h"
@@ -15,6 +16,7 @@
 #include "edge/config/realms.h"
 #include "edge/net/worker.h"
 #include "edge/redis/redis.h"
+#include "turn/bw.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -329,6 +331,50 @@ static void m_relay(struct evbuffer *b, const struct totals *x)
 
 static const char *const sock_kinds[EDGE_SOCK_KINDS] = {"listener", "relay"};
 
+static const char *const dirs[2] = {"to_peer", "to_client"};
+
+/* Bandwidth classes: what each class's buckets dropped (turn/bw.h; a
+ * class name is operator-defined, at most TURN_BW_SLOTS of them). */
+static void m_bandwidth(struct evbuffer *b, struct edge_admin *a,
+                        const struct turn_stats *t)
+{
+	size_t n = turn_bw_names_count(a->bw_names);
+	static const struct {
+		const char *name, *help;
+	} fam[2] = {
+	        {"avedge_bandwidth_dropped_packets_total",
+	         "Packets over their allocation's bandwidth class, dropped, "
+	         "by class and direction (max-bps: no class)."},
+	        {"avedge_bandwidth_dropped_bytes_total",
+	         "Payload bytes over their allocation's bandwidth class, "
+	         "dropped, by class and direction (max-bps: no class)."},
+	};
+
+	counter(b, "avedge_bandwidth_unknown_class_total",
+	        "Allocations whose REST credential named a bandwidth class "
+	        "this node does not have (given the next rule's class).",
+	        t->bw_cred_unknown);
+	for (int f = 0; f < 2; f++) {
+		family(b, fam[f].name, "counter", fam[f].help);
+		for (size_t i = 0; i < n; i++)
+			for (int d = 0; d < 2; d++) {
+				evbuffer_add_printf(b, "%s{class=\"",
+				                    fam[f].name);
+				label_value(b,
+				            turn_bw_names_get(a->bw_names, i));
+				evbuffer_add_printf(
+				        b, "\",direction=\"%s\"} %llu\n",
+				        dirs[d],
+				        (unsigned long long)(f ? t->bw_dropped_bytes
+				                                             [i]
+				                                             [d]
+				                               : t->bw_dropped_pkts
+				                                             [i]
+				                                             [d]));
+			}
+	}
+}
+
 static void m_sockets(struct evbuffer *b, const struct edge_stats *e)
 {
 	static const char *const causes[] = {"partial", "eagain", "enobufs",
@@ -454,7 +500,7 @@ static void m_node(struct evbuffer *b, struct edge_admin *a)
 void admin_metrics(struct edge_admin *a, struct evhttp_request *req)
 {
 	struct evbuffer *b = evbuffer_new();
-	static struct totals x; /* admin thread only; ~3 kB */
+	static struct totals x; /* admin thread only; ~5 kB */
 
 	if (!b) {
 		admin_send_error(req, 500, "Internal Server Error",
@@ -466,6 +512,7 @@ void admin_metrics(struct edge_admin *a, struct evhttp_request *req)
 	m_requests(b, &x.t);
 	m_auth(b, &x.t);
 	m_relay(b, &x);
+	m_bandwidth(b, a, &x.t);
 	m_sockets(b, &x.e);
 	m_node(b, a);
 	admin_media_metrics(a, b);
@@ -488,6 +535,27 @@ static void json_dir(struct evbuffer *b, const char *name, uint64_t pkts,
 	evbuffer_add_printf(b, "\"%s\":{\"packets\":%llu,\"bytes\":%llu}", name,
 	                    (unsigned long long)pkts,
 	                    (unsigned long long)bytes);
+}
+
+/* "bandwidth_dropped":[{"class":"NAME","to_peer":{..},"to_client":{..}},
+ * ..], one per class name the node has seen, max-bps first. */
+static void json_bandwidth(struct evbuffer *b, struct edge_admin *a,
+                           const struct turn_stats *t)
+{
+	size_t n = turn_bw_names_count(a->bw_names);
+
+	evbuffer_add_printf(b, ",\"bandwidth_dropped\":[");
+	for (size_t i = 0; i < n; i++) {
+		evbuffer_add_printf(b, "%s{\"class\":", i ? "," : "");
+		admin_json_str(b, turn_bw_names_get(a->bw_names, i));
+		for (int d = 0; d < 2; d++) {
+			evbuffer_add(b, ",", 1);
+			json_dir(b, dirs[d], t->bw_dropped_pkts[i][d],
+			         t->bw_dropped_bytes[i][d]);
+		}
+		evbuffer_add(b, "}", 1);
+	}
+	evbuffer_add(b, "]", 1);
 }
 
 void admin_stats(struct edge_admin *a, struct evhttp_request *req)
@@ -542,6 +610,7 @@ void admin_stats(struct edge_admin *a, struct evhttp_request *req)
 	json_dir(b, "to_client", t->relayed_to_client_pkts,
 	         t->relayed_to_client_bytes);
 	evbuffer_add(b, "}", 1);
+	json_bandwidth(b, a, t);
 	json_sockets(b, &x.e);
 	evbuffer_add_printf(b, ",\"redis\":\"%s\"}\n",
 	                    !a->redis_configured      ? "not configured"

@@ -128,6 +128,8 @@ static int set_key(struct loader *l, const struct src *at,
 		return fail(l, ENOMEM, "out of memory");
 	if (rc)
 		return key_fail(l, at, k->name, "%s", why);
+	if (k->type == EDGE_CT_BW_LIST)
+		edge_config_bw_mark(k, l->cfg, at->file ? at->line : 0);
 	l->set_at[i] = *at;
 	l->set_seq[i] = ++l->seq;
 	return 0;
@@ -434,6 +436,12 @@ static int check(struct loader *l)
 	char rwhy[300];
 	if (edge_config_check_realms(c, &rkey, rwhy, sizeof(rwhy)))
 		return key_fail(l, where_set(l, rkey), rkey, "%s", rwhy);
+	unsigned line;
+	if (edge_config_check_bw(c, &rkey, &line, rwhy, sizeof(rwhy))) {
+		struct src at = {line ? c->config_file : NULL, line};
+		return key_fail(l, line ? &at : where_set(l, rkey), rkey, "%s",
+		                rwhy);
+	}
 	if (c->admin_token && c->admin_token_file) {
 		k = later(l, "admin-token", "admin-token-file");
 		return key_fail(l, where_set(l, k->name), k->name,
@@ -561,6 +569,7 @@ static void type_text(const struct edge_config_key *k, char *buf, size_t len)
 	case EDGE_CT_IP_RANGE_LIST:
 	case EDGE_CT_USER_LIST:
 	case EDGE_CT_REALM_LIST:
+	case EDGE_CT_BW_LIST:
 		snprintf(buf, len, "list, repeatable");
 		break;
 	case EDGE_CT_LOG_LEVEL:

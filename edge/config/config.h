@@ -117,6 +117,30 @@ struct edge_realm_list {
 	size_t n;
 };
 
+/*
+ * The bandwidth keys (docs/config.md "Bandwidth classes"):
+ *   bandwidth-class       = NAME:BYTES_PER_S[:BURST_BYTES[:DSCP]]
+ *   realm-bandwidth-class = REALM:NAME
+ *   user-bandwidth-class  = USER:NAME
+ * Checked as each line is read: the syntax, the ranges, a class defined
+ * twice, a realm or user mapped twice. Once every key is read
+ * (edge_config_check_bw): every class named is defined.
+ */
+struct edge_bw_item {
+	char *text; /* the value as written (first: list equality) */
+	char *key;  /* REALM or USER; NULL for bandwidth-class */
+	char *cls;  /* the class's name */
+	uint64_t rate_bps, burst_bytes; /* bandwidth-class; burst 0: rate */
+	int dscp;                       /* bandwidth-class; -1: none */
+	unsigned line; /* where it was read in the config file; 0: the
+	                * command line */
+};
+
+struct edge_bw_list {
+	struct edge_bw_item *v;
+	size_t n;
+};
+
 /* redis = redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]; url NULL if unset. */
 struct edge_redis_url {
 	char *url;
@@ -175,6 +199,9 @@ struct edge_config {
 	uint32_t user_quota;      /* allocations per user; 0: unlimited */
 	uint32_t total_quota;     /* allocations per realm; 0: unlimited */
 	uint32_t max_allocations; /* on this node; 0: unlimited */
+	/* bandwidth classes (struct edge_bw_item) */
+	struct edge_bw_list bw_classes, bw_realms, bw_users;
+	char *default_bw_class; /* default-bandwidth-class; NULL: none */
 
 	/* auth */
 	char *realm;
@@ -232,6 +259,12 @@ size_t edge_config_realms(const struct edge_config *cfg, const char **names,
  * at fault and why the problem (edge/config/config_realms.c). */
 int edge_config_check_realms(const struct edge_config *cfg, const char **key,
                              char *why, size_t len);
+/* The loader's checks across the bandwidth keys (every class named is
+ * defined, every realm mapped is one of edge_config_realms()): 0, or 1 with
+ * *key the key at fault, *line where its value was read (0: the command line,
+ * or not known) and why (edge/config/config_bw.c). */
+int edge_config_check_bw(const struct edge_config *cfg, const char **key,
+                         unsigned *line, char *why, size_t len);
 
 /*
  * Fill *cfg with the defaults of every key (cfg need not be initialised).
@@ -287,6 +320,8 @@ enum edge_config_type {
 	EDGE_CT_HOSTPORT,
 	EDGE_CT_REALM_LIST, /* struct edge_realm_list; the key's name says
 	                     * which form (struct edge_realm_item) */
+	EDGE_CT_BW_LIST,    /* struct edge_bw_list; the key's name says which
+	                     * form */
 };
 
 enum edge_config_group {
@@ -345,6 +380,15 @@ edge_config_coturn_key_find(const char *name);
 int edge_config_key_parse(const struct edge_config_key *k,
                           struct edge_config *cfg, const char *value, char *why,
                           size_t why_len);
+
+/* The bandwidth keys' parser and release (config_bw.c, for
+ * config_values.c's table), and the line of the value just appended to
+ * k's list (the loader's, after a successful parse). */
+int edge_config_bw_parse(const struct edge_config_key *k, void *field,
+                         const char *value, char *why, size_t why_len);
+void edge_config_bw_release(void *field);
+void edge_config_bw_mark(const struct edge_config_key *k,
+                         struct edge_config *cfg, unsigned line);
 
 /* Whether k's field holds the same value in a and b (lists: the same
  * entries in the same order, addresses compared as written). */

@@ -93,6 +93,8 @@ bool edge_config_key_equal(const struct edge_config_key *k,
 		              ((const struct edge_redis_url *)b)->url);
 	case EDGE_CT_REALM_LIST:
 		TEXT_LIST_EQ(struct edge_realm_list, a, b);
+	case EDGE_CT_BW_LIST:
+		TEXT_LIST_EQ(struct edge_bw_list, a, b);
 	case EDGE_CT_HOSTPORT:
 		return str_eq(((const struct edge_hostport *)a)->text,
 		              ((const struct edge_hostport *)b)->text);

@@ -25,6 +25,7 @@
 #define T_REDIS_URL        struct edge_redis_url
 #define T_HOSTPORT         struct edge_hostport
 #define T_REALM_LIST       struct edge_realm_list
+#define T_BW_LIST          struct edge_bw_list
 
 #define FIELD(t, f)                                                            \
 	(offsetof(struct edge_config, f) +                                     \
@@ -115,6 +116,18 @@ const struct edge_config_key edge_config_keys[] = {
             "hot allocation's bursts); 0: kernel's"),
         KEY(RELAY, "max-bps", U64, max_bps, 0, 1ull << 40, "0", "BYTES/S",
             RELOAD, "bandwidth per allocation and direction; 0: unlimited"),
+        LIST(RELAY, "bandwidth-class", BW_LIST, bw_classes,
+             "NAME:BYTES_PER_S[:BURST_BYTES[:DSCP]]", RELOAD,
+             "a bandwidth class (new allocations): rate per allocation and "
+             "direction, burst (default: one second's worth), DSCP 0..63 "
+             "of what its relay sockets send"),
+        KEY(RELAY, "default-bandwidth-class", NAME, default_bw_class, 1, 32,
+            NULL, "NAME", RELOAD,
+            "class of allocations no other rule places; unset: max-bps"),
+        LIST(RELAY, "realm-bandwidth-class", BW_LIST, bw_realms, "REALM:NAME",
+             RELOAD, "class of REALM's allocations"),
+        LIST(RELAY, "user-bandwidth-class", BW_LIST, bw_users, "USER:NAME",
+             RELOAD, "class of static user USER's allocations (wins)"),
         KEY(RELAY, "user-quota", U32, user_quota, 0, UINT32_MAX, "0", "N",
             RELOAD,
             "allocations per user (cluster-wide with redis); 0: unlimited"),

@@ -793,6 +793,17 @@ static void release_realm(void *f, bool secret)
 	memset(l, 0, sizeof(*l));
 }
 
+static int parse_bw(const struct pctx *p, void *f)
+{
+	return edge_config_bw_parse(p->k, f, p->value, p->why, p->why_len);
+}
+
+static void release_bw(void *f, bool secret)
+{
+	(void)secret;
+	edge_config_bw_release(f);
+}
+
 static const struct {
 	int (*parse)(const struct pctx *p, void *field);
 	void (*release)(void *field, bool secret); /* NULL: nothing owned */
@@ -814,6 +825,7 @@ static const struct {
         [EDGE_CT_REDIS_URL] = {parse_redis, release_redis},
         [EDGE_CT_HOSTPORT] = {parse_hostport, release_hostport},
         [EDGE_CT_REALM_LIST] = {parse_realm, release_realm},
+        [EDGE_CT_BW_LIST] = {parse_bw, release_bw},
 };
 
 int edge_config_key_parse(const struct edge_config_key *k,

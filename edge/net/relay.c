@@ -153,6 +153,8 @@ int edge_relay_open(struct edge_worker *w, const struct turn_action *a,
 	edge_sock_set_bufs(fd, EDGE_SOCK_RELAY, "sock-buf-size", w->relay_buf,
 	                   w->relay_buf);
 	edge_sock_rxq_ovfl(fd);
+	/* the class's DSCP on what goes to peers (docs/config.md) */
+	edge_sock_set_dscp(fd, a->bind.sa.sa_family, a->dscp);
 	if (bind(fd, &a->bind.sa, edge_addr_len(&a->bind.sa)) < 0) {
 		int err = errno;
 		close(fd);

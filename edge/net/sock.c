@@ -168,6 +168,20 @@ void edge_sock_rxq_ovfl(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
 }
 
+int edge_sock_set_dscp(int fd, int family, int dscp)
+{
+	int tos = dscp << 2;
+
+	if (dscp < 0 || dscp > 63)
+		return 0;
+	if (family == AF_INET6
+	            ? setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos,
+	                         sizeof(tos))
+	            : setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)))
+		return errno;
+	return 0;
+}
+
 int edge_udp_bind(const struct sockaddr *sa, int rcvbuf, int sndbuf)
 {
 	int fd = socket_for(sa, SOCK_DGRAM);

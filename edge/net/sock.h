@@ -61,6 +61,9 @@ void edge_sock_bufs(enum edge_sock_kind kind, struct edge_sock_bufs *out);
 /* Turn on SO_RXQ_OVFL: received datagrams carry the socket's count of
  * datagrams dropped for a full receive queue once it is not 0. */
 void edge_sock_rxq_ovfl(int fd);
+/* DSCP (0..63) in the IP header of what fd sends: IP_TOS (IPv4) or
+ * IPV6_TCLASS (IPv6), ECN bits 0. dscp < 0: nothing. 0 or errno. */
+int edge_sock_set_dscp(int fd, int family, int dscp);
 /* A listening TCP socket with SO_REUSEPORT, non-blocking. fd or -errno. */
 int edge_tcp_listen(const struct sockaddr *sa, int backlog);
 /* An accepted client connection: keepalive so a peer that vanished

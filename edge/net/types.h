@@ -52,6 +52,7 @@ struct edge_worker_opts {
 	const struct auth_nonces *nonces; /* shared, read-only */
 	const struct turn_policy *policy; /* shared, read-only */
 	struct turn_quota *quota;         /* shared, thread-safe */
+	const struct turn_bw_table *bw;   /* shared, read-only; NULL: none */
 	/* all workers, by index (RFC 6062 ConnectionBind handoff) */
 	struct edge_worker *const *workers;
 	/* the realm of each listening address and TLS server name

@@ -80,6 +80,7 @@ static int open_core(struct edge_worker *w, int index,
 	                          opts->policy, opts->quota, w->io.now_ms);
 	if (err)
 		return err;
+	turn_server_set_bw(w->core, opts->bw);
 	w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
 	if (!w->tick || event_add(w->tick, &tick) < 0)
 		return ENOMEM;
@@ -240,6 +241,7 @@ struct swap_msg {
 	struct ssl_ctx_st *dtls;          /* or */
 	const struct turn_policy *policy; /* or */
 	const struct auth_nonces *nonces;
+	const struct turn_bw_table *bw; /* or */
 	void (*done)(void *arg);
 	void *arg;
 };
@@ -270,6 +272,8 @@ static void apply_swap(struct edge_worker *w, void *arg)
 	}
 	if (m->nonces)
 		turn_server_set_nonces(w->core, m->nonces);
+	if (m->bw)
+		turn_server_set_bw(w->core, m->bw);
 	m->done(m->arg);
 	free(m);
 }
@@ -317,6 +321,12 @@ void edge_worker_set_nonces(struct edge_worker *w,
 {
 	post_swap(w, (struct swap_msg){
 	                     .nonces = nonces, .done = done, .arg = arg});
+}
+
+void edge_worker_set_bw(struct edge_worker *w, const struct turn_bw_table *t,
+                        void (*done)(void *arg), void *arg)
+{
+	post_swap(w, (struct swap_msg){.bw = t, .done = done, .arg = arg});
 }
 
 static void peers_call(struct edge_worker *w, const struct edge_core_ctx *c,

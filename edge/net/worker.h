@@ -97,6 +97,13 @@ void edge_worker_set_nonces(struct edge_worker *w,
                             const struct auth_nonces *nonces,
                             void (*done)(void *arg), void *arg);
 
+/* Hand a new table of bandwidth classes (SIGHUP) to the worker: its
+ * next Allocates take their class from it (turn_server_set_bw); done()
+ * as above. */
+struct turn_bw_table;
+void edge_worker_set_bw(struct edge_worker *w, const struct turn_bw_table *t,
+                        void (*done)(void *arg), void *arg);
+
 /* Hand the other nodes' listeners (a set of protected endpoints, owned
  * by the worker's core once this returns 0) to the worker: on its
  * thread, turn_server_set_cluster_peers and the actions of its sweep.

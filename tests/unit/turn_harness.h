@@ -61,6 +61,7 @@ struct h {
 	struct turn_alloc *alloc; /* of the last OPEN_RELAY */
 	uint32_t token;           /* of the last OPEN_RELAY */
 	union turn_addr bind;     /* of the last OPEN_RELAY */
+	int dscp;                 /* of the last OPEN_RELAY */
 	void *closed[16];
 	struct h_sent sent[16];
 	size_t nsent;
@@ -244,6 +245,7 @@ static inline void h_run(struct h *h)
 			h->alloc = a->alloc;
 			h->token = a->token;
 			h->bind = a->bind;
+			h->dscp = a->dscp;
 			if (h->manual_relay)
 				break;
 			int err = 0;
