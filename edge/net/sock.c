@@ -170,10 +170,9 @@ void edge_sock_rxq_ovfl(int fd)
 
 int edge_sock_set_dscp(int fd, int family, int dscp)
 {
-	int tos = dscp << 2;
-
-	if (dscp < 0 || dscp > 63)
+	if (dscp < 0 || dscp > 63) /* -1: no class DSCP, keep the default */
 		return 0;
+	int tos = dscp << 2;
 	if (family == AF_INET6
 	            ? setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos,
 	                         sizeof(tos))
