@@ -36,6 +36,29 @@ static int udp_loopback(struct sockaddr_in *a)
 	return fd;
 }
 
+/* A class's DSCP lands in the TOS byte; -1 (no DSCP) and values past 63
+ * leave the socket's default alone. */
+START_TEST(test_edge_sock_dscp_set_or_left_alone)
+{
+	static const struct {
+		int dscp, tos;
+	} rows[] = {{-1, 0}, {64, 0}, {0, 0}, {46, 184}, {63, 252}};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int fd = socket(AF_INET, SOCK_DGRAM, 0), tos = -1;
+		socklen_t len = sizeof(tos);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(edge_sock_set_dscp(fd, AF_INET, rows[i].dscp),
+		                 0);
+		ck_assert_int_eq(getsockopt(fd, IPPROTO_IP, IP_TOS, &tos, &len),
+		                 0);
+		ck_assert_int_eq(tos, rows[i].tos);
+		close(fd);
+	}
+}
+END_TEST
+
 START_TEST(test_edge_sock_bufs_read_back_per_kind)
 {
 	struct sockaddr_in a;
@@ -165,6 +188,7 @@ static Suite *sock_suite(void)
 	TCase *tc = tcase_create("udp");
 
 	tcase_set_timeout(tc, AVEDGE_TEST_TIMEOUT_S);
+	tcase_add_test(tc, test_edge_sock_dscp_set_or_left_alone);
 	tcase_add_test(tc, test_edge_sock_bufs_read_back_per_kind);
 	tcase_add_test(tc, test_edge_sock_rx_drops_counted_once);
 	tcase_add_test(tc, test_edge_sock_send_failures_by_kind_and_cause);
