@@ -1,7 +1,8 @@
 /*
  * turn/bw.c - bandwidth classes (bw.h): the node's counter slots by class
  * name, a configuration's table of classes and mappings, the choice at
- * Allocate and the token bucket of the data path (turn/data.c). A table is
+ * Allocate, the token bucket of the data path (turn/data.c) and the
+ * node's capacity pool (atomics, Allocate and free only). A table is
  * built on one thread and read-only once shared; mappings are sorted
  * arrays searched by bisection (Allocate only). Pure.
  */
