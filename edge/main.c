@@ -56,6 +56,7 @@ static int start_admin(struct edge_daemon *d, char *why, size_t why_len)
 	        &(struct edge_admin_opts){.cfg = &d->cfg,
 	                                  .node = d->shared.node,
 	                                  .bw_names = d->shared.bw_names,
+	                                  .bw_pool = d->shared.bw_pool,
 	                                  .draining = &d->shared.draining,
 	                                  .redis = d->redis,
 	                                  .creds = d->creds,

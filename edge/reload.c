@@ -309,6 +309,9 @@ static const char *const limit_keys[] = {
 static const char *const bw_keys[] = {
         "bandwidth-class", "default-bandwidth-class", "realm-bandwidth-class",
         "user-bandwidth-class", NULL};
+/* Keys of the node's capacity. */
+static const char *const capacity_keys[] = {
+        "bps-capacity", "unlimited-class-reservation", NULL};
 /* Keys that decide the realm indices the realm quotas are kept under. */
 static const char *const realm_keys[] = {"realm", "realm-listener", "realm-sni",
                                          NULL};
@@ -355,6 +358,20 @@ static void reload_limits(struct edge_daemon *d, const struct edge_config *cfg)
 	          "user-quota=%u total-quota=%u",
 	          (unsigned long long)cfg->max_bps, cfg->max_allocations,
 	          cfg->user_quota, cfg->total_quota);
+}
+
+/* SIGHUP: bps-capacity and unlimited-class-reservation, at once (live
+ * allocations keep what they reserved). */
+static void reload_capacity(struct edge_daemon *d,
+                            const struct edge_config *cfg)
+{
+	turn_bw_pool_set(d->shared.bw_pool, cfg->bps_capacity,
+	                 cfg->unlimited_reservation);
+	edge_info("SIGHUP: bps-capacity=%llu unlimited-class-reservation=%llu "
+	          "(reserved now %llu)",
+	          (unsigned long long)cfg->bps_capacity,
+	          (unsigned long long)cfg->unlimited_reservation,
+	          (unsigned long long)turn_bw_pool_reserved(d->shared.bw_pool));
 }
 
 /* SIGHUP: a new table of bandwidth classes for new allocations (live
@@ -435,6 +452,7 @@ void edge_reload(struct edge_daemon *d)
 	bool policy = changed(live_cfg(d), &cfg, policy_keys);
 	bool limits = changed(live_cfg(d), &cfg, limit_keys);
 	bool bw = changed(live_cfg(d), &cfg, bw_keys);
+	bool capacity = changed(live_cfg(d), &cfg, capacity_keys);
 	if (d->has_creds_cfg)
 		edge_config_free(&d->creds_cfg);
 	d->creds_cfg = cfg; /* kept for rebuilds when Redis changes */
@@ -448,6 +466,8 @@ void edge_reload(struct edge_daemon *d)
 		reload_limits(d, &d->creds_cfg);
 	if (bw)
 		reload_bw(d, &d->creds_cfg);
+	if (capacity)
+		reload_capacity(d, &d->creds_cfg);
 }
 
 void edge_reload_free(struct edge_daemon *d)

@@ -391,6 +391,8 @@ int edge_setup_shared(const struct edge_config *cfg,
 	    (rc = edge_realms_new(&sh->realms, cfg)) != 0 ||
 	    (rc = turn_node_new(&sh->node, cfg->min_port, cfg->max_port)) !=
 	            0 ||
+	    (rc = turn_bw_pool_new(&sh->bw_pool, cfg->bps_capacity,
+	                           cfg->unlimited_reservation)) != 0 ||
 	    (rc = edge_connlimit_new(&sh->connlimit, cfg->max_connections,
 	                             cfg->max_connections_per_ip)) != 0) {
 		if (!*err)
@@ -414,6 +416,7 @@ int edge_setup_shared(const struct edge_config *cfg,
 	external_ips(cfg, core);
 	warn_ephemeral_overlap(cfg->min_port, cfg->max_port);
 	core->node = sh->node;
+	core->bw_pool = sh->bw_pool;
 	core->min_port = cfg->min_port;
 	core->max_port = cfg->max_port;
 	core->default_lifetime_s = 600;
@@ -456,6 +459,7 @@ void edge_shared_free(struct edge_shared *sh)
 	turn_bw_table_free(sh->bw);
 	turn_bw_names_free(sh->bw_names);
 	turn_node_free(sh->node);
+	turn_bw_pool_free(sh->bw_pool);
 	edge_connlimit_free(sh->connlimit);
 	edge_tls_ctx_free(sh->tls);
 	edge_dtls_ctx_free(sh->dtls);

@@ -32,6 +32,8 @@ struct edge_shared {
 	struct turn_bw_names *bw_names;
 	struct turn_bw_table *bw;
 	struct turn_node *node;
+	/* bps-capacity: what the allocations reserve (thread-safe) */
+	struct turn_bw_pool *bw_pool;
 	struct edge_connlimit *connlimit;
 	struct turn_server_cfg core;
 	struct ssl_ctx_st *tls;  /* NULL: no TLS listener (no cert, no-tls) */

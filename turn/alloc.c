@@ -159,6 +159,8 @@ void turn_alloc_release(struct turn_alloc *a, const char *reason)
 		a->pend = NULL;
 	}
 	close_relays(a);
+	turn_bw_pool_release(s->cfg.bw_pool, a->bw_reserved);
+	a->bw_reserved = 0;
 	if (a->quota_taken)
 		turn_quota_release_in(s->quota, turn_realm_of(s, &a->tuple),
 		                      a->qkey, a->qkey_len);
@@ -414,6 +416,27 @@ static bool at_capacity(struct turn_req *r)
 	return false;
 }
 
+/* Reserve a's class's rate in the node's capacity (the rate it has now:
+ * an implicit class's max-bps as of this Allocate). false: it does not
+ * fit; answered 508, a is released. */
+static bool bw_reserve(struct turn_req *r, struct turn_alloc *a)
+{
+	struct turn_server *s = r->s;
+	uint64_t rate = a->bw_implicit ? s->cfg.max_bps : a->bw_rate;
+	uint64_t got = turn_bw_pool_take(s->cfg.bw_pool, rate);
+
+	if (got != UINT64_MAX) {
+		a->bw_reserved = got;
+		return true;
+	}
+	s->stats.bw_capacity_rejects++;
+	turn_log(s, "allocate refused: 508 bps-capacity %llu reached",
+	         (unsigned long long)turn_bw_pool_capacity(s->cfg.bw_pool));
+	turn_resp_error(r, 508);
+	turn_alloc_release(a, "bps-capacity");
+	return false;
+}
+
 static void existing(struct turn_req *r)
 {
 	struct turn_alloc *a = r->alloc;
@@ -479,6 +502,11 @@ void turn_alloc_request(struct turn_req *r)
 		return;
 	}
 	a->quota_taken = s->quota != NULL;
+	if (!bw_reserve(r, a)) {
+		if (resv_port)
+			turn_node_release(s->node, resv_port);
+		return;
+	}
 	a->relay[0].ip_index = (uint8_t)ip;
 	a->relay[0].family =
 	        s->cfg.relay_ips[ip].local.sa.sa_family == AF_INET ? 4 : 6;

@@ -1,7 +1,8 @@
 /*
  * turn/bw.c - bandwidth classes (bw.h): the node's counter slots by class
  * name, a configuration's table of classes and mappings, the choice at
- * Allocate and the token bucket of the data path (turn/data.c). A table is
+ * Allocate, the token bucket of the data path (turn/data.c) and the
+ * node's capacity pool (atomics, Allocate and free only). A table is
  * built on one thread and read-only once shared; mappings are sorted
  * arrays searched by bisection (Allocate only). Pure.
  */
@@ -343,4 +344,81 @@ bool turn_bw_bucket_take(struct turn_bw_bucket *b, uint64_t rate_bps,
 		return false;
 	b->tokens_mb -= need;
 	return true;
+}
+
+/* --- the node's capacity ------------------------------------------------ */
+
+struct turn_bw_pool {
+	_Atomic uint64_t capacity_bps, unlimited_bps, reserved_bps;
+};
+
+int turn_bw_pool_new(struct turn_bw_pool **out, uint64_t capacity_bps,
+                     uint64_t unlimited_bps)
+{
+	struct turn_bw_pool *p;
+
+	if (!out)
+		return EINVAL;
+	if (!(p = calloc(1, sizeof(*p))))
+		return ENOMEM;
+	turn_bw_pool_set(p, capacity_bps, unlimited_bps);
+	*out = p;
+	return 0;
+}
+
+void turn_bw_pool_free(struct turn_bw_pool *p)
+{
+	free(p);
+}
+
+void turn_bw_pool_set(struct turn_bw_pool *p, uint64_t capacity_bps,
+                      uint64_t unlimited_bps)
+{
+	if (!p)
+		return;
+	atomic_store_explicit(&p->capacity_bps, capacity_bps,
+	                      memory_order_relaxed);
+	atomic_store_explicit(&p->unlimited_bps, unlimited_bps,
+	                      memory_order_relaxed);
+}
+
+uint64_t turn_bw_pool_take(struct turn_bw_pool *p, uint64_t rate_bps)
+{
+	uint64_t need, cap, cur;
+
+	if (!p)
+		return 0;
+	need = rate_bps ? rate_bps
+	                : atomic_load_explicit(&p->unlimited_bps,
+	                                       memory_order_relaxed);
+	if (!need)
+		return 0;
+	cap = atomic_load_explicit(&p->capacity_bps, memory_order_relaxed);
+	cur = atomic_load_explicit(&p->reserved_bps, memory_order_relaxed);
+	do {
+		if (cap && (cur > cap || need > cap - cur))
+			return UINT64_MAX;
+	} while (!atomic_compare_exchange_weak_explicit(
+	        &p->reserved_bps, &cur, cur + need, memory_order_relaxed,
+	        memory_order_relaxed));
+	return need;
+}
+
+void turn_bw_pool_release(struct turn_bw_pool *p, uint64_t bytes_ps)
+{
+	if (p && bytes_ps)
+		atomic_fetch_sub_explicit(&p->reserved_bps, bytes_ps,
+		                          memory_order_relaxed);
+}
+
+uint64_t turn_bw_pool_capacity(const struct turn_bw_pool *p)
+{
+	return p ? atomic_load_explicit(&p->capacity_bps, memory_order_relaxed)
+	         : 0;
+}
+
+uint64_t turn_bw_pool_reserved(const struct turn_bw_pool *p)
+{
+	return p ? atomic_load_explicit(&p->reserved_bps, memory_order_relaxed)
+	         : 0;
 }

@@ -139,4 +139,32 @@ void turn_bw_bucket_init(struct turn_bw_bucket *b, uint64_t burst_bytes,
 bool turn_bw_bucket_take(struct turn_bw_bucket *b, uint64_t rate_bps,
                          uint64_t burst_bytes, uint64_t now_ms, size_t len);
 
+/* --- the node's capacity (bps-capacity) -------------------------------- */
+/*
+ * What the allocations of a node reserve, shared by its workers: each
+ * allocation reserves its class's rate once, at Allocate, and gives it
+ * back when it is freed. Lock-free (atomics; Allocate and free only, never
+ * per packet), any thread. docs/config.md "Node capacity".
+ */
+struct turn_bw_pool;
+/* capacity_bps: bytes/s per direction the node admits (0: no limit);
+ * unlimited_bps: what an allocation of an unlimited class reserves.
+ * 0, EINVAL, ENOMEM. */
+int turn_bw_pool_new(struct turn_bw_pool **out, uint64_t capacity_bps,
+                     uint64_t unlimited_bps);
+void turn_bw_pool_free(struct turn_bw_pool *p);
+/* New values (SIGHUP), at once; reservations held stay (a capacity below
+ * them refuses every take until enough are released). NULL: nothing. */
+void turn_bw_pool_set(struct turn_bw_pool *p, uint64_t capacity_bps,
+                      uint64_t unlimited_bps);
+/* Reserve for an allocation of rate_bps (0: unlimited: the pool's
+ * unlimited_bps). Returns what was reserved (give exactly that to
+ * turn_bw_pool_release; 0 when nothing was, e.g. p NULL), or UINT64_MAX
+ * when it would take the reserved total past a nonzero capacity (nothing
+ * reserved). */
+uint64_t turn_bw_pool_take(struct turn_bw_pool *p, uint64_t rate_bps);
+void turn_bw_pool_release(struct turn_bw_pool *p, uint64_t bytes_ps);
+uint64_t turn_bw_pool_capacity(const struct turn_bw_pool *p); /* 0: none */
+uint64_t turn_bw_pool_reserved(const struct turn_bw_pool *p);
+
 #endif

@@ -138,6 +138,12 @@ struct turn_server_cfg {
 	 * (turn/alloc.c at_capacity). */
 	const atomic_int *draining;
 	uint32_t max_allocations;
+	/* The node's capacity (bps-capacity; bw.h turn_bw_pool), shared by
+	 * the workers, borrowed: each allocation reserves its class's rate
+	 * at Allocate (after the drain and max-allocations checks) and gives
+	 * it back when freed; an Allocate that does not fit gets 508. NULL:
+	 * no capacity. */
+	struct turn_bw_pool *bw_pool;
 	/* Cluster (turn/cluster.c). cluster_quota: park every Allocate that
 	 * passed the local checks on TURN_ACT_QUOTA_CHECK until
 	 * turn_server_quota_result(); alloc_events: append
@@ -297,6 +303,9 @@ struct turn_stats {
 	uint64_t bw_dropped_pkts[TURN_BW_SLOTS][2];
 	uint64_t bw_dropped_bytes[TURN_BW_SLOTS][2];
 	uint64_t bw_cred_unknown;
+	/* Allocates refused with 508: their class's reservation would pass
+	 * bps-capacity (cfg.bw_pool) */
+	uint64_t bw_capacity_rejects;
 };
 
 /*

@@ -150,6 +150,7 @@ struct turn_alloc {
 	int8_t bw_dscp; /* -1: none */
 	uint8_t bw_slot;
 	bool bw_implicit;
+	uint64_t bw_reserved; /* held in cfg.bw_pool, bytes/s; 0: none */
 	uint64_t bytes[2];
 	uint64_t pkts[2];
 	uint64_t serial;    /* names it in the admin API (inspect.c) */

@@ -452,6 +452,7 @@ int edge_admin_new(struct edge_admin **out, const struct edge_admin_opts *o,
 		return ENOMEM;
 	a->node = o->node;
 	a->bw_names = o->bw_names;
+	a->bw_pool = o->bw_pool;
 	a->draining = o->draining;
 	a->realms = o->realms;
 	a->max_allocations = cfg->max_allocations;

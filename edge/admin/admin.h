@@ -22,6 +22,7 @@ struct edge_worker;
 struct edge_realm_map;
 struct turn_node;
 struct turn_bw_names;
+struct turn_bw_pool;
 struct edge_redis;
 struct edge_creds;
 
@@ -33,6 +34,8 @@ struct edge_admin_opts {
 	/* the node's bandwidth class names by counter slot (the class
 	 * label); NULL: none */
 	const struct turn_bw_names *bw_names;
+	/* bps-capacity and what is reserved of it; NULL: none */
+	const struct turn_bw_pool *bw_pool;
 	atomic_int *draining; /* the node's drain flag */
 	/* Redis health for /metrics and /api/stats, and where the API
 	 * writes users and secrets; NULL: no redis */

@@ -59,6 +59,7 @@ struct edge_admin {
 	uint64_t start_s;         /* wall clock */
 	struct turn_node *node;
 	const struct turn_bw_names *bw_names; /* NULL: none */
+	const struct turn_bw_pool *bw_pool;   /* NULL: none */
 	atomic_int *draining;
 	struct edge_worker **workers;
 	size_t nworkers;

@@ -179,6 +179,8 @@ static void m_allocations(struct evbuffer *b, struct edge_admin *a,
 	        t->quota_rejects);
 	sample1(b, "avedge_allocations_rejected_total", "reason",
 	        "no_relay_port", t->port_exhausted);
+	sample1(b, "avedge_allocations_rejected_total", "reason", "capacity",
+	        t->bw_capacity_rejects);
 	gauge(b, "avedge_permissions", "Current permissions.", t->permissions);
 	gauge(b, "avedge_channels", "Current channel bindings.", t->channels);
 	family(b, "avedge_permissions_withdrawn_total", "counter",
@@ -350,6 +352,14 @@ static void m_bandwidth(struct evbuffer *b, struct edge_admin *a,
 	         "dropped, by class and direction (max-bps: no class)."},
 	};
 
+	gauge(b, "avedge_bandwidth_capacity_bytes",
+	      "bps-capacity: bytes per second and direction the node admits "
+	      "(0: no limit).",
+	      turn_bw_pool_capacity(a->bw_pool));
+	gauge(b, "avedge_bandwidth_reserved_bytes",
+	      "Bytes per second and direction the live allocations reserve "
+	      "(their classes' rates).",
+	      turn_bw_pool_reserved(a->bw_pool));
 	counter(b, "avedge_bandwidth_unknown_class_total",
 	        "Allocations whose REST credential named a bandwidth class "
 	        "this node does not have (given the next rule's class).",
@@ -544,6 +554,13 @@ static void json_bandwidth(struct evbuffer *b, struct edge_admin *a,
 {
 	size_t n = turn_bw_names_count(a->bw_names);
 
+	evbuffer_add_printf(
+	        b,
+	        ",\"bandwidth_capacity\":{\"capacity_bytes\":%llu,"
+	        "\"reserved_bytes\":%llu,\"rejected\":%llu}",
+	        (unsigned long long)turn_bw_pool_capacity(a->bw_pool),
+	        (unsigned long long)turn_bw_pool_reserved(a->bw_pool),
+	        (unsigned long long)t->bw_capacity_rejects);
 	evbuffer_add_printf(b, ",\"bandwidth_dropped\":[");
 	for (size_t i = 0; i < n; i++) {
 		evbuffer_add_printf(b, "%s{\"class\":", i ? "," : "");

@@ -192,11 +192,13 @@ struct edge_config {
 	bool allow_loopback_peers;
 	bool no_tcp_relay;
 	bool rfc5766_channel_numbers;
-	uint32_t socket_rcvbuf;   /* bytes; 0: kernel default */
-	uint32_t socket_sndbuf;   /* bytes; 0: kernel default */
-	uint32_t sock_buf_size;   /* relay sockets, both ways; 0: kernel's */
-	uint64_t max_bps;         /* bytes/s per direction; 0: unlimited */
-	uint32_t user_quota;      /* allocations per user; 0: unlimited */
+	uint32_t socket_rcvbuf; /* bytes; 0: kernel default */
+	uint32_t socket_sndbuf; /* bytes; 0: kernel default */
+	uint32_t sock_buf_size; /* relay sockets, both ways; 0: kernel's */
+	uint64_t max_bps;       /* bytes/s per direction; 0: unlimited */
+	uint64_t bps_capacity;  /* bytes/s per direction; 0: no limit */
+	uint64_t unlimited_reservation; /* bytes/s an unlimited one reserves */
+	uint32_t user_quota;            /* allocations per user; 0: unlimited */
 	uint32_t total_quota;     /* allocations per realm; 0: unlimited */
 	uint32_t max_allocations; /* on this node; 0: unlimited */
 	/* bandwidth classes (struct edge_bw_item) */

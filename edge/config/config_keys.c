@@ -116,6 +116,13 @@ const struct edge_config_key edge_config_keys[] = {
             "hot allocation's bursts); 0: kernel's"),
         KEY(RELAY, "max-bps", U64, max_bps, 0, 1ull << 40, "0", "BYTES/S",
             RELOAD, "bandwidth per allocation and direction; 0: unlimited"),
+        KEY(RELAY, "bps-capacity", U64, bps_capacity, 0, 1ull << 40, "0",
+            "BYTES/S", RELOAD,
+            "bandwidth the node admits per direction: the sum of its "
+            "allocations' class rates; 0: no limit"),
+        KEY(RELAY, "unlimited-class-reservation", U64, unlimited_reservation, 1,
+            1ull << 40, "125000", "BYTES/S", RELOAD,
+            "what an allocation of no rate reserves in bps-capacity"),
         LIST(RELAY, "bandwidth-class", BW_LIST, bw_classes,
              "NAME:BYTES_PER_S[:BURST_BYTES[:DSCP]]", RELOAD,
              "a bandwidth class (new allocations): rate per allocation and "
@@ -260,7 +267,6 @@ const struct edge_config_coturn_key edge_config_coturn_keys[] = {
         B("no-dynamic-realms"),
         V("server-name"),
         B("oauth"),
-        V("bps-capacity"),
         B("verbose"),
         B("Verbose"),
         B("daemon"),

@@ -74,6 +74,14 @@ START_TEST(test_config_bw_values)
 	ck_assert_str_eq(c.bw_realms.v[0].cls, "viewer");
 	ck_assert_str_eq(c.bw_users.v[0].key, "mcu@example.org");
 	ck_assert_uint_eq(c.bw_users.v[0].line, 7);
+	ck_assert_uint_eq(c.bps_capacity, 0); /* the defaults */
+	ck_assert_uint_eq(c.unlimited_reservation, 125000);
+	edge_config_free(&c);
+	write_conf("bps-capacity = 125000000\n"
+	           "unlimited-class-reservation = 62500\n");
+	ck_assert_msg(load_conf(&c, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(c.bps_capacity, 125000000);
+	ck_assert_uint_eq(c.unlimited_reservation, 62500);
 	edge_config_free(&c);
 }
 END_TEST
@@ -124,6 +132,10 @@ static const struct {
          "default-bandwidth-class", "class 'w' is not defined"},
         {"default-bandwidth-class = a/b", 2, "default-bandwidth-class",
          "A-Z a-z 0-9"},
+        {"bps-capacity = 10G", 2, "bps-capacity", ""},
+        {"bps-capacity = -1", 2, "bps-capacity", ""},
+        {"unlimited-class-reservation = 0", 2, "unlimited-class-reservation",
+         ""},
 };
 
 START_TEST(test_config_bw_bad_names_file_line_key)

@@ -3,13 +3,17 @@
  * bucket, tables and their bad input, the choice at Allocate as a table
  * of cases, REST ids that carry a class, and the core with classes (an
  * allocation's class, its DSCP on OPEN_RELAY, drops counted per class, a
- * new table for new allocations only).
+ * new table for new allocations only), and the node's capacity (the
+ * reservation arithmetic, the Allocate that would pass it refused with
+ * 508 after the drain check, Refresh never refused, the reservation back
+ * on each way an allocation ends).
  */
 #include "tests/unit/turn_harness.h"
 
 #include "turn/bw.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 
 /* --- the bucket ---------------------------------------------------------- */
 
@@ -406,6 +410,171 @@ START_TEST(test_turn_bw_core_reload_new_allocations_only)
 }
 END_TEST
 
+/* --- the node's capacity ------------------------------------------------ */
+
+START_TEST(test_turn_bw_pool_arithmetic)
+{
+	struct turn_bw_pool *p;
+
+	ck_assert_int_eq(turn_bw_pool_new(&p, 1000, 300), 0);
+	ck_assert_uint_eq(turn_bw_pool_take(p, 400), 400);
+	ck_assert_uint_eq(turn_bw_pool_take(p, 0), 300); /* unlimited */
+	ck_assert_uint_eq(turn_bw_pool_reserved(p), 700);
+	/* exactly full fits; one byte more does not, and takes nothing */
+	ck_assert_uint_eq(turn_bw_pool_take(p, 301), UINT64_MAX);
+	ck_assert_uint_eq(turn_bw_pool_reserved(p), 700);
+	ck_assert_uint_eq(turn_bw_pool_take(p, 300), 300);
+	ck_assert_uint_eq(turn_bw_pool_take(p, 1), UINT64_MAX);
+	turn_bw_pool_release(p, 400);
+	ck_assert_uint_eq(turn_bw_pool_reserved(p), 600);
+	/* lowered below what is held: nothing fits until enough goes */
+	turn_bw_pool_set(p, 500, 300);
+	ck_assert_uint_eq(turn_bw_pool_take(p, 1), UINT64_MAX);
+	turn_bw_pool_release(p, 300);
+	ck_assert_uint_eq(turn_bw_pool_take(p, 200), 200);
+	/* 0: no limit, still counted */
+	turn_bw_pool_set(p, 0, 300);
+	ck_assert_uint_eq(turn_bw_pool_take(p, TURN_BW_RATE_MAX),
+	                  TURN_BW_RATE_MAX);
+	ck_assert_uint_eq(turn_bw_pool_capacity(p), 0);
+	/* a NULL pool reserves nothing and never refuses */
+	ck_assert_uint_eq(turn_bw_pool_take(NULL, 5), 0);
+	ck_assert_uint_eq(turn_bw_pool_reserved(NULL), 0);
+	turn_bw_pool_free(p);
+	turn_bw_pool_free(NULL);
+}
+END_TEST
+
+/* A core with classes viewer (1000 B/s) for alice and mcu for bob, and a
+ * capacity of cap_bps (unlimited ones reserve 500). */
+static struct h *cap_core(struct turn_bw_pool **pool, uint64_t cap_bps,
+                          struct turn_bw_table **t)
+{
+	struct h *h = h_new();
+
+	ck_assert_int_eq(turn_bw_pool_new(pool, cap_bps, 500), 0);
+	h->cfg.bw_pool = *pool;
+	h_start(h, 0, 0);
+	*t = core_table("viewer");
+	turn_server_set_bw(h->s, *t);
+	return h;
+}
+
+static void cap_free(struct h *h, struct turn_bw_pool *p,
+                     struct turn_bw_table *t)
+{
+	h_free(h);
+	ck_assert_uint_eq(turn_bw_pool_reserved(p), 0);
+	turn_bw_pool_free(p);
+	turn_bw_table_free(t);
+}
+
+START_TEST(test_turn_bw_core_capacity_refuses_exactly)
+{
+	struct turn_bw_pool *p;
+	struct turn_bw_table *t;
+	struct h *h = cap_core(&p, 3000, &t);
+	struct turn_tuple c[4];
+
+	for (int i = 0; i < 4; i++)
+		c[i] = h_tuple("192.0.2.10", (uint16_t)(40000 + i));
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(h_allocate(h, &c[i]), 0);
+	ck_assert_uint_eq(turn_bw_pool_reserved(p), 3000);
+	ck_assert_int_eq(h_allocate(h, &c[3]), 508);
+	ck_assert_uint_eq(turn_server_stats(h->s)->bw_capacity_rejects, 1);
+	ck_assert_uint_eq(turn_server_stats(h->s)->allocations, 3);
+	ck_assert_uint_eq(turn_bw_pool_reserved(p), 3000);
+	/* a Refresh is never refused for capacity, even over it */
+	turn_bw_pool_set(p, 1000, 500);
+	ck_assert_int_eq(h_refresh(h, &c[0], 600), 0);
+	/* refresh 0 gives one back, but 2000 held > 1000: still refused */
+	ck_assert_int_eq(h_refresh(h, &c[0], 0), 0);
+	ck_assert_uint_eq(turn_bw_pool_reserved(p), 2000);
+	ck_assert_int_eq(h_allocate(h, &c[3]), 508);
+	turn_bw_pool_set(p, 3000, 500);
+	ck_assert_int_eq(h_allocate(h, &c[3]), 0);
+	cap_free(h, p, t);
+}
+END_TEST
+
+START_TEST(test_turn_bw_core_capacity_draining_first)
+{
+	struct turn_bw_pool *p;
+	struct h *h = h_new();
+	atomic_int draining = 1;
+	struct turn_tuple A = h_tuple("192.0.2.10", 40000);
+
+	ck_assert_int_eq(turn_bw_pool_new(&p, 100, 500), 0);
+	h->cfg.bw_pool = p;
+	h->cfg.draining = &draining;
+	h_start(h, 0, 0);
+	ck_assert_int_eq(h_allocate(h, &A), 508);
+	ck_assert_uint_eq(turn_server_stats(h->s)->drain_rejects, 1);
+	ck_assert_uint_eq(turn_server_stats(h->s)->bw_capacity_rejects, 0);
+	draining = 0;
+	ck_assert_int_eq(h_allocate(h, &A), 508); /* unlimited: 500 > 100 */
+	ck_assert_uint_eq(turn_server_stats(h->s)->bw_capacity_rejects, 1);
+	h_free(h);
+	ck_assert_uint_eq(turn_bw_pool_reserved(p), 0);
+	turn_bw_pool_free(p);
+}
+END_TEST
+
+/* Each way an allocation ends gives its reservation back. */
+enum cap_way {
+	CAP_EXPIRY = 0,
+	CAP_KICK,
+	CAP_CONN_CLOSED,
+	CAP_BIND_FAILED,
+	CAP_WAYS
+};
+
+START_TEST(test_turn_bw_core_capacity_released_each_way)
+{
+	enum cap_way w = (enum cap_way)_i;
+	struct turn_bw_pool *p;
+	struct turn_bw_table *t;
+	struct h *h = cap_core(&p, 1000, &t);
+	struct turn_tuple A = h_tuple("192.0.2.10", 40000);
+	struct turn_alloc_info info;
+
+	if (w == CAP_CONN_CLOSED) {
+		A.transport = TURN_TRANSPORT_TCP;
+		A.conn = 7;
+	}
+	if (w == CAP_BIND_FAILED) {
+		h->relay_errs[0] = EMFILE;
+		h->nrelay_errs = 1;
+		ck_assert_int_eq(h_allocate(h, &A), 508);
+		ck_assert_uint_eq(turn_bw_pool_reserved(p), 0);
+		cap_free(h, p, t);
+		return;
+	}
+	ck_assert_int_eq(h_allocate(h, &A), 0);
+	ck_assert_uint_eq(turn_bw_pool_reserved(p), 1000);
+	h_clear(h);
+	turn_actions_reset(&h->out);
+	if (w == CAP_EXPIRY) {
+		h_at(h, 600 * 1000);
+	} else if (w == CAP_KICK) {
+		ck_assert_uint_eq(
+		        turn_server_list(h->s, NULL, h->now_ms, 0, &info, 1),
+		        1);
+		ck_assert_int_eq(
+		        turn_server_kick(h->s, info.serial, h->now_ms, &h->out),
+		        0);
+		h_run(h);
+	} else {
+		turn_server_conn_closed(h->s, &A, &h->out);
+		h_run(h);
+	}
+	ck_assert_uint_eq(turn_server_stats(h->s)->allocations, 0);
+	ck_assert_uint_eq(turn_bw_pool_reserved(p), 0);
+	cap_free(h, p, t);
+}
+END_TEST
+
 static void teardown(void)
 {
 	turn_bw_names_free(core_names);
@@ -444,6 +613,16 @@ static Suite *turn_bw_suite(void)
 	tcase_add_test(tc, test_turn_bw_core_classes);
 	tcase_add_test(tc, test_turn_bw_core_unknown_credential_class);
 	tcase_add_test(tc, test_turn_bw_core_reload_new_allocations_only);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("capacity");
+	tcase_set_timeout(tc, AVEDGE_TEST_TIMEOUT_S);
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, test_turn_bw_pool_arithmetic);
+	tcase_add_test(tc, test_turn_bw_core_capacity_refuses_exactly);
+	tcase_add_test(tc, test_turn_bw_core_capacity_draining_first);
+	tcase_add_loop_test(tc, test_turn_bw_core_capacity_released_each_way, 0,
+	                    CAP_WAYS);
 	suite_add_tcase(s, tc);
 	return s;
 }
