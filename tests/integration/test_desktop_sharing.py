@@ -68,7 +68,7 @@ class DesktopSharing(unittest.TestCase):
         self.assertGreater(r["pdus_complete"], 0)
         # 1 Mbit/s for 5 s to each of 20 viewers is well over 10k packets.
         self.assertGreater(r["pkts_recv"], viewers * 300)
-        self.assertGreaterEqual(r["pkts_recv"], r["pkts_sent"] - r["lost"])
+        self.assertEqual(r["pkts_recv"], r["pkts_sent"])
         self.assertGreater(r["recv_payload_bps"], 0.6e6)
         # Control: handed over and taken back, acknowledged, nothing lost.
         self.assertGreaterEqual(r["control_grants"], 2)
